@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# zonemm, an out-of-tree Rust kernel module.
+#
+#   make                 build zonemm.ko (against KDIR, or the cached
+#                        reference kernel, set up on first use)
+#   make test            set up, build, run every test; ends with
+#                        "N passed, N failed"
+#   make run             boot the guest with zonemm loaded and show it
+#   make KDIR=/path/to/linux LLVM=1    build against your own 7.3 tree
+#
+# Kbuild (not this file) lists the module's objects.
+
+KDIR ?=
+LLVM ?=
+RUSTC ?=
+export KDIR LLVM RUSTC
+
+all: module
+
+module:
+	scripts/build-module
+
+test:
+	scripts/test
+
+run:
+	scripts/run
+
+clean:
+	scripts/build-module clean
+	rm -rf out rust/core/target
+
+.PHONY: all module test run clean

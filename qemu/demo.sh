@@ -1,0 +1,20 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# make run's demonstration: what zonemm took, and that rmmod gives it back.
+. /zonemm/lib.sh
+
+show() {
+	echo
+	echo "\$ $*"
+	sh -c "$*"
+}
+
+echo "zonemm demonstration on $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs"
+show "ls /sys/devices/system/node | grep node"
+show "dmesg | grep -E 'NUMA|cma:|zonemm' | grep -v KTAP"
+show "grep -E 'MemTotal|CmaTotal|CmaFree' /proc/meminfo"
+show "cat $D/source/areas"
+show "rmmod zonemm"
+cma_back() { [ "$(meminfo CmaFree)" -eq "$(cat /run/zonemm/cmafree.before)" ]; }
+wait_for cma_back
+show "grep CmaFree /proc/meminfo  # back to $(cat /run/zonemm/cmafree.before) kB"

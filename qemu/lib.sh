@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for guest scripts (sourced by the init and by scenario scripts
+# as /zonemm/lib.sh).
+
+D=/sys/kernel/debug/zonemm
+
+# meminfo FIELD: the value, in kB, of FIELD in /proc/meminfo.
+meminfo() {
+	awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo
+}
+
+# node_memfree NID: MemFree of node NID, in kB.
+node_memfree() {
+	awk '$3 == "MemFree:" { print $4 }' "/sys/devices/system/node/node$1/meminfo"
+}
+
+# wait_for CMD...: retry CMD for up to 5 s (vmstat folds per-CPU counters
+# into the global ones about once a second).
+wait_for() {
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		[ "$i" -ge 50 ] && return 1
+		sleep 0.1
+	done
+}
+
+# Minimal TAP for scenario scripts: ok / not_ok NAME, then finish.
+tap_n=0
+tap_failed=0
+ok() {
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n - $*"
+}
+not_ok() {
+	tap_n=$((tap_n + 1))
+	tap_failed=$((tap_failed + 1))
+	echo "not ok $tap_n - $*"
+}
+# check NAME CMD...: ok if CMD succeeds.
+check() {
+	name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+finish() {
+	echo "1..$tap_n"
+	[ "$tap_failed" -eq 0 ]
+}

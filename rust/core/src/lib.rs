@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! zonemm's algorithm core: plain `no_std` Rust over `core` only.
+//!
+//! No kernel types, no locks, no allocation. The kernel module compiles
+//! these same files into itself with `#[path]` modules (see
+//! `rust/zonemm.rs`); this crate root exists so the host can run their
+//! tests with `cargo test`.
+
+#![no_std]
+
+pub mod pfn;
+pub mod zone;

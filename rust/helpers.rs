@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Declarations of the C shims in `helpers.c`, for what the kernel crate
+//! has no binding of: `<linux/cma.h>`, `pfn_to_page`/`page_to_pfn`,
+//! `page_zone` and the online node mask.
+
+use kernel::{
+    bindings,
+    prelude::*, //
+};
+
+/// An opaque `struct cma`: its layout is private to `mm/cma.h`.
+#[repr(C)]
+pub(crate) struct Cma {
+    _private: [u8; 0],
+}
+
+extern "C" {
+    /// `dma_contiguous_get_area_by_idx()`: the `idx`-th CMA area a module
+    /// can reach, or null past the last.
+    pub(crate) fn zonemm_cma_area(idx: c_uint) -> *mut Cma;
+    /// `cma_get_name()`.
+    pub(crate) fn zonemm_cma_name(cma: *const Cma) -> *const c_char;
+    /// `cma_alloc(cma, count, align, true)`; null on failure.
+    pub(crate) fn zonemm_cma_alloc(cma: *mut Cma, count: c_ulong, align: c_uint)
+        -> *mut bindings::page;
+    /// `cma_release()`; false if the pages were not from `cma`.
+    pub(crate) fn zonemm_cma_release(
+        cma: *mut Cma,
+        pages: *const bindings::page,
+        count: c_ulong,
+    ) -> bool;
+    /// `alloc_pages_node(nid, GFP_KERNEL | __GFP_THISNODE | __GFP_NOWARN |
+    /// __GFP_NORETRY, order)`; null on failure.
+    pub(crate) fn zonemm_alloc_pages_node(nid: c_int, order: c_uint) -> *mut bindings::page;
+    /// `__free_pages()`.
+    pub(crate) fn zonemm_free_pages(page: *mut bindings::page, order: c_uint);
+    /// `page_to_pfn()`.
+    pub(crate) fn zonemm_page_to_pfn(page: *const bindings::page) -> c_ulong;
+    /// `pfn_to_page()`.
+    pub(crate) fn zonemm_pfn_to_page(pfn: c_ulong) -> *mut bindings::page;
+    /// `page_to_nid()`.
+    pub(crate) fn zonemm_page_to_nid(page: *const bindings::page) -> c_int;
+    /// `page_zone(page)->name`.
+    pub(crate) fn zonemm_page_zone_name(page: *const bindings::page) -> *const c_char;
+    /// `nr_node_ids`.
+    pub(crate) fn zonemm_nr_node_ids() -> c_uint;
+    /// `node_present_pages()`: the pages a node spans, holes excluded.
+    pub(crate) fn zonemm_node_present_pages(nid: c_int) -> c_ulong;
+    /// `node_online()`.
+    pub(crate) fn zonemm_node_online(nid: c_int) -> bool;
+}

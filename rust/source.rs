@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The source layer: where zonemm's pages come from.
+//!
+//! Every CMA area a module can reach (`dma_contiguous_get_area_by_idx()`,
+//! as `kernel/dma/contiguous.c` lists them) gives `pool_mb` MiB through
+//! `cma_alloc()`, the way `dma_alloc_contiguous()` takes its pages. Each
+//! online node that got no CMA chunk gives `node_mb` MiB more from the page
+//! allocator, in `MAX_PAGE_ORDER` blocks taken with `__GFP_THISNODE`, so
+//! that the pool spans nodes and zones. Each such run of pages is a
+//! [`Chunk`]; every chunk gives its pages back when dropped.
+
+use core::ptr::NonNull;
+
+use kernel::{
+    bindings,
+    fmt,
+    prelude::*,
+    str::CStrExt, //
+};
+
+use crate::{
+    helpers::*,
+    pfn::{
+        mib_to_pages,
+        Order,
+        Pfn,
+        PfnRange,
+        MAX_ORDER_NR_PAGES,
+        PAGES_PER_MIB, //
+    },
+    zone::ZoneType,
+};
+
+/// Where a chunk's pages came from, and so where they go back to.
+#[derive(Clone, Copy)]
+pub(crate) enum Origin {
+    /// `cma_alloc()` from this area.
+    Cma(NonNull<Cma>),
+    /// `alloc_pages_node()`, one block of this order.
+    Pages(Order),
+}
+
+impl Origin {
+    /// Gives `nr_pages` pages from `page` on back where they came from.
+    ///
+    /// # Safety
+    ///
+    /// The pages must have been allocated from `self` in one call, and the
+    /// caller must own them and never touch them again.
+    unsafe fn release(self, page: NonNull<bindings::page>, nr_pages: usize) {
+        match self {
+            Self::Cma(cma) => {
+                // CAST: the count was a `c_ulong` when it was allocated.
+                let count = nr_pages as c_ulong;
+                // SAFETY: By the caller's guarantee the pages are from `cma`.
+                if !unsafe { zonemm_cma_release(cma.as_ptr(), page.as_ptr(), count) } {
+                    pr_err!("cma_release refused {nr_pages} pages\n");
+                }
+            }
+            // SAFETY: By the caller's guarantee this is a block of `order`
+            // from the page allocator.
+            Self::Pages(order) => unsafe { zonemm_free_pages(page.as_ptr(), order.get()) },
+        }
+    }
+}
+
+/// A physically contiguous run of pages owned by zonemm, inside one zone of
+/// one node.
+///
+/// # Invariants
+///
+/// `page` is the first of `range.nr_pages` pages with frame numbers
+/// `range`, allocated from `origin` and owned by this chunk until it is
+/// dropped. The range lies inside the single address zone `zone`.
+pub(crate) struct Chunk {
+    origin: Origin,
+    page: NonNull<bindings::page>,
+    range: PfnRange,
+    nid: i32,
+    zone: ZoneType,
+}
+
+// SAFETY: A chunk owns its pages outright; the CMA area it points to is a
+// kernel-lifetime object whose allocator does its own locking.
+unsafe impl Send for Chunk {}
+
+// SAFETY: Shared references only read the chunk's plain fields.
+unsafe impl Sync for Chunk {}
+
+impl Chunk {
+    /// Takes `nr_pages` pages, aligned to a `MAX_PAGE_ORDER` block, from
+    /// `cma`. Returns `None` if the area cannot give that much.
+    ///
+    /// Must not be called from atomic context: `cma_alloc()` may migrate.
+    fn from_cma(cma: NonNull<Cma>, nr_pages: usize) -> Option<Result<Self>> {
+        let count = c_ulong::try_from(nr_pages).ok()?;
+        // SAFETY: `cma` came from `zonemm_cma_area()`; CMA areas live as
+        // long as the kernel.
+        let page = unsafe { zonemm_cma_alloc(cma.as_ptr(), count, Order::MAX.get()) };
+        let page = NonNull::new(page)?;
+        // SAFETY: `page` is the first of `nr_pages` pages we now own.
+        Some(unsafe { Self::from_pages(Origin::Cma(cma), page, nr_pages) })
+    }
+
+    /// Takes one `MAX_PAGE_ORDER` block from node `nid`, or `None` if the
+    /// node has none free.
+    ///
+    /// Must not be called from atomic context.
+    fn from_node(nid: i32) -> Option<Result<Self>> {
+        // SAFETY: Any node id is accepted; `__GFP_THISNODE` keeps the
+        // allocation on it or fails.
+        let page = unsafe { zonemm_alloc_pages_node(nid, Order::MAX.get()) };
+        let page = NonNull::new(page)?;
+        // SAFETY: `page` is the first of a block of `MAX_PAGE_ORDER`.
+        Some(unsafe { Self::from_pages(Origin::Pages(Order::MAX), page, MAX_ORDER_NR_PAGES) })
+    }
+
+    /// Wraps pages just allocated from `origin`.
+    ///
+    /// # Safety
+    ///
+    /// `page` must be the first of `nr_pages` physically contiguous pages
+    /// allocated from `origin`, whose ownership passes to the chunk.
+    unsafe fn from_pages(origin: Origin, page: NonNull<bindings::page>, nr_pages: usize)
+        -> Result<Self>
+    {
+        // SAFETY: `page` is a valid page by the caller's guarantee.
+        let (pfn, nid) = unsafe {
+            (zonemm_page_to_pfn(page.as_ptr()), zonemm_page_to_nid(page.as_ptr()))
+        };
+        let range = PfnRange::new(Pfn(pfn as usize), nr_pages);
+        let zone = range.as_ref().and_then(ZoneType::for_range);
+        let (Some(range), Some(zone)) = (range, zone) else {
+            // CMA areas and aligned blocks never straddle a zone; should
+            // one ever, it goes straight back.
+            pr_err!("chunk at pfn {:#x} straddles a zone boundary\n", pfn);
+            // SAFETY: The caller passed us ownership of these pages.
+            unsafe { origin.release(page, nr_pages) };
+            return Err(EINVAL);
+        };
+        // INVARIANT: the caller passed us ownership of the pages in
+        // `range`, which lies in the one zone `zone`.
+        Ok(Self { origin, page, range, nid, zone })
+    }
+
+    /// The chunk's frames.
+    pub(crate) fn range(&self) -> PfnRange {
+        self.range
+    }
+
+    /// The node the chunk's pages are on.
+    pub(crate) fn nid(&self) -> i32 {
+        self.nid
+    }
+
+    /// The address zone the chunk lies in.
+    pub(crate) fn zone(&self) -> ZoneType {
+        self.zone
+    }
+
+    /// Whether the pages came from a CMA area.
+    pub(crate) fn is_cma(&self) -> bool {
+        matches!(self.origin, Origin::Cma(_))
+    }
+
+    /// The `struct page` of the chunk's frame `pfn`, if it is one.
+    pub(crate) fn page(&self, pfn: Pfn) -> Option<NonNull<bindings::page>> {
+        if !self.range.contains(pfn) {
+            return None;
+        }
+        // SAFETY: `pfn` is one of the chunk's own frames, so it has a
+        // `struct page`.
+        NonNull::new(unsafe { zonemm_pfn_to_page(pfn.0 as c_ulong) })
+    }
+
+    /// The name of the origin: the CMA area's, or `alloc_pages`.
+    fn origin_name(&self) -> &str {
+        match self.origin {
+            // SAFETY: `cma_get_name()` returns the area's NUL-terminated
+            // name, which lives as long as the area.
+            Origin::Cma(cma) => unsafe { CStr::from_char_ptr(zonemm_cma_name(cma.as_ptr())) }
+                .to_str()
+                .unwrap_or("?"),
+            Origin::Pages(_) => "alloc_pages",
+        }
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the pages came from `origin` and
+        // are ours to give back.
+        unsafe { self.origin.release(self.page, self.range.nr_pages) };
+    }
+}
+
+/// The source layer's parameters, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Params {
+    /// Pages to take from every CMA area.
+    pool_pages: usize,
+    /// `MAX_PAGE_ORDER` blocks to take on each node without a CMA chunk.
+    node_blocks: usize,
+}
+
+impl Params {
+    /// Checks the module parameters `pool_mb` and `node_mb`; on bad values
+    /// logs one line saying why and returns `EINVAL`.
+    pub(crate) fn new(pool_mb: u64, node_mb: u64) -> Result<Self> {
+        let block_mb = MAX_ORDER_NR_PAGES / PAGES_PER_MIB;
+        let pages = |mib: u64| usize::try_from(mib).ok().and_then(mib_to_pages);
+        let Some(pool_pages) = pages(pool_mb).filter(|&n| n > 0) else {
+            pr_err!("pool_mb={pool_mb}: must be between 1 and the size of a CMA area\n");
+            return Err(EINVAL);
+        };
+        let node_blocks = match pages(node_mb) {
+            Some(n) if n > 0 && n % MAX_ORDER_NR_PAGES == 0 => n / MAX_ORDER_NR_PAGES,
+            _ => {
+                pr_err!("node_mb={node_mb}: must be a positive multiple of {block_mb} (one MAX_PAGE_ORDER block)\n");
+                return Err(EINVAL);
+            }
+        };
+        Ok(Self { pool_pages, node_blocks })
+    }
+}
+
+/// All the chunks zonemm took, in the order it took them.
+pub(crate) struct Source {
+    chunks: KVec<Chunk>,
+}
+
+impl Source {
+    /// Takes the pages `params` asks for. On any failure everything taken
+    /// so far goes back, and the error says why in one log line.
+    ///
+    /// Must not be called from atomic context.
+    pub(crate) fn new(params: Params) -> Result<Self> {
+        let mut chunks = KVec::new();
+        let mut idx = 0;
+        loop {
+            // SAFETY: Any index is accepted; past the last area it is null.
+            let Some(cma) = NonNull::new(unsafe { zonemm_cma_area(idx) }) else {
+                break;
+            };
+            chunks.reserve(1, GFP_KERNEL)?;
+            let Some(chunk) = Chunk::from_cma(cma, params.pool_pages) else {
+                // SAFETY: `cma` is a live area; its name lives as long.
+                let name = unsafe { CStr::from_char_ptr(zonemm_cma_name(cma.as_ptr())) };
+                pr_err!(
+                    "pool_mb={}: CMA area {} cannot give that much (it is smaller, or in use)\n",
+                    params.pool_pages / PAGES_PER_MIB,
+                    name.to_str().unwrap_or("?"),
+                );
+                return Err(EINVAL);
+            };
+            chunks.push(chunk?, GFP_KERNEL)?;
+            idx += 1;
+        }
+        if chunks.is_empty() {
+            pr_info!("no CMA area reachable (boot with cma=SIZE): running on page-allocator chunks alone\n");
+        }
+
+        // SAFETY: Reads a boot-time constant.
+        let nr_node_ids = unsafe { zonemm_nr_node_ids() } as i32;
+        for nid in 0..nr_node_ids {
+            // SAFETY: Any node id is accepted.
+            let online = unsafe { zonemm_node_online(nid) };
+            if !online || chunks.iter().any(|c: &Chunk| c.is_cma() && c.nid == nid) {
+                continue;
+            }
+            // SAFETY: `nid` is online, so it has a `pg_data_t`.
+            let present = unsafe { zonemm_node_present_pages(nid) } as usize;
+            if params.node_blocks * MAX_ORDER_NR_PAGES > present {
+                pr_err!(
+                    "node_mb={}: node {} has only {} MiB\n",
+                    params.node_blocks * MAX_ORDER_NR_PAGES / PAGES_PER_MIB,
+                    nid,
+                    present / PAGES_PER_MIB,
+                );
+                return Err(EINVAL);
+            }
+            for _ in 0..params.node_blocks {
+                let Some(chunk) = Chunk::from_node(nid) else {
+                    pr_err!(
+                        "node_mb={}: node {} cannot give that much\n",
+                        params.node_blocks * MAX_ORDER_NR_PAGES / PAGES_PER_MIB,
+                        nid,
+                    );
+                    return Err(EINVAL);
+                };
+                chunks.push(chunk?, GFP_KERNEL)?;
+            }
+        }
+        Ok(Self { chunks })
+    }
+
+    /// The chunks, in the order they were taken.
+    pub(crate) fn chunks(&self) -> &[Chunk] {
+        &self.chunks
+    }
+
+    /// Shows `source/areas`: a header, then one line per chunk.
+    pub(crate) fn show_areas(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "# origin name node zone base_pfn pages")?;
+        for chunk in self.chunks.iter() {
+            writeln!(
+                f,
+                "{} {} {} {} {:#x} {}",
+                if chunk.is_cma() { "cma" } else { "pages" },
+                chunk.origin_name(),
+                chunk.nid,
+                chunk.zone.name(),
+                chunk.range.start.0,
+                chunk.range.nr_pages,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[kunit_tests(zonemm_source)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_reject_zero_overflow_and_partial_blocks() {
+        assert_eq!(Params::new(0, 4), Err(EINVAL));
+        assert_eq!(Params::new(4, 0), Err(EINVAL));
+        assert_eq!(Params::new(4, 3), Err(EINVAL));
+        assert_eq!(Params::new(u64::MAX, 4), Err(EINVAL));
+        assert_eq!(Params::new(4, u64::MAX), Err(EINVAL));
+        assert_eq!(Params::new(2, 8), Ok(Params { pool_pages: 512, node_blocks: 2 }));
+    }
+
+    #[test]
+    fn chunks_agree_with_the_kernel() -> Result {
+        let source = Source::new(Params::new(4, 4)?)?;
+        assert!(!source.chunks().is_empty());
+        for chunk in source.chunks() {
+            let range = chunk.range();
+            assert!(range.start.is_aligned(Order::MAX));
+            assert_eq!(range.nr_pages % MAX_ORDER_NR_PAGES, 0);
+            for pfn in [range.start, Pfn(range.end().0 - 1)] {
+                let page = chunk.page(pfn).ok_or(EINVAL)?;
+                // SAFETY: `page` is one of the chunk's live pages.
+                let (nid, zone, back) = unsafe {
+                    (
+                        zonemm_page_to_nid(page.as_ptr()),
+                        CStr::from_char_ptr(zonemm_page_zone_name(page.as_ptr())),
+                        zonemm_page_to_pfn(page.as_ptr()),
+                    )
+                };
+                assert_eq!(nid, chunk.nid());
+                assert_eq!(zone.to_str(), Ok(chunk.zone().name()));
+                assert_eq!(back as usize, pfn.0);
+            }
+            assert!(chunk.page(range.end()).is_none());
+        }
+        // No two chunks share a frame.
+        for (i, a) in source.chunks().iter().enumerate() {
+            for b in &source.chunks()[i + 1..] {
+                assert!(!a.range().overlaps(&b.range()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Where `source`'s first CMA chunk starts, if it has one.
+    fn cma_base(source: &Source) -> Option<Pfn> {
+        source.chunks().iter().find(|c| c.is_cma()).map(|c| c.range().start)
+    }
+
+    #[test]
+    fn drops_and_failures_give_everything_back() -> Result {
+        let params = Params::new(4, 4)?;
+        let base = cma_base(&Source::new(params)?);
+        // More than any test guest's CMA area or node holds.
+        assert_eq!(Source::new(Params::new(1 << 20, 4)?).err(), Some(EINVAL));
+        assert_eq!(Source::new(Params::new(4, 1 << 20)?).err(), Some(EINVAL));
+        // The area hands out its lowest free aligned run: the same request
+        // gets the same run back only if the dropped source and the failed
+        // attempts released everything they took.
+        assert_eq!(cma_base(&Source::new(params)?), base);
+        Ok(())
+    }
+}
