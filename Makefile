@@ -11,10 +11,8 @@
 #
 # Kbuild (not this file) lists the module's objects.
 
-KDIR ?=
-LLVM ?=
-RUSTC ?=
-export KDIR LLVM RUSTC
+# KDIR, LLVM, RUSTC and BINDGEN given on the command line reach the
+# scripts through the environment.
 
 all: module
 

@@ -13,7 +13,9 @@ use kernel::{
 use crate::State;
 
 /// Creates the tree over `state`; the files go away before `state` does.
-pub(crate) fn init(state: impl PinInit<State, Error>) -> impl PinInit<Scope<State>, Error> {
+pub(crate) fn init(
+    state: impl PinInit<State, Error> + 'static,
+) -> impl PinInit<Scope<State>, Error> {
     Scope::dir(state, c"zonemm", |state, dir| {
         let source = dir.dir(c"source");
         source.read_callback_file(c"areas", state, &show_areas);

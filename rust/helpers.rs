@@ -15,6 +15,9 @@ pub(crate) struct Cma {
     _private: [u8; 0],
 }
 
+// `struct page` has a field bindgen cannot express (`its_array`); only
+// pointers to it cross this boundary.
+#[expect(improper_ctypes)]
 extern "C" {
     /// `dma_contiguous_get_area_by_idx()`: the `idx`-th CMA area a module
     /// can reach, or null past the last.
