@@ -60,8 +60,9 @@ impl kernel::Module for ZoneMm {
             module_parameters::node_mb.value(),
         )?;
         let state = State { source: source::Source::new(params)? };
-        let pages: usize = state.source.chunks().iter().map(|c| c.range().nr_pages).sum();
-        pr_info!("{} chunks, {} pages\n", state.source.chunks().len(), pages);
+        let chunks = state.source.chunks();
+        let pages: usize = chunks.iter().map(|c| c.range().nr_pages).sum();
+        pr_info!("took {} pages in {} chunks\n", pages, chunks.len());
         Ok(Self { _state: KBox::pin_init(debugfs::init(Ok(state)), GFP_KERNEL)? })
     }
 }
