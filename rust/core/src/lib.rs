@@ -9,5 +9,6 @@
 
 #![no_std]
 
+pub mod buddy;
 pub mod pfn;
 pub mod zone;

@@ -106,6 +106,15 @@ impl Order {
         Self::new(self.0 + 1)
     }
 
+    /// The next smaller order, or `None` at order 0.
+    pub const fn prev(self) -> Option<Self> {
+        match self.0.checked_sub(1) {
+            // INVARIANT: smaller than a valid order.
+            Some(order) => Some(Self(order)),
+            None => None,
+        }
+    }
+
     /// The smallest order whose block holds `nr` pages (`get_order` in
     /// pages), or `None` if even a [`MAX_PAGE_ORDER`] block is too small.
     pub const fn for_pages(nr: usize) -> Option<Self> {

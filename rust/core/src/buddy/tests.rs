@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host tests of the buddy free lists.
+
+extern crate std;
+
+use std::{vec, vec::Vec};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::pfn::MAX_ORDER_NR_PAGES;
+
+/// A zone over `spans` (start, pages), all pageblocks movable.
+fn zone(len: usize, spans: &[(usize, usize)]) -> Zone<Vec<PageMeta>> {
+    let mut z = Zone::new(vec![PageMeta::RESERVED; len]);
+    for &(start, nr) in spans {
+        assert!(z.add_span(start, nr, MigrateType::Movable));
+    }
+    z.check().unwrap();
+    z
+}
+
+fn order(o: u32) -> Order {
+    Order::new(o).unwrap()
+}
+
+fn nr_free(z: &Zone<Vec<PageMeta>>) -> [usize; NR_PAGE_ORDERS] {
+    core::array::from_fn(|o| z.free_area(order(o as u32)).nr_free())
+}
+
+#[test]
+fn a_chunk_seeds_maximal_blocks_and_never_merges_past_its_edge() {
+    // A full chunk, then a 640-page chunk padded to the next 1024.
+    let z = zone(2048, &[(0, 1024), (1024, 640)]);
+    assert_eq!(z.managed(), 1664);
+    assert_eq!(z.nr_free_pages(), 1664);
+    let mut want = [0; NR_PAGE_ORDERS];
+    want[10] = 1;
+    want[9] = 1;
+    want[7] = 1;
+    assert_eq!(nr_free(&z), want);
+    // Adding pages that are already the zone's is refused.
+    let mut z = z;
+    assert!(!z.add_span(1000, 100, MigrateType::Movable));
+    assert!(!z.add_span(2000, 100, MigrateType::Movable));
+}
+
+#[test]
+fn an_allocation_splits_exactly_as_expand_does() {
+    let mut z = zone(1024, &[(0, 1024)]);
+    let idx = z.rmqueue(order(0), MigrateType::Movable).unwrap();
+    assert_eq!(idx, 0);
+    // One free block at every order below 10.
+    let mut want = [1; NR_PAGE_ORDERS];
+    want[10] = 0;
+    assert_eq!(nr_free(&z), want);
+    assert_eq!(z.stats().splits, 10);
+    z.free(idx, order(0)).unwrap();
+    let mut whole = [0; NR_PAGE_ORDERS];
+    whole[10] = 1;
+    assert_eq!(nr_free(&z), whole);
+    assert_eq!(z.stats().merges, 10);
+    z.check().unwrap();
+}
+
+#[test]
+fn every_order_runs_out_exactly_at_the_zone_size() {
+    for o in 0..=MAX_PAGE_ORDER {
+        let mut z = zone(3072, &[(0, 1024), (2048, 1024)]);
+        let mut got = Vec::new();
+        while let Some(idx) = z.rmqueue(order(o), MigrateType::Movable) {
+            assert_eq!(idx % (1 << o), 0);
+            got.push(idx);
+        }
+        assert_eq!(got.len() << o, 2048, "order {o}");
+        assert_eq!(z.nr_free_pages(), 0);
+        for idx in got {
+            z.free(idx, order(o)).unwrap();
+        }
+        z.check().unwrap();
+        assert_eq!(z.free_area(Order::MAX).nr_free(), 2);
+    }
+}
+
+#[test]
+fn bad_frees_are_refused_and_change_nothing() {
+    let mut z = zone(1024, &[(0, 1024)]);
+    let idx = z.rmqueue(order(2), MigrateType::Movable).unwrap();
+    assert_eq!(z.free(idx, order(3)), Err(FreeError::WrongOrder));
+    assert_eq!(z.free(idx + 1, order(0)), Err(FreeError::NotAllocated));
+    assert_eq!(z.free(5000, order(0)), Err(FreeError::OutOfRange));
+    z.free(idx, order(2)).unwrap();
+    assert_eq!(z.free(idx, order(2)), Err(FreeError::NotAllocated), "double free");
+    z.check().unwrap();
+    assert_eq!(z.nr_free_pages(), 1024);
+}
+
+#[test]
+fn unmovable_claims_a_whole_movable_block_when_large() {
+    let mut z = zone(1024, &[(0, 1024)]);
+    let idx = z.rmqueue(order(0), MigrateType::Unmovable).unwrap();
+    // The order-10 block was taken whole: both its pageblocks change type.
+    assert_eq!(z.pageblock_counts(), [2, 0, 0]);
+    assert_eq!(z.stats().fallbacks, 1);
+    assert_eq!(z.stats().claims, 1);
+    assert_eq!(z.free_area(order(9)).nr_free_of(MigrateType::Unmovable), 1);
+    z.check().unwrap();
+    z.free(idx, order(0)).unwrap();
+    z.check().unwrap();
+}
+
+#[test]
+fn small_movable_fallbacks_steal_without_claiming() {
+    let mut z = zone(1024, &[(0, 1024)]);
+    // Make everything unmovable, then use all but one order-2 block.
+    let first = z.rmqueue(order(0), MigrateType::Unmovable).unwrap();
+    let mut held = vec![(first, 0)];
+    while z.nr_free_pages() > 4 {
+        let o = (0..=MAX_PAGE_ORDER).rev().find(|&o| (1 << o) <= z.nr_free_pages() - 4).unwrap();
+        let Some(idx) = z.rmqueue_smallest(order(o), MigrateType::Unmovable) else { break };
+        held.push((idx, o));
+    }
+    assert_eq!(z.nr_free_pages(), 4);
+    let claims = z.stats().claims;
+    // A movable order-0 page: order < pageblock_order / 2, so no claim.
+    let idx = z.rmqueue(order(0), MigrateType::Movable).unwrap();
+    assert_eq!(z.stats().claims, claims);
+    assert_eq!(z.pageblock_counts(), [2, 0, 0]);
+    // The rest of the stolen block stays on the unmovable lists.
+    assert_eq!(z.free_area(order(0)).nr_free_of(MigrateType::Unmovable), 1);
+    assert_eq!(z.free_area(order(1)).nr_free_of(MigrateType::Unmovable), 1);
+    z.check().unwrap();
+    z.free(idx, order(0)).unwrap();
+    for (idx, o) in held {
+        z.free(idx, order(o)).unwrap();
+    }
+    z.check().unwrap();
+    assert_eq!(z.free_area(Order::MAX).nr_free(), 1);
+}
+
+#[test]
+fn a_mostly_free_pageblock_is_claimed_for_small_unmovable() {
+    // Two chunks of one pageblock each: the first stays movable.
+    let mut z = zone(2048, &[(0, 512), (1024, 512)]);
+    let m = z.rmqueue(order(9), MigrateType::Movable).unwrap();
+    // The other pageblock is wholly free: an unmovable page claims it.
+    let u = z.rmqueue(order(0), MigrateType::Unmovable).unwrap();
+    assert_ne!(m >> 9, u >> 9);
+    assert_eq!(z.pageblock_counts(), [1, 1, 0]);
+    assert_eq!(z.stats().claims, 1);
+    z.check().unwrap();
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Alloc(u32, u8),
+    Free(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..=MAX_PAGE_ORDER, 0u8..3).prop_map(|(o, mt)| Op::Alloc(o, mt)),
+        any::<usize>().prop_map(Op::Free),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn random_alloc_free_keeps_every_invariant(ops in proptest::collection::vec(op(), 1..300)) {
+        let spans = [(0, 1024), (1024, 300), (2048, 1024), (3072 + 512, 512)];
+        let mut z = zone(4096, &spans);
+        let total = z.managed();
+        let mut owner = vec![false; 4096];
+        let mut held: Vec<(usize, u32)> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Alloc(o, mt) => {
+                    let mt = MigrateType::ALL[mt as usize];
+                    if let Some(idx) = z.rmqueue(order(o), mt) {
+                        for p in idx..idx + (1 << o) {
+                            prop_assert!(!owner[p], "page {} handed out twice", p);
+                            owner[p] = true;
+                        }
+                        held.push((idx, o));
+                    } else {
+                        // Nothing of that order may be left anywhere.
+                        for big in o..=MAX_PAGE_ORDER {
+                            prop_assert_eq!(z.free_area(order(big)).nr_free(), 0);
+                        }
+                    }
+                }
+                Op::Free(i) if !held.is_empty() => {
+                    let (idx, o) = held.swap_remove(i % held.len());
+                    z.free(idx, order(o)).unwrap();
+                    owner[idx..idx + (1 << o)].iter_mut().for_each(|p| *p = false);
+                }
+                Op::Free(_) => {}
+            }
+            let allocated: usize = held.iter().map(|&(_, o)| 1usize << o).sum();
+            prop_assert_eq!(z.nr_free_pages() + allocated, total);
+            prop_assert_eq!(z.check(), Ok(()));
+        }
+        for (idx, o) in held {
+            z.free(idx, order(o)).unwrap();
+        }
+        // Everything coalesces back to the largest blocks the spans allow.
+        prop_assert_eq!(nr_free(&z), nr_free(&zone(4096, &spans)));
+        prop_assert_eq!(z.free_area(Order::MAX).nr_free() * MAX_ORDER_NR_PAGES, 2048);
+    }
+}
