@@ -10,5 +10,10 @@
 #![no_std]
 
 pub mod buddy;
+pub mod cmd;
+pub mod pcp;
 pub mod pfn;
+pub mod procfs;
+pub mod watermark;
 pub mod zone;
+pub mod zonelist;

@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-CPU page lists: one CPU's cache of small free blocks for one zone.
+//!
+//! Mirrors `struct per_cpu_pages` and its use in `mm/page_alloc.c`:
+//! `rmqueue_pcplist()` (take the hottest block; refill `batch` from the
+//! zone when empty), `free_frozen_page_commit()` (put it back; over `high`,
+//! give a batch back with `free_pcppages_bulk()`), `drain_pages_zone()`,
+//! and the defaults of `zone_batchsize()` / `zone_highsize()`.
+//!
+//! Blocks are zone page indices (see [`crate::buddy`]); the caller moves
+//! them to and from the zone under its lock.
+
+use crate::{
+    buddy::{
+        MigrateType,
+        MIGRATE_PCPTYPES, //
+    },
+    pfn::Order,
+};
+
+/// Orders up to this one go through the per-CPU lists
+/// (`PAGE_ALLOC_COSTLY_ORDER`).
+pub const PAGE_ALLOC_COSTLY_ORDER: u32 = 3;
+
+/// Number of lists: one per order and migrate type (`NR_PCP_LISTS`).
+pub const NR_PCP_LISTS: usize = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER as usize + 1);
+
+/// Room in each list; `high` is kept below it.
+const LIST_CAP: usize = 1024;
+
+/// The largest `high` a list may be set to, in pages.
+pub const PCP_HIGH_MAX: usize = LIST_CAP - PCP_BATCH_MAX;
+
+/// The largest `batch` (as `zone_batchsize()` caps it).
+pub const PCP_BATCH_MAX: usize = 63;
+
+/// A ring of block indices: hottest at the front.
+#[derive(Clone)]
+struct List {
+    head: u16,
+    len: u16,
+    slots: [u32; LIST_CAP],
+}
+
+impl List {
+    const EMPTY: Self = Self { head: 0, len: 0, slots: [0; LIST_CAP] };
+
+    fn push_front(&mut self, idx: u32) {
+        self.head = (self.head as usize + LIST_CAP - 1) as u16 % LIST_CAP as u16;
+        self.slots[self.head as usize] = idx;
+        self.len += 1;
+    }
+
+    fn push_back(&mut self, idx: u32) {
+        self.slots[(self.head as usize + self.len as usize) % LIST_CAP] = idx;
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let idx = self.slots[self.head as usize];
+        self.head = (self.head + 1) % LIST_CAP as u16;
+        self.len -= 1;
+        Some(idx)
+    }
+
+    fn pop_back(&mut self) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        Some(self.slots[(self.head as usize + self.len as usize) % LIST_CAP])
+    }
+}
+
+/// `zone_batchsize()`, scaled for zonemm's small zones: about a quarter of
+/// the zone's MiB, as `2^n - 1`, between 1 and [`PCP_BATCH_MAX`].
+pub const fn default_batch(managed: usize) -> usize {
+    let mut batch = managed >> 8;
+    if batch > PCP_BATCH_MAX + 1 {
+        batch = PCP_BATCH_MAX + 1;
+    }
+    if batch < 2 {
+        return 1;
+    }
+    // rounddown_pow_of_two(batch) - 1
+    (1 << (usize::BITS - 1 - batch.leading_zeros())) - 1
+}
+
+/// The old `6 * batch` rule for `high`.
+pub const fn default_high(batch: usize) -> usize {
+    let high = 6 * batch;
+    if high > PCP_HIGH_MAX {
+        PCP_HIGH_MAX
+    } else {
+        high
+    }
+}
+
+/// Event counts for `buddy/stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PcpStats {
+    /// Allocations served from a list.
+    pub hits: u64,
+    /// Refills from the zone.
+    pub refills: u64,
+    /// Batches given back to the zone (over `high`, or drained).
+    pub drains: u64,
+}
+
+/// `struct per_cpu_pages`.
+///
+/// # Invariants
+///
+/// `count` is the number of pages on the lists; `batch <= PCP_BATCH_MAX`,
+/// `batch <= high <= PCP_HIGH_MAX`, so no list ever overflows.
+#[derive(Clone)]
+pub struct PerCpuPages {
+    lists: [List; NR_PCP_LISTS],
+    count: usize,
+    high: usize,
+    batch: usize,
+    stats: PcpStats,
+}
+
+/// Why a `high`/`batch` pair was refused.
+pub const BAD_HIGH_BATCH: &str = "need 1 <= batch <= 63 and batch <= high <= 961";
+
+/// The list index of `order` and `mt` (`order_to_pindex()`).
+fn pindex(order: Order, mt: MigrateType) -> usize {
+    order.index() * MIGRATE_PCPTYPES + mt as usize
+}
+
+impl PerCpuPages {
+    /// Empty lists with the given `high` and `batch`.
+    pub fn new(high: usize, batch: usize) -> Result<Self, &'static str> {
+        let mut pcp = Self {
+            lists: [const { List::EMPTY }; NR_PCP_LISTS],
+            count: 0,
+            high: 0,
+            batch: 1,
+            stats: PcpStats::default(),
+        };
+        pcp.set_high_batch(high, batch)?;
+        Ok(pcp)
+    }
+
+    /// Whether blocks of `order` use the lists (`pcp_allowed_order()`).
+    pub const fn allowed(order: Order) -> bool {
+        order.get() <= PAGE_ALLOC_COSTLY_ORDER
+    }
+
+    /// Pages on the lists.
+    pub const fn count(&self) -> usize {
+        self.count
+    }
+
+    /// `high`, in pages.
+    pub const fn high(&self) -> usize {
+        self.high
+    }
+
+    /// `batch`, in pages.
+    pub const fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// The event counters.
+    pub const fn stats(&self) -> &PcpStats {
+        &self.stats
+    }
+
+    /// Changes `high` and `batch`; pages over the new `high` are the
+    /// caller's to drain (see [`PerCpuPages::over_high`]).
+    pub fn set_high_batch(&mut self, high: usize, batch: usize) -> Result<(), &'static str> {
+        if batch == 0 || batch > PCP_BATCH_MAX || high < batch || high > PCP_HIGH_MAX {
+            return Err(BAD_HIGH_BATCH);
+        }
+        self.high = high;
+        self.batch = batch;
+        Ok(())
+    }
+
+    /// Takes the hottest block of `order` and `mt`, if the list has one.
+    pub fn pop(&mut self, order: Order, mt: MigrateType) -> Option<u32> {
+        let idx = self.lists[pindex(order, mt)].pop_front()?;
+        self.count -= order.nr_pages();
+        self.stats.hits += 1;
+        Some(idx)
+    }
+
+    /// Blocks of `order` one refill takes (`nr_pcp_alloc()`): `batch`
+    /// pages' worth, at least 2 blocks.
+    pub fn refill_blocks(&self, order: Order) -> usize {
+        (self.batch >> order.get()).max(2)
+    }
+
+    /// Refills the empty list of `order`/`mt` with up to
+    /// [`PerCpuPages::refill_blocks`] blocks from `take` (the zone's
+    /// `rmqueue_bulk()`), then takes one. `take` returning `None` stops it.
+    pub fn refill(
+        &mut self,
+        order: Order,
+        mt: MigrateType,
+        mut take: impl FnMut() -> Option<u32>,
+    ) -> Option<u32> {
+        let blocks = self.refill_blocks(order);
+        let list = &mut self.lists[pindex(order, mt)];
+        let mut taken = 0;
+        while taken < blocks {
+            let Some(idx) = take() else { break };
+            // Bulk-taken blocks queue behind any freed (hotter) ones.
+            list.push_back(idx);
+            taken += 1;
+        }
+        let idx = list.pop_front()?;
+        self.count += (taken - 1) * order.nr_pages();
+        self.stats.refills += 1;
+        Some(idx)
+    }
+
+    /// Puts a freed block of `order` on the front of its list. Returns
+    /// whether the lists are now over `high`.
+    pub fn push(&mut self, idx: u32, order: Order, mt: MigrateType) -> bool {
+        self.lists[pindex(order, mt)].push_front(idx);
+        self.count += order.nr_pages();
+        self.over_high()
+    }
+
+    /// Whether the lists hold `high` pages or more.
+    pub const fn over_high(&self) -> bool {
+        self.count >= self.high
+    }
+
+    /// `free_pcppages_bulk()`: gives the coldest blocks back through
+    /// `free` until the lists are `batch` below `high` (or `all`: empty),
+    /// going round the lists. Returns the pages given back.
+    pub fn drain(&mut self, all: bool, mut free: impl FnMut(u32, Order)) -> usize {
+        let target = if all { 0 } else { self.high.saturating_sub(self.batch) };
+        let start = self.count;
+        let mut pindex = 0;
+        let mut empty_in_a_row = 0;
+        while self.count > target && empty_in_a_row < NR_PCP_LISTS {
+            let order = pindex / MIGRATE_PCPTYPES;
+            // CAST: `order` is at most PAGE_ALLOC_COSTLY_ORDER.
+            let Some(o) = Order::new(order as u32) else { break };
+            match self.lists[pindex].pop_back() {
+                Some(idx) => {
+                    self.count -= o.nr_pages();
+                    free(idx, o);
+                    empty_in_a_row = 0;
+                }
+                None => empty_in_a_row += 1,
+            }
+            pindex = (pindex + 1) % NR_PCP_LISTS;
+        }
+        if start != self.count {
+            self.stats.drains += 1;
+        }
+        start - self.count
+    }
+
+    /// Blocks on the list of `order` and `mt`.
+    pub fn len(&self, order: Order, mt: MigrateType) -> usize {
+        self.lists[pindex(order, mt)].len as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::vec::Vec;
+
+    use super::*;
+
+    const M: MigrateType = MigrateType::Movable;
+
+    fn o(order: u32) -> Order {
+        Order::new(order).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_kernel_shaped() {
+        assert_eq!(default_batch(0), 1);
+        assert_eq!(default_batch(4096), 15);
+        assert_eq!(default_batch(8192), 31);
+        assert_eq!(default_batch(1 << 30), 63);
+        assert_eq!(default_high(31), 186);
+        assert_eq!(default_high(63), 378);
+    }
+
+    #[test]
+    fn bad_high_batch_is_refused() {
+        assert!(PerCpuPages::new(0, 0).is_err());
+        assert!(PerCpuPages::new(10, 20).is_err());
+        assert!(PerCpuPages::new(PCP_HIGH_MAX + 1, 31).is_err());
+        assert!(PerCpuPages::new(100, 64).is_err());
+        let mut pcp = PerCpuPages::new(100, 10).unwrap();
+        assert!(pcp.set_high_batch(5, 10).is_err());
+        assert_eq!((pcp.high(), pcp.batch()), (100, 10));
+    }
+
+    #[test]
+    fn refill_takes_a_batch_and_hands_out_hottest_first() {
+        let mut pcp = PerCpuPages::new(60, 10).unwrap();
+        let mut next = 100;
+        let got = pcp.refill(o(0), M, || {
+            next += 1;
+            Some(next)
+        });
+        // The first taken goes first; nine stay.
+        assert_eq!(got, Some(101));
+        assert_eq!(pcp.count(), 9);
+        assert_eq!(pcp.pop(o(0), M), Some(102));
+        // A freed block is hotter than the refilled ones.
+        pcp.push(7, o(0), M);
+        assert_eq!(pcp.pop(o(0), M), Some(7));
+        // Order 2 takes batch >> 2 = 2 blocks.
+        assert_eq!(pcp.refill_blocks(o(2)), 2);
+        assert_eq!(pcp.refill(o(2), M, || None), None);
+        assert_eq!(pcp.stats().refills, 1);
+    }
+
+    #[test]
+    fn freeing_over_high_drains_the_coldest_to_high_minus_batch() {
+        let mut pcp = PerCpuPages::new(20, 5).unwrap();
+        let mut over = false;
+        for i in 0..20 {
+            over = pcp.push(i, o(0), M);
+        }
+        assert!(over);
+        let mut freed = Vec::new();
+        assert_eq!(pcp.drain(false, |idx, _| freed.push(idx)), 5);
+        assert_eq!(freed, [0, 1, 2, 3, 4], "coldest first");
+        assert_eq!(pcp.count(), 15);
+        pcp.push(50, o(3), MigrateType::Unmovable);
+        assert_eq!(pcp.count(), 23);
+        let mut pages = 0;
+        pcp.drain(true, |_, order| pages += order.nr_pages());
+        assert_eq!(pages, 23);
+        assert_eq!(pcp.count(), 0);
+        assert_eq!(pcp.stats().drains, 2);
+    }
+
+    #[test]
+    fn lists_never_overflow_at_the_largest_high() {
+        let mut pcp = PerCpuPages::new(PCP_HIGH_MAX, PCP_BATCH_MAX).unwrap();
+        let mut held = 0;
+        for i in 0..10_000 {
+            if pcp.push(i, o(0), M) {
+                held -= pcp.drain(false, |_, _| {});
+            }
+            held += 1;
+            assert!(pcp.len(o(0), M) < LIST_CAP);
+        }
+        assert_eq!(pcp.count(), held);
+    }
+}

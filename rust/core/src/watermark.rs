@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Zone watermarks and `lowmem_reserve`, and the check an allocation makes
+//! against them.
+//!
+//! Mirrors `mm/page_alloc.c`: `calculate_min_free_kbytes()`,
+//! `__setup_per_zone_wmarks()`, `setup_per_zone_lowmem_reserve()` with
+//! `sysctl_lowmem_reserve_ratio[]`, and `__zone_watermark_ok()`.
+
+use crate::{
+    pfn::{
+        Order,
+        PAGE_SHIFT,
+        NR_PAGE_ORDERS, //
+    },
+    zone::MAX_NR_ZONES,
+};
+
+/// `watermark_scale_factor`'s default: the low-to-high gaps are 0.1% of
+/// the zone.
+pub const WATERMARK_SCALE_FACTOR: usize = 10;
+
+/// `sysctl_lowmem_reserve_ratio[]`: DMA, DMA32, Normal, Movable.
+pub const LOWMEM_RESERVE_RATIO: [usize; MAX_NR_ZONES] = [256, 256, 32, 0];
+
+/// Which watermark an allocation must stay above.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// `WMARK_MIN`.
+    Min,
+    /// `WMARK_LOW`.
+    Low,
+    /// `WMARK_HIGH`.
+    High,
+}
+
+/// A zone's watermarks, in pages (`_watermark[]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Watermarks {
+    /// `min_wmark_pages()`.
+    pub min: usize,
+    /// `low_wmark_pages()`.
+    pub low: usize,
+    /// `high_wmark_pages()`.
+    pub high: usize,
+}
+
+impl Watermarks {
+    /// The watermark `mark`.
+    pub const fn get(&self, mark: Mark) -> usize {
+        match mark {
+            Mark::Min => self.min,
+            Mark::Low => self.low,
+            Mark::High => self.high,
+        }
+    }
+
+    /// `__setup_per_zone_wmarks()` for one zone of `managed` pages out of
+    /// `total_managed` pages in all zones: the zone's share of
+    /// `min_free_kbytes` is its `min`; `low` and `high` add one and two
+    /// gaps of the larger of `min / 4` and 0.1% of the zone.
+    pub const fn new(min_free_kbytes: usize, managed: usize, total_managed: usize) -> Self {
+        if total_managed == 0 {
+            return Self { min: 0, low: 0, high: 0 };
+        }
+        let pages_min = min_free_kbytes >> (PAGE_SHIFT - 10);
+        // 64-bit maths: pages_min * managed fits for any real machine.
+        let min = (pages_min as u64 * managed as u64 / total_managed as u64) as usize;
+        let scaled = managed * WATERMARK_SCALE_FACTOR / 10000;
+        let gap = if min / 4 > scaled { min / 4 } else { scaled };
+        Self { min, low: min + gap, high: min + 2 * gap }
+    }
+}
+
+/// `calculate_min_free_kbytes()`: `sqrt(lowmem_kbytes * 16)`, kept within
+/// 128 KiB and 256 MiB.
+pub const fn default_min_free_kbytes(lowmem_pages: usize) -> usize {
+    let kbytes = lowmem_pages << (PAGE_SHIFT - 10);
+    let v = int_sqrt(kbytes * 16);
+    if v < 128 {
+        128
+    } else if v > 262144 {
+        262144
+    } else {
+        v
+    }
+}
+
+/// `int_sqrt()`: the integer square root, rounded down.
+pub const fn int_sqrt(x: usize) -> usize {
+    if x < 2 {
+        return x;
+    }
+    // Newton's method from above.
+    let mut r = x;
+    let mut next = (r + x / r) / 2;
+    while next < r {
+        r = next;
+        next = (r + x / r) / 2;
+    }
+    r
+}
+
+/// `setup_per_zone_lowmem_reserve()` for one node: `reserve[i][j]` is what
+/// zone `i` keeps back from an allocation that could have used zone `j`:
+/// the managed pages of zones `i+1..=j` over zone `i`'s ratio.
+pub fn lowmem_reserve(managed: &[usize; MAX_NR_ZONES]) -> [[usize; MAX_NR_ZONES]; MAX_NR_ZONES] {
+    let mut reserve = [[0; MAX_NR_ZONES]; MAX_NR_ZONES];
+    for i in 0..MAX_NR_ZONES {
+        let ratio = LOWMEM_RESERVE_RATIO[i];
+        let clear = ratio == 0 || managed[i] == 0;
+        let mut upper = 0;
+        for j in i + 1..MAX_NR_ZONES {
+            upper += managed[j];
+            reserve[i][j] = if clear { 0 } else { upper / ratio };
+        }
+    }
+    reserve
+}
+
+/// `__zone_watermark_ok()`: whether a zone with `free_pages` free can give
+/// a block of `order` and stay above `mark` plus its `reserve` for the
+/// allocation's highest zone. `atomic` allocations (`ALLOC_MIN_RESERVE |
+/// ALLOC_NON_BLOCK`) may go a half and then a quarter below `mark`.
+/// `nr_free(o)` gives the zone's free blocks of order `o`.
+pub fn watermark_ok(
+    free_pages: usize,
+    order: Order,
+    mark: usize,
+    reserve: usize,
+    atomic: bool,
+    nr_free: impl Fn(usize) -> usize,
+) -> bool {
+    let free = free_pages as isize - (order.nr_pages() as isize - 1);
+    let mut min = mark as isize;
+    if atomic {
+        min -= min / 2;
+        min -= min / 4;
+    }
+    if free <= min + reserve as isize {
+        return false;
+    }
+    order.get() == 0 || (order.index()..NR_PAGE_ORDERS).any(|o| nr_free(o) > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_sqrt_rounds_down() {
+        for x in 0..10_000usize {
+            let r = int_sqrt(x);
+            assert!(r * r <= x && (r + 1) * (r + 1) > x, "{x}");
+        }
+    }
+
+    #[test]
+    fn min_free_kbytes_default_is_clamped() {
+        assert_eq!(default_min_free_kbytes(0), 128);
+        // 48 MiB: sqrt(49152 * 16) = 886.
+        assert_eq!(default_min_free_kbytes(12288), 886);
+        assert_eq!(default_min_free_kbytes(usize::MAX >> 20), 262144);
+    }
+
+    #[test]
+    fn watermarks_split_min_free_kbytes_by_zone_size() {
+        // 1024 kB = 256 pages over a 3:1 split.
+        let big = Watermarks::new(1024, 6144, 8192);
+        let small = Watermarks::new(1024, 2048, 8192);
+        assert_eq!(big.min + small.min, 256);
+        assert_eq!(big.min, 192);
+        // min/4 = 48 beats 0.1% of the zone.
+        assert_eq!(big.low, 240);
+        assert_eq!(big.high, 288);
+        // A huge zone's gap is 0.1% of it.
+        let huge = Watermarks::new(1024, 1 << 20, 1 << 20);
+        assert_eq!(huge.low - huge.min, (1 << 20) * 10 / 10000);
+        assert_eq!(Watermarks::new(1024, 0, 0), Watermarks::default());
+    }
+
+    #[test]
+    fn lowmem_reserve_follows_the_ratios() {
+        // DMA32 4096, Normal 8192, Movable 1024.
+        let r = lowmem_reserve(&[0, 4096, 8192, 1024]);
+        assert_eq!(r[0], [0; MAX_NR_ZONES], "an empty zone reserves nothing");
+        assert_eq!(r[1][2], 8192 / 256);
+        assert_eq!(r[1][3], (8192 + 1024) / 256);
+        assert_eq!(r[2][3], 1024 / 32);
+        assert_eq!(r[3], [0; MAX_NR_ZONES], "movable's ratio is 0");
+        assert_eq!(r[1][1], 0, "a zone reserves nothing from its own users");
+    }
+
+    #[test]
+    fn watermark_ok_counts_order_reserve_and_atomic() {
+        let zero = Order::ZERO;
+        let some = |_| 1;
+        assert!(watermark_ok(101, zero, 100, 0, false, some));
+        assert!(!watermark_ok(100, zero, 100, 0, false, some));
+        assert!(!watermark_ok(101, zero, 100, 1, false, some));
+        // Atomic may dip to 100 - 50 - 12 = 38.
+        assert!(watermark_ok(39, zero, 100, 0, true, some));
+        assert!(!watermark_ok(38, zero, 100, 0, true, some));
+        // Order 3 needs 7 more pages and a free block of order >= 3.
+        let o3 = Order::new(3).unwrap();
+        assert!(!watermark_ok(107, o3, 100, 0, false, some));
+        assert!(watermark_ok(108, o3, 100, 0, false, some));
+        assert!(!watermark_ok(1000, o3, 100, 0, false, |o| usize::from(o < 3)));
+    }
+}
