@@ -2,15 +2,22 @@
 /*
  * C shims for what the kernel crate has no binding for: static inlines
  * and macros of <linux/mm.h>, <linux/cma.h> and <linux/nodemask.h>,
- * wrapped like the kernel's own rust/helpers/*.c.
+ * wrapped like the kernel's own rust/helpers/ files. The Rust side
+ * declares them in helpers.rs; helpers.h keeps the two in step.
  */
 
 #include <linux/cma.h>
 #include <linux/dma-map-ops.h>
+#include <linux/completion.h>
 #include <linux/gfp.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/nodemask.h>
+#include <linux/slab.h>
+#include <linux/topology.h>
+
+#include "helpers.h"
 
 struct cma *zonemm_cma_area(unsigned int idx)
 {
@@ -79,4 +86,67 @@ bool zonemm_node_online(int nid)
 unsigned long zonemm_node_present_pages(int nid)
 {
 	return node_present_pages(nid);
+}
+
+void *zonemm_pfn_to_virt(unsigned long pfn)
+{
+	return pfn_to_kaddr(pfn);
+}
+
+int zonemm_numa_node_id(void)
+{
+	return numa_node_id();
+}
+
+struct zonemm_cpu_job {
+	int (*fn)(void *arg, unsigned int cpu);
+	void *arg;
+	unsigned int cpu;
+	int ret;
+	struct completion done;
+};
+
+static int zonemm_cpu_thread(void *data)
+{
+	struct zonemm_cpu_job *job = data;
+
+	job->ret = job->fn(job->arg, job->cpu);
+	kthread_complete_and_exit(&job->done, 0);
+}
+
+/*
+ * Runs fn(arg, cpu) in a kthread bound to each online CPU, all at once,
+ * and waits for every one. Returns the first non-zero result. Sleeps.
+ */
+int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg)
+{
+	struct zonemm_cpu_job *jobs;
+	unsigned int cpu;
+	int ret = 0;
+
+	jobs = kcalloc(nr_cpu_ids, sizeof(*jobs), GFP_KERNEL);
+	if (!jobs)
+		return -ENOMEM;
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		struct task_struct *t;
+
+		jobs[cpu] = (struct zonemm_cpu_job){ .fn = fn, .arg = arg, .cpu = cpu };
+		init_completion(&jobs[cpu].done);
+		t = kthread_create_on_cpu(zonemm_cpu_thread, &jobs[cpu], cpu, "zonemm/%u");
+		if (IS_ERR(t)) {
+			jobs[cpu].ret = PTR_ERR(t);
+			complete(&jobs[cpu].done);
+			continue;
+		}
+		wake_up_process(t);
+	}
+	for_each_online_cpu(cpu) {
+		wait_for_completion(&jobs[cpu].done);
+		if (!ret)
+			ret = jobs[cpu].ret;
+	}
+	cpus_read_unlock();
+	kfree(jobs);
+	return ret;
 }

@@ -50,6 +50,16 @@ extern "C" {
     pub(crate) fn zonemm_nr_node_ids() -> c_uint;
     /// `node_present_pages()`: the pages a node spans, holes excluded.
     pub(crate) fn zonemm_node_present_pages(nid: c_int) -> c_ulong;
+    /// `pfn_to_kaddr()`: the direct-map address of a frame.
+    pub(crate) fn zonemm_pfn_to_virt(pfn: c_ulong) -> *mut c_void;
+    /// `numa_node_id()`: the current CPU's node.
+    pub(crate) fn zonemm_numa_node_id() -> c_int;
+    /// Runs `f(arg, cpu)` in a kthread on every online CPU at once and
+    /// waits for all; returns the first non-zero result. Sleeps.
+    pub(crate) fn zonemm_run_on_each_cpu(
+        f: unsafe extern "C" fn(arg: *mut c_void, cpu: c_uint) -> c_int,
+        arg: *mut c_void,
+    ) -> c_int;
     /// `node_online()`.
     pub(crate) fn zonemm_node_online(nid: c_int) -> bool;
 }

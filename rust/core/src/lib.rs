@@ -9,8 +9,8 @@
 
 #![no_std]
 
-pub mod buddy;
 pub mod cmd;
+pub mod page_alloc;
 pub mod pcp;
 pub mod pfn;
 pub mod procfs;

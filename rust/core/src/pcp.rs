@@ -8,11 +8,11 @@
 //! give a batch back with `free_pcppages_bulk()`), `drain_pages_zone()`,
 //! and the defaults of `zone_batchsize()` / `zone_highsize()`.
 //!
-//! Blocks are zone page indices (see [`crate::buddy`]); the caller moves
+//! Blocks are zone page indices (see [`crate::page_alloc`]); the caller moves
 //! them to and from the zone under its lock.
 
 use crate::{
-    buddy::{
+    page_alloc::{
         MigrateType,
         MIGRATE_PCPTYPES, //
     },
@@ -35,45 +35,52 @@ pub const PCP_HIGH_MAX: usize = LIST_CAP - PCP_BATCH_MAX;
 /// The largest `batch` (as `zone_batchsize()` caps it).
 pub const PCP_BATCH_MAX: usize = 63;
 
-/// A ring of block indices: hottest at the front.
-#[derive(Clone)]
+/// Slots of storage a [`PerCpuPages`] needs.
+pub const PCP_SLOTS: usize = NR_PCP_LISTS * LIST_CAP;
+
+/// A ring of block indices in `LIST_CAP` slots: hottest at the front.
+#[derive(Clone, Copy)]
 struct List {
     head: u16,
     len: u16,
-    slots: [u32; LIST_CAP],
 }
 
 impl List {
-    const EMPTY: Self = Self { head: 0, len: 0, slots: [0; LIST_CAP] };
+    const EMPTY: Self = Self { head: 0, len: 0 };
 
-    fn push_front(&mut self, idx: u32) {
-        self.head = (self.head as usize + LIST_CAP - 1) as u16 % LIST_CAP as u16;
-        self.slots[self.head as usize] = idx;
+    fn push_front(&mut self, slots: &mut [u32], idx: u32) {
+        self.head = ((self.head as usize + LIST_CAP - 1) % LIST_CAP) as u16;
+        slots[self.head as usize] = idx;
         self.len += 1;
     }
 
-    fn push_back(&mut self, idx: u32) {
-        self.slots[(self.head as usize + self.len as usize) % LIST_CAP] = idx;
+    fn push_back(&mut self, slots: &mut [u32], idx: u32) {
+        slots[(self.head as usize + self.len as usize) % LIST_CAP] = idx;
         self.len += 1;
     }
 
-    fn pop_front(&mut self) -> Option<u32> {
+    fn pop_front(&mut self, slots: &[u32]) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
-        let idx = self.slots[self.head as usize];
-        self.head = (self.head + 1) % LIST_CAP as u16;
+        let idx = slots[self.head as usize];
+        self.head = ((self.head as usize + 1) % LIST_CAP) as u16;
         self.len -= 1;
         Some(idx)
     }
 
-    fn pop_back(&mut self) -> Option<u32> {
+    fn pop_back(&mut self, slots: &[u32]) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
         self.len -= 1;
-        Some(self.slots[(self.head as usize + self.len as usize) % LIST_CAP])
+        Some(slots[(self.head as usize + self.len as usize) % LIST_CAP])
     }
+}
+
+/// Whether blocks of `order` use the per-CPU lists (`pcp_allowed_order()`).
+pub const fn pcp_allowed_order(order: Order) -> bool {
+    order.get() <= PAGE_ALLOC_COSTLY_ORDER
 }
 
 /// `zone_batchsize()`, scaled for zonemm's small zones: about a quarter of
@@ -111,14 +118,15 @@ pub struct PcpStats {
     pub drains: u64,
 }
 
-/// `struct per_cpu_pages`.
+/// `struct per_cpu_pages`, its lists kept in `slots` (at least
+/// [`PCP_SLOTS`] long).
 ///
 /// # Invariants
 ///
 /// `count` is the number of pages on the lists; `batch <= PCP_BATCH_MAX`,
 /// `batch <= high <= PCP_HIGH_MAX`, so no list ever overflows.
-#[derive(Clone)]
-pub struct PerCpuPages {
+pub struct PerCpuPages<S> {
+    slots: S,
     lists: [List; NR_PCP_LISTS],
     count: usize,
     high: usize,
@@ -129,16 +137,34 @@ pub struct PerCpuPages {
 /// Why a `high`/`batch` pair was refused.
 pub const BAD_HIGH_BATCH: &str = "need 1 <= batch <= 63 and batch <= high <= 961";
 
+/// Whether `high` and `batch` may be set together.
+pub const fn check_high_batch(high: usize, batch: usize) -> Result<(), &'static str> {
+    if batch == 0 || batch > PCP_BATCH_MAX || high < batch || high > PCP_HIGH_MAX {
+        Err(BAD_HIGH_BATCH)
+    } else {
+        Ok(())
+    }
+}
+
 /// The list index of `order` and `mt` (`order_to_pindex()`).
 fn pindex(order: Order, mt: MigrateType) -> usize {
     order.index() * MIGRATE_PCPTYPES + mt as usize
 }
 
-impl PerCpuPages {
-    /// Empty lists with the given `high` and `batch`.
-    pub fn new(high: usize, batch: usize) -> Result<Self, &'static str> {
+/// The slots of list `pindex`.
+fn slots_of<S: core::ops::DerefMut<Target = [u32]>>(slots: &mut S, pindex: usize) -> &mut [u32] {
+    &mut slots[pindex * LIST_CAP..(pindex + 1) * LIST_CAP]
+}
+
+impl<S: core::ops::DerefMut<Target = [u32]>> PerCpuPages<S> {
+    /// Empty lists in `slots` with the given `high` and `batch`.
+    pub fn new(slots: S, high: usize, batch: usize) -> Result<Self, &'static str> {
+        if slots.len() < PCP_SLOTS {
+            return Err("per-CPU list storage too small");
+        }
         let mut pcp = Self {
-            lists: [const { List::EMPTY }; NR_PCP_LISTS],
+            slots,
+            lists: [List::EMPTY; NR_PCP_LISTS],
             count: 0,
             high: 0,
             batch: 1,
@@ -146,11 +172,6 @@ impl PerCpuPages {
         };
         pcp.set_high_batch(high, batch)?;
         Ok(pcp)
-    }
-
-    /// Whether blocks of `order` use the lists (`pcp_allowed_order()`).
-    pub const fn allowed(order: Order) -> bool {
-        order.get() <= PAGE_ALLOC_COSTLY_ORDER
     }
 
     /// Pages on the lists.
@@ -176,9 +197,7 @@ impl PerCpuPages {
     /// Changes `high` and `batch`; pages over the new `high` are the
     /// caller's to drain (see [`PerCpuPages::over_high`]).
     pub fn set_high_batch(&mut self, high: usize, batch: usize) -> Result<(), &'static str> {
-        if batch == 0 || batch > PCP_BATCH_MAX || high < batch || high > PCP_HIGH_MAX {
-            return Err(BAD_HIGH_BATCH);
-        }
+        check_high_batch(high, batch)?;
         self.high = high;
         self.batch = batch;
         Ok(())
@@ -186,16 +205,21 @@ impl PerCpuPages {
 
     /// Takes the hottest block of `order` and `mt`, if the list has one.
     pub fn pop(&mut self, order: Order, mt: MigrateType) -> Option<u32> {
-        let idx = self.lists[pindex(order, mt)].pop_front()?;
+        let p = pindex(order, mt);
+        let idx = self.lists[p].pop_front(slots_of(&mut self.slots, p))?;
         self.count -= order.nr_pages();
         self.stats.hits += 1;
         Some(idx)
     }
 
     /// Blocks of `order` one refill takes (`nr_pcp_alloc()`): `batch`
-    /// pages' worth, at least 2 blocks.
+    /// pages' worth, and at least 2 blocks above order 0.
     pub fn refill_blocks(&self, order: Order) -> usize {
-        (self.batch >> order.get()).max(2)
+        if order.get() == 0 {
+            self.batch
+        } else {
+            (self.batch >> order.get()).max(2)
+        }
     }
 
     /// Refills the empty list of `order`/`mt` with up to
@@ -208,15 +232,17 @@ impl PerCpuPages {
         mut take: impl FnMut() -> Option<u32>,
     ) -> Option<u32> {
         let blocks = self.refill_blocks(order);
-        let list = &mut self.lists[pindex(order, mt)];
+        let p = pindex(order, mt);
+        let slots = slots_of(&mut self.slots, p);
+        let list = &mut self.lists[p];
         let mut taken = 0;
         while taken < blocks {
             let Some(idx) = take() else { break };
             // Bulk-taken blocks queue behind any freed (hotter) ones.
-            list.push_back(idx);
+            list.push_back(slots, idx);
             taken += 1;
         }
-        let idx = list.pop_front()?;
+        let idx = list.pop_front(slots)?;
         self.count += (taken - 1) * order.nr_pages();
         self.stats.refills += 1;
         Some(idx)
@@ -225,7 +251,8 @@ impl PerCpuPages {
     /// Puts a freed block of `order` on the front of its list. Returns
     /// whether the lists are now over `high`.
     pub fn push(&mut self, idx: u32, order: Order, mt: MigrateType) -> bool {
-        self.lists[pindex(order, mt)].push_front(idx);
+        let p = pindex(order, mt);
+        self.lists[p].push_front(slots_of(&mut self.slots, p), idx);
         self.count += order.nr_pages();
         self.over_high()
     }
@@ -247,7 +274,7 @@ impl PerCpuPages {
             let order = pindex / MIGRATE_PCPTYPES;
             // CAST: `order` is at most PAGE_ALLOC_COSTLY_ORDER.
             let Some(o) = Order::new(order as u32) else { break };
-            match self.lists[pindex].pop_back() {
+            match self.lists[pindex].pop_back(slots_of(&mut self.slots, pindex)) {
                 Some(idx) => {
                     self.count -= o.nr_pages();
                     free(idx, o);
@@ -273,9 +300,13 @@ impl PerCpuPages {
 mod tests {
     extern crate std;
 
-    use std::vec::Vec;
+    use std::{vec, vec::Vec};
 
     use super::*;
+
+    fn pcp(high: usize, batch: usize) -> Result<PerCpuPages<Vec<u32>>, &'static str> {
+        PerCpuPages::new(vec![0; PCP_SLOTS], high, batch)
+    }
 
     const M: MigrateType = MigrateType::Movable;
 
@@ -295,18 +326,18 @@ mod tests {
 
     #[test]
     fn bad_high_batch_is_refused() {
-        assert!(PerCpuPages::new(0, 0).is_err());
-        assert!(PerCpuPages::new(10, 20).is_err());
-        assert!(PerCpuPages::new(PCP_HIGH_MAX + 1, 31).is_err());
-        assert!(PerCpuPages::new(100, 64).is_err());
-        let mut pcp = PerCpuPages::new(100, 10).unwrap();
+        assert!(pcp(0, 0).is_err());
+        assert!(pcp(10, 20).is_err());
+        assert!(pcp(PCP_HIGH_MAX + 1, 31).is_err());
+        assert!(pcp(100, 64).is_err());
+        let mut pcp = pcp(100, 10).unwrap();
         assert!(pcp.set_high_batch(5, 10).is_err());
         assert_eq!((pcp.high(), pcp.batch()), (100, 10));
     }
 
     #[test]
     fn refill_takes_a_batch_and_hands_out_hottest_first() {
-        let mut pcp = PerCpuPages::new(60, 10).unwrap();
+        let mut pcp = pcp(60, 10).unwrap();
         let mut next = 100;
         let got = pcp.refill(o(0), M, || {
             next += 1;
@@ -327,7 +358,7 @@ mod tests {
 
     #[test]
     fn freeing_over_high_drains_the_coldest_to_high_minus_batch() {
-        let mut pcp = PerCpuPages::new(20, 5).unwrap();
+        let mut pcp = pcp(20, 5).unwrap();
         let mut over = false;
         for i in 0..20 {
             over = pcp.push(i, o(0), M);
@@ -348,7 +379,7 @@ mod tests {
 
     #[test]
     fn lists_never_overflow_at_the_largest_high() {
-        let mut pcp = PerCpuPages::new(PCP_HIGH_MAX, PCP_BATCH_MAX).unwrap();
+        let mut pcp = pcp(PCP_HIGH_MAX, PCP_BATCH_MAX).unwrap();
         let mut held = 0;
         for i in 0..10_000 {
             if pcp.push(i, o(0), M) {

@@ -13,7 +13,7 @@ use core::fmt::{
 };
 
 use crate::{
-    buddy::{
+    page_alloc::{
         MIGRATETYPE_NAMES,
         PAGEBLOCK_NR_PAGES,
         PAGEBLOCK_ORDER, //

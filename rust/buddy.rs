@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The buddy layer: zonemm's page allocator, nodes -> zones ->
+//! `free_area[order][migratetype]`, over the source layer's chunks.
+//!
+//! Mirrors `mm/page_alloc.c` at large: `get_page_from_freelist()` walks the
+//! zonelist checking watermarks (low, then min, as the slow path does;
+//! atomic allocations may dip further), `rmqueue()` serves small orders
+//! from per-CPU lists, and `__free_pages()` gives blocks back. The
+//! algorithms are the core's (`page_alloc`, `pcp`, `watermark`,
+//! `zonelist`); this file builds the zones and hands out [`PageBlock`]s.
+//!
+//! Every path here only takes spinlocks and never sleeps, so allocation
+//! and free may be called from atomic context. Building a [`Pool`] sleeps.
+
+use kernel::{
+    prelude::*,
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Mutex,
+    },
+    new_mutex,
+};
+
+use crate::{
+    helpers::zonemm_numa_node_id,
+    page_alloc::MigrateType,
+    pfn::{
+        mib_to_pages,
+        Order,
+        Pfn,
+        PfnRange,
+        MAX_ORDER_NR_PAGES,
+        NR_PAGE_ORDERS,
+        PAGE_SHIFT, //
+    },
+    source::Source,
+    watermark::{
+        default_min_free_kbytes,
+        lowmem_reserve,
+        Mark,
+        Watermarks, //
+    },
+    zone::{
+        ZoneType,
+        MAX_NR_ZONES, //
+    },
+    zonelist::zonelist,
+};
+
+pub(crate) mod zone;
+
+use zone::Zone;
+
+/// How to allocate: the GFP flags that matter to zonemm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Flags {
+    /// The highest zone that may be used (`gfp_zone()`).
+    pub(crate) highest: ZoneType,
+    /// The migrate type (`gfp_migratetype()`).
+    pub(crate) mt: MigrateType,
+    /// Zero the block (`__GFP_ZERO`).
+    pub(crate) zero: bool,
+    /// May dip below the min watermark, as `GFP_ATOMIC` does. (No
+    /// allocation here ever sleeps, atomic or not.)
+    pub(crate) atomic: bool,
+    /// The preferred node (`alloc_pages_node()`); else the current CPU's.
+    pub(crate) node: Option<usize>,
+    /// Only the preferred node (`__GFP_THISNODE`).
+    pub(crate) this_node: bool,
+}
+
+impl Flags {
+    /// `GFP_KERNEL`: unmovable, up to `Normal`, any node.
+    pub(crate) const KERNEL: Self = Self {
+        highest: ZoneType::Normal,
+        mt: MigrateType::Unmovable,
+        zero: false,
+        atomic: false,
+        node: None,
+        this_node: false,
+    };
+
+    /// `GFP_HIGHUSER_MOVABLE`: movable, up to `Movable`.
+    pub(crate) const MOVABLE: Self =
+        Self { highest: ZoneType::Movable, mt: MigrateType::Movable, ..Self::KERNEL };
+
+    /// `GFP_ATOMIC`.
+    pub(crate) const ATOMIC: Self = Self { atomic: true, ..Self::KERNEL };
+
+    /// The same, up to zone `highest` (`GFP_DMA32` and the like).
+    pub(crate) const fn zone(self, highest: ZoneType) -> Self {
+        Self { highest, ..self }
+    }
+
+    /// The same, as migrate type `mt`.
+    pub(crate) const fn migratetype(self, mt: MigrateType) -> Self {
+        Self { mt, ..self }
+    }
+
+    /// The same, preferring node `nid`.
+    pub(crate) const fn node(self, nid: usize) -> Self {
+        Self { node: Some(nid), ..self }
+    }
+
+    /// The same, only on node `nid`.
+    pub(crate) const fn this_node(self, nid: usize) -> Self {
+        Self { node: Some(nid), this_node: true, ..self }
+    }
+
+    /// The same, zeroed.
+    pub(crate) const fn zeroed(self) -> Self {
+        Self { zero: true, ..self }
+    }
+}
+
+/// A block of `2^order` physically contiguous pool pages, freed on drop.
+///
+/// # Invariants
+///
+/// `idx` heads a block of `order` that `zone` gave out as `mt` and that
+/// nothing else owns.
+pub(crate) struct PageBlock<'a> {
+    zone: &'a Zone,
+    idx: u32,
+    order: Order,
+    mt: MigrateType,
+}
+
+impl PageBlock<'_> {
+    /// The first frame.
+    pub(crate) fn pfn(&self) -> Pfn {
+        self.zone.pfn(self.idx)
+    }
+
+    /// The order.
+    pub(crate) fn order(&self) -> Order {
+        self.order
+    }
+
+    /// The migrate type it was allocated as.
+    pub(crate) fn mt(&self) -> MigrateType {
+        self.mt
+    }
+
+    /// The zone it came from.
+    pub(crate) fn zone(&self) -> &Zone {
+        self.zone
+    }
+
+    /// Bytes in the block.
+    pub(crate) fn size(&self) -> usize {
+        self.order.nr_pages() << PAGE_SHIFT
+    }
+
+    /// The block's kernel address: [`PageBlock::size`] bytes, ours to read
+    /// and write while the block lives.
+    pub(crate) fn as_mut_ptr(&self) -> *mut u8 {
+        self.zone.virt(self.idx)
+    }
+
+    /// Frees the block now (the same as dropping it).
+    pub(crate) fn free(self) {}
+}
+
+impl Drop for PageBlock<'_> {
+    fn drop(&mut self) {
+        self.zone.free(self.idx, self.order, self.mt);
+    }
+}
+
+/// Insertion sort: a pool has a few dozen spans at most, and `core`'s
+/// slice sorts leave objtool unhappy in kernel builds.
+fn sort_by_key<T: Copy>(v: &mut [T], key: impl Fn(&T) -> (usize, usize, usize)) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && key(&v[j - 1]) > key(&v[j]) {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+/// Allocation counts for `buddy/stats`.
+struct PoolStats {
+    allocs: [Atomic<u64>; NR_PAGE_ORDERS],
+    fails: [Atomic<u64>; NR_PAGE_ORDERS],
+    zone_fallbacks: Atomic<u64>,
+}
+
+/// The pool: every node's zones over the source layer's pages.
+///
+/// # Invariants
+///
+/// `nodes[nid][zone]` is that node's zone of that type, if it has pages;
+/// every zone's pages belong to `source`'s chunks.
+pub(crate) struct Pool {
+    nodes: KVec<[Option<Pin<KBox<Zone>>>; MAX_NR_ZONES]>,
+    min_free_kbytes: Atomic<usize>,
+    stats: PoolStats,
+    /// Serialises the writers of `min_free_kbytes` and the pcp knobs.
+    tuning: Pin<KBox<Mutex<()>>>,
+    // Dropped last: the zones' pages go back only after the zones are gone.
+    source: Source,
+}
+
+impl Pool {
+    /// Builds the zones over `source`'s chunks, carving `movable_mb` MiB off
+    /// the top of each node's pages as its `Movable` zone.
+    ///
+    /// Must not be called from atomic context.
+    pub(crate) fn new(source: Source, movable_mb: u64) -> Result<Self> {
+        let movable = usize::try_from(movable_mb).ok().and_then(mib_to_pages);
+        let Some(movable) = movable.filter(|p| p % MAX_ORDER_NR_PAGES == 0) else {
+            pr_err!("movable_mb={movable_mb}: must be a multiple of 4\n");
+            return Err(EINVAL);
+        };
+        // (node, zone, range) spans from the chunks, sorted by frame.
+        let mut spans = KVec::<(usize, ZoneType, PfnRange)>::new();
+        for chunk in source.chunks() {
+            spans.push((chunk.nid() as usize, chunk.zone(), chunk.range()), GFP_KERNEL)?;
+        }
+        sort_by_key(&mut spans, |&(nid, _, range)| (nid, range.start.0, 0));
+        let nr_nodes = spans.iter().map(|s| s.0 + 1).max().unwrap_or(0);
+        Self::carve_movable(&mut spans, nr_nodes, movable, movable_mb)?;
+        sort_by_key(&mut spans, |&(nid, zone, range)| (nid, zone.index(), range.start.0));
+
+        let mut nodes = KVec::new();
+        for _ in 0..nr_nodes {
+            nodes.push([None, None, None, None], GFP_KERNEL)?;
+        }
+        let mut ranges = KVec::new();
+        let mut i = 0;
+        while i < spans.len() {
+            let (nid, ztype, _) = spans[i];
+            ranges.clear();
+            while i < spans.len() && spans[i].0 == nid && spans[i].1 == ztype {
+                ranges.push(spans[i].2, GFP_KERNEL)?;
+                i += 1;
+            }
+            let zone = Zone::new(nid, ztype, &ranges)?;
+            if zone.spanned() > u32::MAX as usize {
+                return Err(EINVAL);
+            }
+            nodes[nid][ztype.index()] = Some(zone);
+        }
+        let pool = Self {
+            nodes,
+            min_free_kbytes: Atomic::new(0),
+            stats: PoolStats {
+                allocs: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
+                fails: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
+                zone_fallbacks: Atomic::new(0),
+            },
+            tuning: KBox::pin_init(new_mutex!((), "Pool::tuning"), GFP_KERNEL)?,
+            // INVARIANT: the zones were built from these chunks alone.
+            source,
+        };
+        pool.setup_watermarks(default_min_free_kbytes(pool.managed()));
+        Ok(pool)
+    }
+
+    /// Moves the top `movable` pages of each node to `Movable`, splitting
+    /// a span where the boundary falls inside it.
+    fn carve_movable(
+        spans: &mut KVec<(usize, ZoneType, PfnRange)>,
+        nr_nodes: usize,
+        movable: usize,
+        movable_mb: u64,
+    ) -> Result {
+        for nid in 0..nr_nodes {
+            let mut left = movable;
+            let mut i = spans.len();
+            while left > 0 && i > 0 {
+                i -= 1;
+                let (n, _, range) = spans[i];
+                if n != nid {
+                    continue;
+                }
+                let take = left.min(range.nr_pages);
+                left -= take;
+                if take == range.nr_pages {
+                    spans[i].1 = ZoneType::Movable;
+                } else {
+                    spans[i].2.nr_pages -= take;
+                    let top = PfnRange { start: Pfn(range.end().0 - take), nr_pages: take };
+                    spans.push((nid, ZoneType::Movable, top), GFP_KERNEL)?;
+                }
+            }
+            let has_pages = spans.iter().any(|s| s.0 == nid);
+            if left > 0 && has_pages {
+                pr_err!("movable_mb={movable_mb}: node {nid} has less than that\n");
+                return Err(EINVAL);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every zone, node by node, lowest zone first.
+    pub(crate) fn zones(&self) -> impl Iterator<Item = &Zone> {
+        self.nodes.iter().flat_map(|node| node.iter().flatten().map(|z| &**z))
+    }
+
+    /// Node `nid`'s zone of type `ztype`, if it has pages.
+    pub(crate) fn zone(&self, nid: usize, ztype: ZoneType) -> Option<&Zone> {
+        self.nodes.get(nid)?[ztype.index()].as_deref()
+    }
+
+    /// Number of node ids (some may have no zones).
+    pub(crate) fn nr_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Pages handed to all zones.
+    pub(crate) fn managed(&self) -> usize {
+        self.zones().map(Zone::managed).sum()
+    }
+
+    /// Free pages: on the free lists and on the per-CPU lists.
+    pub(crate) fn nr_free_pages(&self) -> usize {
+        self.zones().map(|z| z.free_pages() + z.pcp_pages()).sum()
+    }
+
+    /// `min_free_kbytes`.
+    pub(crate) fn min_free_kbytes(&self) -> usize {
+        self.min_free_kbytes.load(Relaxed)
+    }
+
+    /// Sets `min_free_kbytes` and recomputes every zone's watermarks.
+    /// Refuses (`EINVAL`) more than the pool holds.
+    pub(crate) fn set_min_free_kbytes(&self, kbytes: usize) -> Result {
+        if kbytes > self.managed() << (PAGE_SHIFT - 10) {
+            pr_err!("min_free_kbytes={kbytes}: more than the pool holds\n");
+            return Err(EINVAL);
+        }
+        let _guard = self.tuning.lock();
+        self.setup_watermarks(kbytes);
+        Ok(())
+    }
+
+    /// `__setup_per_zone_wmarks()` and `setup_per_zone_lowmem_reserve()`.
+    fn setup_watermarks(&self, kbytes: usize) {
+        self.min_free_kbytes.store(kbytes, Relaxed);
+        let total = self.managed();
+        for node in self.nodes.iter() {
+            let managed = core::array::from_fn(|i| node[i].as_ref().map_or(0, |z| z.managed()));
+            let reserve = lowmem_reserve(&managed);
+            for zone in node.iter().flatten() {
+                zone.set_watermarks(Watermarks::new(kbytes, zone.managed(), total));
+                zone.set_lowmem_reserve(&reserve[zone.ztype().index()]);
+            }
+        }
+    }
+
+    /// Sets `high` and `batch` of every per-CPU list (`None` keeps it).
+    pub(crate) fn set_pcp_high_batch(&self, high: Option<usize>, batch: Option<usize>) -> Result {
+        let _guard = self.tuning.lock();
+        // Check every zone first, so a refusal changes nothing.
+        let pairs = |z: &Zone| {
+            let (_, h, b) = z.pcp_counts().first().copied().unwrap_or((0, 0, 0));
+            (high.unwrap_or(h), batch.unwrap_or(b))
+        };
+        for zone in self.zones() {
+            let (h, b) = pairs(zone);
+            if let Err(why) = crate::pcp::check_high_batch(h, b) {
+                pr_err!("pcp high={h} batch={b}: {why}\n");
+                return Err(EINVAL);
+            }
+        }
+        for zone in self.zones() {
+            let (h, b) = pairs(zone);
+            zone.set_pcp_high_batch(h, b).map_err(|_| EINVAL)?;
+        }
+        Ok(())
+    }
+
+    /// `drain_all_pages()`: every per-CPU list back to its zone.
+    pub(crate) fn drain(&self) {
+        for zone in self.zones() {
+            zone.drain();
+        }
+    }
+
+    /// `__alloc_pages()`: a block of `order` as `flags` ask, or `ENOMEM`.
+    /// Never sleeps.
+    pub(crate) fn alloc_pages(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
+        let preferred = match flags.node {
+            Some(nid) => nid,
+            None => {
+                // SAFETY: No preconditions.
+                let nid = unsafe { zonemm_numa_node_id() };
+                nid as usize
+            }
+        };
+        if preferred < self.nodes.len() {
+            for mark in [Mark::Low, Mark::Min] {
+                let zones = zonelist(preferred, self.nodes.len(), flags.highest, flags.this_node)
+                    .filter_map(|(nid, ztype)| self.zone(nid, ztype));
+                for (n, zone) in zones.enumerate() {
+                    if !zone.watermark_ok(order, mark, flags.highest, flags.atomic) {
+                        continue;
+                    }
+                    let Some(idx) = zone.rmqueue(order, flags.mt) else { continue };
+                    if n > 0 {
+                        self.stats.zone_fallbacks.add(1, Relaxed);
+                    }
+                    self.stats.allocs[order.index()].add(1, Relaxed);
+                    // INVARIANT: `zone` just gave the block out to us.
+                    let block = PageBlock { zone, idx, order, mt: flags.mt };
+                    if flags.zero {
+                        // SAFETY: The block is ours and `size()` bytes long.
+                        unsafe { core::ptr::write_bytes(block.as_mut_ptr(), 0, block.size()) };
+                    }
+                    return Ok(block);
+                }
+            }
+        }
+        self.stats.fails[order.index()].add(1, Relaxed);
+        Err(ENOMEM)
+    }
+
+    /// Allocations and failures per order, and zone fallbacks.
+    pub(crate) fn alloc_stats(&self) -> ([u64; NR_PAGE_ORDERS], [u64; NR_PAGE_ORDERS], u64) {
+        (
+            core::array::from_fn(|o| self.stats.allocs[o].load(Relaxed)),
+            core::array::from_fn(|o| self.stats.fails[o].load(Relaxed)),
+            self.stats.zone_fallbacks.load(Relaxed),
+        )
+    }
+
+    /// The source layer under the pool.
+    pub(crate) fn source(&self) -> &Source {
+        &self.source
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.drain();
+        let free = self.nr_free_pages();
+        if free != self.managed() {
+            pr_err!("{} pages still allocated at teardown\n", self.managed() - free);
+        }
+    }
+}
+
+#[kunit_tests(zonemm_buddy)]
+mod tests {
+    use super::*;
+    use crate::{
+        helpers::zonemm_run_on_each_cpu,
+        source::Params,
+    };
+
+    /// A pool of `pool_mb` MiB of CMA (node 1, Normal) and `node_mb` MiB on
+    /// node 0 (DMA32), with no watermarks unless a test sets them.
+    fn pool(pool_mb: u64, node_mb: u64, movable_mb: u64) -> Result<Pool> {
+        let pool = Pool::new(Source::new(Params::new(pool_mb, node_mb)?)?, movable_mb)?;
+        pool.set_min_free_kbytes(0)?;
+        Ok(pool)
+    }
+
+    fn order(o: u32) -> Order {
+        Order::new(o).unwrap_or(Order::ZERO)
+    }
+
+    /// Everything back, and every zone's lists sound.
+    fn all_back(pool: &Pool) -> bool {
+        pool.drain();
+        pool.zones().all(|z| z.check().is_ok() && z.free_pages() == z.managed())
+    }
+
+    #[test]
+    fn every_order_is_written_and_read_back() -> Result {
+        let pool = pool(4, 4, 0)?;
+        for o in 0..NR_PAGE_ORDERS as u32 {
+            let block = pool.alloc_pages(order(o), Flags::KERNEL)?;
+            assert_eq!(block.size(), 4096 << o);
+            assert!(block.pfn().is_aligned(order(o)));
+            // SAFETY: The block is ours and `size()` bytes long.
+            let bytes = unsafe { core::slice::from_raw_parts_mut(block.as_mut_ptr(), block.size()) };
+            for (i, b) in bytes.iter_mut().enumerate() {
+                *b = (i / 4096) as u8 ^ o as u8;
+            }
+            assert!(bytes.iter().enumerate().all(|(i, &b)| b == (i / 4096) as u8 ^ o as u8));
+        }
+        let zeroed = pool.alloc_pages(order(3), Flags::KERNEL.zeroed())?;
+        // SAFETY: As above.
+        let bytes = unsafe { core::slice::from_raw_parts(zeroed.as_mut_ptr(), zeroed.size()) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        zeroed.free();
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    #[test]
+    fn exhaustion_stops_at_the_watermarks() -> Result {
+        let pool = pool(4, 4, 0)?;
+        // 256 pages of min over two equal zones: min 128, low 160 each.
+        pool.set_min_free_kbytes(1024)?;
+        let zone = pool.zone(1, ZoneType::Normal).ok_or(EINVAL)?;
+        assert_eq!(zone.watermarks(), Watermarks { min: 128, low: 160, high: 192 });
+        let mut held = KVec::new();
+        let normal = Flags::KERNEL.this_node(1);
+        while let Ok(b) = pool.alloc_pages(order(4), normal) {
+            held.push(b, GFP_KERNEL)?;
+        }
+        // The last order-4 block that kept free - 15 above min.
+        assert_eq!(zone.free_pages(), 128);
+        assert_eq!(pool.alloc_pages(order(0), normal).err(), Some(ENOMEM));
+        // Atomic may go to min - min/2 - min/4 = 48.
+        while let Ok(b) = pool.alloc_pages(order(4), Flags::ATOMIC.this_node(1)) {
+            held.push(b, GFP_KERNEL)?;
+        }
+        assert_eq!(zone.free_pages(), 48);
+        assert!(held.iter().all(|b| b.zone().nid() == 1));
+        drop(held);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    #[test]
+    fn lowmem_reserve_keeps_normal_from_movable_users() -> Result {
+        // Node 1: 4 MiB Normal and 4 MiB Movable above it.
+        let pool = pool(8, 4, 4)?;
+        let normal = pool.zone(1, ZoneType::Normal).ok_or(EINVAL)?;
+        let movable = pool.zone(1, ZoneType::Movable).ok_or(EINVAL)?;
+        assert_eq!(normal.lowmem_reserve()[ZoneType::Movable.index()], 1024 / 32);
+        let mut held = KVec::new();
+        while let Ok(b) = pool.alloc_pages(order(4), Flags::MOVABLE.this_node(1)) {
+            held.push(b, GFP_KERNEL)?;
+        }
+        // Movable first, then Normal down to its reserve of 32 pages.
+        assert_eq!(movable.free_pages(), 0);
+        assert_eq!(normal.free_pages(), 32);
+        // A Normal allocation may use the reserve.
+        while let Ok(b) = pool.alloc_pages(order(4), Flags::KERNEL.this_node(1)) {
+            held.push(b, GFP_KERNEL)?;
+        }
+        assert_eq!(normal.free_pages(), 0);
+        drop(held);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    #[test]
+    fn zone_fallback_goes_to_the_other_node_only_when_allowed() -> Result {
+        let pool = pool(4, 4, 0)?;
+        let (_, _, before) = pool.alloc_stats();
+        let mut held = KVec::new();
+        // Preferring node 1 (Normal): 63 blocks there. The 64th would
+        // leave 1 page, not above the low watermark (0.1% of the zone), so
+        // the fast path moves on to node 0 before any slow path dips to min.
+        for _ in 0..63 {
+            let b = pool.alloc_pages(order(4), Flags::KERNEL.node(1))?;
+            assert_eq!((b.zone().nid(), b.zone().ztype()), (1, ZoneType::Normal));
+            held.push(b, GFP_KERNEL)?;
+        }
+        assert_eq!(pool.alloc_stats().2, before);
+        let b = pool.alloc_pages(order(4), Flags::KERNEL.node(1))?;
+        assert_eq!((b.zone().nid(), b.zone().ztype()), (0, ZoneType::Dma32));
+        assert_eq!(pool.alloc_stats().2, before + 1);
+        held.push(b, GFP_KERNEL)?;
+        // __GFP_THISNODE goes on to the min watermark instead, then stops.
+        held.push(pool.alloc_pages(order(4), Flags::KERNEL.this_node(1))?, GFP_KERNEL)?;
+        // With __GFP_THISNODE there is nowhere to go.
+        assert_eq!(pool.alloc_pages(order(4), Flags::KERNEL.this_node(1)).err(), Some(ENOMEM));
+        drop(held);
+        // GFP_DMA32 never gets Normal pages, whichever node it prefers.
+        let b = pool.alloc_pages(order(0), Flags::KERNEL.zone(ZoneType::Dma32).node(1))?;
+        assert_eq!(b.zone().ztype(), ZoneType::Dma32);
+        drop(b);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    #[test]
+    fn migrate_types_steal_exactly_when_they_run_dry() -> Result {
+        let pool = pool(4, 4, 0)?;
+        let dma32 = pool.zone(0, ZoneType::Dma32).ok_or(EINVAL)?;
+        let normal = pool.zone(1, ZoneType::Normal).ok_or(EINVAL)?;
+        // Every pageblock starts movable: movable allocations never fall back.
+        let m = pool.alloc_pages(order(0), Flags::MOVABLE.this_node(1))?;
+        assert_eq!(normal.snapshot().stats.fallbacks, 0);
+        assert_eq!(normal.snapshot().pageblocks, [0, 2, 0]);
+        // The first unmovable page claims the whole order-10 block.
+        let u = pool.alloc_pages(order(0), Flags::KERNEL.this_node(0))?;
+        let s = dma32.snapshot();
+        assert_eq!((s.stats.fallbacks, s.stats.claims), (1, 1));
+        assert_eq!(s.pageblocks, [2, 0, 0]);
+        // The next ones find unmovable pages and fall back no more.
+        let u2 = pool.alloc_pages(order(2), Flags::KERNEL.this_node(0))?;
+        assert_eq!(dma32.snapshot().stats.fallbacks, 1);
+        drop((m, u, u2));
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    #[test]
+    fn drain_returns_the_per_cpu_pages() -> Result {
+        let pool = pool(4, 4, 0)?;
+        let zone = pool.zone(0, ZoneType::Dma32).ok_or(EINVAL)?;
+        let mut held = KVec::new();
+        for _ in 0..3 {
+            held.push(pool.alloc_pages(order(0), Flags::KERNEL.this_node(0))?, GFP_KERNEL)?;
+        }
+        drop(held);
+        assert!(zone.pcp_pages() > 0);
+        assert!(zone.free_pages() < zone.managed());
+        assert_eq!(pool.nr_free_pages(), pool.managed());
+        pool.drain();
+        assert_eq!(zone.pcp_pages(), 0);
+        assert_eq!(zone.free_pages(), zone.managed());
+        Ok(())
+    }
+
+    /// One CPU's share of the stress test: random orders, each block
+    /// stamped with the CPU and checked before it is freed.
+    unsafe extern "C" fn stress(arg: *mut c_void, cpu: c_uint) -> c_int {
+        // SAFETY: `arg` is the `&Pool` the test passed, alive until every
+        // CPU's run returns.
+        let pool = unsafe { &*arg.cast::<Pool>() };
+        let mut held = KVec::<(PageBlock<'_>, u64)>::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ cpu as u64;
+        for i in 0..4000u64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            if seed % 3 != 0 || held.is_empty() {
+                let flags = if seed & 4 == 0 { Flags::KERNEL } else { Flags::MOVABLE };
+                if let Ok(b) = pool.alloc_pages(order((seed >> 8) as u32 % 5), flags) {
+                    let tag = (cpu as u64) << 32 | i;
+                    // SAFETY: The block is ours; its first word is ours to write.
+                    unsafe { b.as_mut_ptr().cast::<u64>().write(tag) };
+                    if held.push((b, tag), GFP_KERNEL).is_err() {
+                        return ENOMEM.to_errno();
+                    }
+                }
+            } else {
+                let (pick, last) = ((seed >> 16) as usize % held.len(), held.len() - 1);
+                held.swap(pick, last);
+                let Some((b, tag)) = held.pop() else { continue };
+                // SAFETY: As above.
+                if unsafe { b.as_mut_ptr().cast::<u64>().read() } != tag {
+                    return EINVAL.to_errno();
+                }
+            }
+        }
+        0
+    }
+
+    #[test]
+    fn both_cpus_at_once_keep_every_invariant() -> Result {
+        let pool = pool(8, 8, 0)?;
+        let arg = (&pool as *const Pool).cast_mut().cast();
+        // SAFETY: `stress` only reads the pool through `arg`, which lives
+        // until the call returns; the call waits for every CPU.
+        let ret = unsafe { zonemm_run_on_each_cpu(stress, arg) };
+        assert_eq!(ret, 0);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+}

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One zone of the pool: `struct zone` of `include/linux/mmzone.h`.
+//!
+//! The free lists (the core's [`page_alloc::Zone`]) live under `lock`; each CPU
+//! has its own [`PerCpuPages`] under its own lock. Watermarks,
+//! `lowmem_reserve` and a copy of the free counts are atomics, so the
+//! watermark check of the allocation fast path takes no lock, as
+//! `zone_watermark_fast()` reads `NR_FREE_PAGES` without one.
+//!
+//! Lock order: a CPU's `pcp` lock, then the zone's `lock` (as
+//! `rmqueue_bulk()` and `free_pcppages_bulk()` nest them). Both are
+//! spinlocks: nothing here sleeps or allocates while holding one.
+
+use kernel::{
+    cpu::{
+        self,
+        CpuId, //
+    },
+    new_spinlock,
+    prelude::*,
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        SpinLock,
+    },
+};
+
+use crate::{
+    page_alloc::{
+        self,
+        BuddyStats,
+        MigrateType,
+        PageMeta,
+        MIGRATE_PCPTYPES, //
+    },
+    helpers::zonemm_pfn_to_virt,
+    pcp::{
+        default_batch,
+        default_high,
+        pcp_allowed_order,
+        PcpStats,
+        PerCpuPages,
+        PCP_SLOTS, //
+    },
+    pfn::{
+        Order,
+        Pfn,
+        PfnRange,
+        MAX_ORDER_NR_PAGES,
+        NR_PAGE_ORDERS, //
+    },
+    watermark::{
+        watermark_ok,
+        Mark,
+        Watermarks,
+    },
+    zone::{
+        ZoneType,
+        MAX_NR_ZONES, //
+    },
+};
+
+type FreeLists = page_alloc::Zone<KVVec<PageMeta>>;
+type Pcp = PerCpuPages<KVVec<u32>>;
+
+/// A copy of a zone's counters, taken under its locks.
+pub(crate) struct ZoneSnapshot {
+    /// `free_area[order].nr_free`.
+    pub(crate) nr_free: [usize; NR_PAGE_ORDERS],
+    /// Free blocks per order and migrate type.
+    pub(crate) nr_free_of: [[usize; NR_PAGE_ORDERS]; MIGRATE_PCPTYPES],
+    /// Pageblocks per migrate type.
+    pub(crate) pageblocks: [usize; MIGRATE_PCPTYPES],
+    /// Split, merge and fallback counts.
+    pub(crate) stats: BuddyStats,
+}
+
+/// One zone: free lists, per-CPU lists, watermarks.
+///
+/// # Invariants
+///
+/// Page index `i` of the free lists is frame `slot_pfn[i >> MAX_PAGE_ORDER]
+/// + (i & (MAX_ORDER_NR_PAGES - 1))`, one of the zone's own pages (or a
+/// reserved padding entry, never handed out).
+#[pin_data]
+pub(crate) struct Zone {
+    nid: usize,
+    ztype: ZoneType,
+    managed: usize,
+    spanned: usize,
+    slot_pfn: KVec<usize>,
+    #[pin]
+    lock: SpinLock<FreeLists>,
+    pcp: KVec<Pin<KBox<SpinLock<Pcp>>>>,
+    free_pages: Atomic<usize>,
+    free_orders: Atomic<u32>,
+    wmark: [Atomic<usize>; 3],
+    lowmem_reserve: [Atomic<usize>; MAX_NR_ZONES],
+}
+
+impl Zone {
+    /// A zone of type `ztype` on node `nid` over `spans` (sorted, disjoint
+    /// frame ranges). Every pageblock starts `MIGRATE_MOVABLE`, as at boot.
+    ///
+    /// Must not be called from atomic context: it allocates.
+    pub(crate) fn new(nid: usize, ztype: ZoneType, spans: &[PfnRange]) -> Result<Pin<KBox<Self>>> {
+        // Lay each span out at its offset in its MAX_ORDER slot, so that
+        // index arithmetic is frame arithmetic.
+        let mut slot_pfn = KVec::<usize>::new();
+        let mut starts = KVec::<usize>::new();
+        for span in spans {
+            let first = span.start.align_down(Order::MAX).0;
+            if slot_pfn.last() != Some(&first) {
+                slot_pfn.push(first, GFP_KERNEL)?;
+            }
+            starts.push((slot_pfn.len() - 1) * MAX_ORDER_NR_PAGES + (span.start.0 - first), GFP_KERNEL)?;
+            let last = Pfn(span.end().0 - 1).align_down(Order::MAX).0;
+            let mut pfn = first;
+            while pfn < last {
+                pfn += MAX_ORDER_NR_PAGES;
+                slot_pfn.push(pfn, GFP_KERNEL)?;
+            }
+        }
+        let spanned = slot_pfn.len() * MAX_ORDER_NR_PAGES;
+        let meta = KVVec::from_elem(PageMeta::RESERVED, spanned, GFP_KERNEL)?;
+        let mut lists = FreeLists::new(meta);
+        for (span, &start) in spans.iter().zip(starts.iter()) {
+            if !lists.add_span(start, span.nr_pages, MigrateType::Movable) {
+                pr_err!("zone {} of node {}: overlapping spans\n", ztype.name(), nid);
+                return Err(EINVAL);
+            }
+        }
+        let nr_managed = lists.managed();
+        let batch = default_batch(nr_managed);
+        let mut pcp = KVec::new();
+        for _ in 0..cpu::nr_cpu_ids() {
+            let slots = KVVec::from_elem(0u32, PCP_SLOTS, GFP_KERNEL)?;
+            let lists = Pcp::new(slots, default_high(batch), batch).map_err(|_| EINVAL)?;
+            pcp.push(KBox::pin_init(new_spinlock!(lists, "Zone::pcp"), GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let free_orders = Self::free_orders_of(&lists);
+        KBox::pin_init(
+            try_pin_init!(Self {
+                nid,
+                ztype,
+                managed: nr_managed,
+                spanned,
+                // INVARIANT: the spans were laid out slot by slot above.
+                slot_pfn,
+                lock <- new_spinlock!(lists, "Zone::lock"),
+                pcp,
+                free_pages: Atomic::new(nr_managed),
+                free_orders: Atomic::new(free_orders),
+                wmark: [const { Atomic::new(0) }; 3],
+                lowmem_reserve: [const { Atomic::new(0) }; MAX_NR_ZONES],
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The node.
+    pub(crate) fn nid(&self) -> usize {
+        self.nid
+    }
+
+    /// The zone type.
+    pub(crate) fn ztype(&self) -> ZoneType {
+        self.ztype
+    }
+
+    /// Pages handed to the zone (`managed_pages`).
+    pub(crate) fn managed(&self) -> usize {
+        self.managed
+    }
+
+    /// Pages the zone's index space spans, padding included.
+    pub(crate) fn spanned(&self) -> usize {
+        self.spanned
+    }
+
+    /// Free pages on the free lists (`NR_FREE_PAGES`), as last published.
+    pub(crate) fn free_pages(&self) -> usize {
+        self.free_pages.load(Relaxed)
+    }
+
+    /// The frame of page index `idx`.
+    pub(crate) fn pfn(&self, idx: u32) -> Pfn {
+        let idx = idx as usize;
+        Pfn(self.slot_pfn[idx / MAX_ORDER_NR_PAGES] + idx % MAX_ORDER_NR_PAGES)
+    }
+
+    /// The direct-map address of page index `idx`.
+    pub(crate) fn virt(&self, idx: u32) -> *mut u8 {
+        // SAFETY: By the type invariant the frame is one of the zone's
+        // pages, which are lowmem and so in the direct map.
+        unsafe { zonemm_pfn_to_virt(self.pfn(idx).0 as c_ulong) }.cast()
+    }
+
+    fn free_orders_of(lists: &FreeLists) -> u32 {
+        (0..NR_PAGE_ORDERS as u32)
+            .filter(|&o| Order::new(o).is_some_and(|o| lists.free_area(o).nr_free() > 0))
+            .fold(0, |mask, o| mask | 1 << o)
+    }
+
+    /// Publishes the free counts for the lock-free watermark check.
+    fn publish(&self, lists: &FreeLists) {
+        self.free_pages.store(lists.nr_free_pages(), Relaxed);
+        self.free_orders.store(Self::free_orders_of(lists), Relaxed);
+    }
+
+    /// The watermarks.
+    pub(crate) fn watermarks(&self) -> Watermarks {
+        Watermarks {
+            min: self.wmark[0].load(Relaxed),
+            low: self.wmark[1].load(Relaxed),
+            high: self.wmark[2].load(Relaxed),
+        }
+    }
+
+    /// Sets the watermarks (`__setup_per_zone_wmarks()`).
+    pub(crate) fn set_watermarks(&self, w: Watermarks) {
+        self.wmark[0].store(w.min, Relaxed);
+        self.wmark[1].store(w.low, Relaxed);
+        self.wmark[2].store(w.high, Relaxed);
+    }
+
+    /// `lowmem_reserve[]`.
+    pub(crate) fn lowmem_reserve(&self) -> [usize; MAX_NR_ZONES] {
+        core::array::from_fn(|j| self.lowmem_reserve[j].load(Relaxed))
+    }
+
+    /// Sets `lowmem_reserve[]`.
+    pub(crate) fn set_lowmem_reserve(&self, reserve: &[usize; MAX_NR_ZONES]) {
+        for (r, &v) in self.lowmem_reserve.iter().zip(reserve) {
+            r.store(v, Relaxed);
+        }
+    }
+
+    /// `zone_watermark_fast()`: whether a block of `order` for an
+    /// allocation whose highest zone is `highest` may come from here.
+    pub(crate) fn watermark_ok(&self, order: Order, mark: Mark, highest: ZoneType, atomic: bool) -> bool {
+        let mask = self.free_orders.load(Relaxed);
+        watermark_ok(
+            self.free_pages(),
+            order,
+            self.watermarks().get(mark),
+            self.lowmem_reserve[highest.index()].load(Relaxed),
+            atomic,
+            |o| (mask >> o & 1) as usize,
+        )
+    }
+
+    fn this_cpu_pcp(&self) -> &SpinLock<Pcp> {
+        let cpu = CpuId::current().as_u32() as usize;
+        &self.pcp[cpu.min(self.pcp.len() - 1)]
+    }
+
+    /// `rmqueue()`: a block of `order` as `mt`, through this CPU's lists
+    /// for small orders. Returns its page index.
+    pub(crate) fn rmqueue(&self, order: Order, mt: MigrateType) -> Option<u32> {
+        if pcp_allowed_order(order) {
+            let mut pcp = self.this_cpu_pcp().lock();
+            if let Some(idx) = pcp.pop(order, mt) {
+                return Some(idx);
+            }
+            let mut lists = self.lock.lock();
+            // CAST: zone indices fit in u32 (checked by `Pool::new`).
+            let idx = pcp.refill(order, mt, || lists.rmqueue(order, mt).map(|i| i as u32));
+            self.publish(&lists);
+            return idx;
+        }
+        let mut lists = self.lock.lock();
+        let idx = lists.rmqueue(order, mt);
+        self.publish(&lists);
+        idx.map(|i| i as u32)
+    }
+
+    /// Frees a block [`Zone::rmqueue`] gave out as `mt`: onto this CPU's
+    /// lists for small orders (giving a batch back over `high`), else
+    /// straight to the free lists.
+    pub(crate) fn free(&self, idx: u32, order: Order, mt: MigrateType) {
+        if pcp_allowed_order(order) {
+            let mut pcp = self.this_cpu_pcp().lock();
+            if pcp.push(idx, order, mt) {
+                let mut lists = self.lock.lock();
+                pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
+                self.publish(&lists);
+            }
+            return;
+        }
+        let mut lists = self.lock.lock();
+        Self::free_one(&mut lists, idx, order);
+        self.publish(&lists);
+    }
+
+    fn free_one(lists: &mut FreeLists, idx: u32, order: Order) {
+        if let Err(e) = lists.free(idx as usize, order) {
+            pr_err!("refused to free page index {} order {}: {:?}\n", idx, order.get(), e);
+        }
+    }
+
+    /// `drain_pages_zone()`: every CPU's lists back to the free lists.
+    pub(crate) fn drain(&self) {
+        for pcp in self.pcp.iter() {
+            let mut pcp = pcp.lock();
+            let mut lists = self.lock.lock();
+            pcp.drain(true, |i, o| Self::free_one(&mut lists, i, o));
+            self.publish(&lists);
+        }
+    }
+
+    /// Sets every CPU's `high` and `batch`, draining what is over.
+    pub(crate) fn set_pcp_high_batch(&self, high: usize, batch: usize) -> Result<(), &'static str> {
+        for pcp in self.pcp.iter() {
+            let mut pcp = pcp.lock();
+            pcp.set_high_batch(high, batch)?;
+            if pcp.over_high() {
+                let mut lists = self.lock.lock();
+                pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
+                self.publish(&lists);
+            }
+        }
+        Ok(())
+    }
+
+    /// Per CPU: pages on its lists, `high` and `batch`.
+    pub(crate) fn pcp_counts(&self) -> KVec<(usize, usize, usize)> {
+        let mut v = KVec::new();
+        for pcp in self.pcp.iter() {
+            let pcp = pcp.lock();
+            let entry = (pcp.count(), pcp.high(), pcp.batch());
+            drop(pcp);
+            if v.push(entry, GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+        v
+    }
+
+    /// Pages on all CPUs' lists.
+    pub(crate) fn pcp_pages(&self) -> usize {
+        self.pcp.iter().map(|p| p.lock().count()).sum()
+    }
+
+    /// The per-CPU lists' event counts, summed.
+    pub(crate) fn pcp_stats(&self) -> PcpStats {
+        let mut sum = PcpStats::default();
+        for pcp in self.pcp.iter() {
+            let s = *pcp.lock().stats();
+            sum.hits += s.hits;
+            sum.refills += s.refills;
+            sum.drains += s.drains;
+        }
+        sum
+    }
+
+    /// A copy of the free-list counters.
+    pub(crate) fn snapshot(&self) -> ZoneSnapshot {
+        let lists = self.lock.lock();
+        let mut s = ZoneSnapshot {
+            nr_free: [0; NR_PAGE_ORDERS],
+            nr_free_of: [[0; NR_PAGE_ORDERS]; MIGRATE_PCPTYPES],
+            pageblocks: [0; MIGRATE_PCPTYPES],
+            stats: *lists.stats(),
+        };
+        for o in 0..NR_PAGE_ORDERS {
+            let Some(order) = Order::new(o as u32) else { break };
+            let area = lists.free_area(order);
+            s.nr_free[o] = area.nr_free();
+            for mt in MigrateType::ALL {
+                s.nr_free_of[mt as usize][o] = area.nr_free_of(mt);
+            }
+        }
+        s.pageblocks = lists.pageblock_counts();
+        s
+    }
+
+    /// Checks the free lists' invariants (`check_free_page()` at large).
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        self.lock.lock().check()
+    }
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Prototypes of helpers.c, the C shims declared in helpers.rs. */
+#ifndef ZONEMM_HELPERS_H
+#define ZONEMM_HELPERS_H
+
+#include <linux/types.h>
+
+struct cma;
+struct page;
+
+struct cma *zonemm_cma_area(unsigned int idx);
+const char *zonemm_cma_name(const struct cma *cma);
+struct page *zonemm_cma_alloc(struct cma *cma, unsigned long count,
+			      unsigned int align);
+bool zonemm_cma_release(struct cma *cma, const struct page *pages,
+			unsigned long count);
+struct page *zonemm_alloc_pages_node(int nid, unsigned int order);
+void zonemm_free_pages(struct page *page, unsigned int order);
+unsigned long zonemm_page_to_pfn(const struct page *page);
+struct page *zonemm_pfn_to_page(unsigned long pfn);
+int zonemm_page_to_nid(const struct page *page);
+const char *zonemm_page_zone_name(const struct page *page);
+unsigned int zonemm_nr_node_ids(void);
+bool zonemm_node_online(int nid);
+unsigned long zonemm_node_present_pages(int nid);
+void *zonemm_pfn_to_virt(unsigned long pfn);
+int zonemm_numa_node_id(void);
+int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg);
+
+#endif /* ZONEMM_HELPERS_H */
