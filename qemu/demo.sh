@@ -15,6 +15,12 @@ show "dmesg | grep -E 'Faking node|cma: Reserved|Brought up'"
 show "grep 'zonemm: took' /run/zonemm/insmod.log"
 show "grep -E 'MemTotal|CmaTotal|CmaFree' /proc/meminfo"
 show "cat $D/source/areas"
+show "cat $D/buddy/buddyinfo"
+show "head -n 10 $D/buddy/zoneinfo"
+show "echo 'order=3 count=2 node=0' > $D/buddy/alloc; cat $D/buddy/allocations"
+show "cat $D/buddy/buddyinfo  # node 0: one order-10 block split down to order 3"
+show "echo all > $D/buddy/free; echo 1 > $D/buddy/drain; cat $D/buddy/buddyinfo"
+show "grep -E 'splits|merges|fallbacks|claims|pcp' $D/buddy/stats"
 show "rmmod zonemm"
 cma_back() { [ "$(meminfo CmaFree)" -eq "$(cat /run/zonemm/cmafree.before)" ]; }
 wait_for cma_back

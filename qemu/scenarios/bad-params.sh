@@ -30,6 +30,8 @@ try_bad pool_mb=abc "pool_mb"
 try_bad pool_mb=-1 "pool_mb"
 try_bad pool_mb=4096 "zonemm: pool_mb=4096: CMA area reserved cannot give"
 try_bad node_mb=65536 "zonemm: node_mb=65536: node 0 has only"
+try_bad movable_mb=6 "zonemm: movable_mb=6: must be a multiple of 4"
+try_bad movable_mb=4096 "zonemm: movable_mb=4096: node 0 has less than that"
 
 # And a good load still works afterwards.
 check "good parameters load" insmod /zonemm/zonemm.ko pool_mb=4 node_mb=4

@@ -1,0 +1,94 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# buddy/: an alloc write changes buddyinfo exactly as the split arithmetic
+# predicts, 'free all' restores it, and every malformed write gets EINVAL,
+# a one-line reason, and changes no view.
+. /zonemm/lib.sh
+B=$D/buddy
+
+# split LINE ORDER: the buddyinfo line after taking one block of ORDER
+# from the smallest order that has one (expand(): one more free block at
+# each order from ORDER up to below the one split).
+split() {
+	echo "$1" | awk -v want="$2" '{
+		for (o = want; o <= 10 && $(5 + o) == 0; o++) ;
+		$(5 + o)--
+		for (i = want; i < o; i++) $(5 + i)++
+		printf "Node %s zone %8s ", $2, $4
+		for (i = 0; i <= 10; i++) printf "%6d ", $(5 + i)
+		print ""
+	}'
+}
+# normalise LINE: the same spacing as split's output.
+normalise() { split "$1" 11; }
+
+before=$(cat $B/buddyinfo)
+node0=$(grep '^Node 0,' $B/buddyinfo)
+check "alloc order=4 on node 0" sh -c "echo 'order=4 node=0 zone=DMA32 type=movable' > $B/alloc"
+after=$(grep '^Node 0,' $B/buddyinfo)
+check "buddyinfo split as predicted" test "$(normalise "$after")" = "$(split "$node0" 4)"
+check "node 1 untouched" test "$(grep '^Node 1,' $B/buddyinfo)" = "$(echo "$before" | grep '^Node 1,')"
+check "allocations lists the block" sh -c "grep -q '^1 0 DMA32 0x[0-9a-f]* 4 Movable$' $B/allocations"
+check "stats count it" sh -c "grep -qx 'alloc_order4 1' $B/stats"
+check "free all" sh -c "echo all > $B/free"
+check "buddyinfo restored" test "$(cat $B/buddyinfo)" = "$before"
+check "allocations empty" test "$(grep -vc '^#' $B/allocations)" -eq 0
+
+# Two blocks, then free one by handle.
+echo 'order=5 count=2 node=0' >$B/alloc
+check "free by handle" sh -c "echo 2 > $B/free"
+check "one left" test "$(grep -vc '^#' $B/allocations)" -eq 1
+echo all >$B/free
+
+# Knobs read back what was written.
+echo 2048 >$B/min_free_kbytes
+check "min_free_kbytes reads back" test "$(cat $B/min_free_kbytes)" = 2048
+echo 200 >$B/pcp_high
+check "pcp_high reads back" test "$(cat $B/pcp_high)" = 200
+check "zoneinfo shows it" sh -c "grep -q 'high:     200' $B/zoneinfo"
+
+views() {
+	for f in buddyinfo pagetypeinfo zoneinfo allocations min_free_kbytes pcp_high pcp_batch; do
+		cat $B/$f
+	done
+}
+# bad FILE INPUT REASON
+bad() {
+	snap=$(views)
+	dmesg -c >/dev/null
+	if echo "$2" 2>/dev/null >"$B/$1"; then
+		not_ok "$1 '$2' is refused"
+		return
+	fi
+	ok "$1 '$2' is refused"
+	check "$1 '$2': reason logged" sh -c "dmesg | grep -q \"$3\""
+	check "$1 '$2': nothing changed" test "$(views)" = "$snap"
+}
+echo 'order=3 node=1' >$B/alloc
+bad alloc 'order=11' 'order must be 0..10'
+bad alloc 'order=x' 'order must be 0..10'
+bad alloc 'count=2' 'order=N is required'
+bad alloc '' 'order=N is required'
+bad alloc 'order=1 count=0' 'count must be'
+bad alloc 'order=1 count=99999' 'count must be'
+bad alloc 'order=1 zone=HighMem' 'no such zone type'
+bad alloc 'order=1 type=weird' 'type must be'
+bad alloc 'order=1 node=7' 'no such node'
+bad alloc 'order=1 order=2' 'key given twice'
+bad alloc 'bogus' 'expected key=value'
+bad free '99' 'no such handle'
+bad free 'everything' 'no such handle'
+bad drain '2' 'write 1 to drain'
+bad min_free_kbytes 'lots' 'not a number'
+bad min_free_kbytes '999999999' 'more than the pool holds'
+bad pcp_high '0' 'need 1 <= batch'
+bad pcp_high '5000' 'need 1 <= batch'
+bad pcp_batch '0' 'need 1 <= batch'
+bad pcp_batch '500' 'need 1 <= batch'
+
+# Too much for the pool: ENOMEM, nothing kept, every page back.
+snap=$(cat $B/buddyinfo $B/allocations)
+check "order=10 count=4096 fails" sh -c "! echo 'order=10 count=4096' > $B/alloc"
+check "and keeps nothing" test "$(cat $B/buddyinfo $B/allocations)" = "$snap"
+echo all >$B/free
+finish
