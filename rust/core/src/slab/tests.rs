@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host tests of the slab arithmetic and bookkeeping.
+
+extern crate std;
+
+use std::{vec, vec::Vec};
+
+use proptest::prelude::*;
+
+use super::*;
+
+#[test]
+fn kmalloc_classes_pick_the_smallest_that_fits() {
+    assert_eq!(kmalloc_index(0), None);
+    assert_eq!(kmalloc_index(1), Some(0));
+    assert_eq!(kmalloc_index(8), Some(0));
+    assert_eq!(kmalloc_index(9), Some(1));
+    assert_eq!(kmalloc_index(65), Some(4), "96");
+    assert_eq!(kmalloc_index(129), Some(6), "192");
+    assert_eq!(kmalloc_index(8192), Some(12));
+    assert_eq!(kmalloc_index(8193), None);
+    for size in 1..=KMALLOC_MAX_CACHE_SIZE {
+        let i = kmalloc_index(size).unwrap();
+        assert!(KMALLOC_SIZES[i] >= size && (i == 0 || KMALLOC_SIZES[i - 1] < size));
+    }
+}
+
+#[test]
+fn orders_keep_waste_small() {
+    for slot in (8..=8192).step_by(8) {
+        let (order, objects) = calculate_order(slot).unwrap();
+        let bytes = PAGE_SIZE << order.get();
+        assert_eq!(objects, bytes / slot);
+        assert!(objects >= 1);
+        assert!(bytes % slot <= bytes / 4 || order.get() == SLAB_MAX_ORDER, "slot {slot}");
+    }
+    // Small objects fit a page; a page of 384-byte slots holds fewer than
+    // the 12-object minimum, so order 1; 8 KiB objects take order 3, as
+    // kmalloc-8k does.
+    assert_eq!(calculate_order(64).unwrap(), (Order::ZERO, 64));
+    assert_eq!(calculate_order(384).unwrap(), (Order::new(1).unwrap(), 21));
+    assert_eq!(calculate_order(8192).unwrap(), (Order::new(3).unwrap(), 4));
+    assert_eq!(calculate_order(0), None);
+    assert_eq!(calculate_order((PAGE_SIZE << SLAB_MAX_ORDER) + 1), None);
+}
+
+#[test]
+fn layout_places_red_zones_and_caller() {
+    let plain = Layout::new(100, 0, DebugFlags::default(), false).unwrap();
+    assert_eq!((plain.align, plain.object_offset, plain.slot), (64, 0, 128));
+    let debug = DebugFlags { redzone: true, poison: true, store_user: true };
+    let l = Layout::new(100, 8, debug, false).unwrap();
+    assert_eq!(l.object_offset, 8);
+    assert_eq!(l.red_right, 4 + 8);
+    assert_eq!(l.track_offset, Some(120));
+    assert_eq!(l.slot, 128);
+    assert!(l.poison);
+    assert!(!Layout::new(100, 8, debug, true).unwrap().poison, "no poison with a ctor");
+    assert_eq!(Layout::new(0, 0, debug, false), None);
+    assert_eq!(Layout::new(8, 3, debug, false), None);
+    assert_eq!(DebugFlags::parse("poison,redzone"), Some(DebugFlags { redzone: true, poison: true, store_user: false }));
+    assert_eq!(DebugFlags::parse("poison,bogus"), None);
+}
+
+#[test]
+fn colours_cycle_through_the_leftover() {
+    // 8192 / 384 = 21 objects, 128 bytes left: 3 colours of 64.
+    let l = Layout::new(384, 64, DebugFlags::default(), false).unwrap();
+    assert_eq!((l.objects, l.colours, l.colour_off), (21, 3, 64));
+    let offsets: Vec<_> = (0..4).map(|n| l.colour(n)).collect();
+    assert_eq!(offsets, [0, 64, 128, 0]);
+    for n in 0..l.colours {
+        assert!(l.colour(n) + l.objects * l.slot <= l.slab_bytes());
+    }
+}
+
+#[test]
+fn poison_and_red_zone_checks_find_the_first_bad_byte() {
+    let mut obj = vec![0u8; 32];
+    poison(&mut obj);
+    assert_eq!(obj[0], POISON_FREE);
+    assert_eq!(obj[31], POISON_END);
+    assert_eq!(find_bad_poison(&obj), None);
+    obj[7] = 0;
+    assert_eq!(find_bad_poison(&obj), Some(7));
+    poison(&mut obj);
+    obj[31] = 0;
+    assert_eq!(find_bad_poison(&obj), Some(31));
+    assert_eq!(find_not(&[RED_ACTIVE; 8], RED_ACTIVE), None);
+    assert_eq!(find_not(&[RED_ACTIVE, 1], RED_ACTIVE), Some(1));
+}
+
+#[test]
+fn freelist_refuses_double_and_bad_frees() {
+    let mut f = Freelist::new(vec![0u16; 10], vec![0u64; 1], 10).unwrap();
+    assert_eq!(f.pop(), Some(0));
+    assert_eq!(f.pop(), Some(1));
+    assert_eq!(f.inuse(), 2);
+    assert_eq!(f.push(1), Ok(()));
+    assert_eq!(f.push(1), Err(ObjectError::AlreadyFree));
+    assert_eq!(f.push(5), Err(ObjectError::AlreadyFree));
+    assert_eq!(f.push(10), Err(ObjectError::NotAnObject));
+    assert_eq!(f.nr_free(), 9);
+    assert!(Freelist::new(vec![0u16; 5], vec![0u64; 1], 10).is_none());
+}
+
+#[test]
+fn array_cache_flushes_the_coldest_batch() {
+    let mut ac = ArrayCache::new(vec![0usize; ARRAY_CACHE_MAX], 4, 2).unwrap();
+    for obj in 1..=4 {
+        assert!(ac.push(obj));
+    }
+    assert!(!ac.push(5));
+    let mut out = Vec::new();
+    assert_eq!(ac.flush(false, |o| out.push(o)), 2);
+    assert_eq!(out, [1, 2]);
+    assert_eq!(ac.pop(), Some(4));
+    assert!(ac.set_tunables(1, 2).is_err());
+    ac.set_tunables(1, 1).unwrap();
+    assert_eq!(ac.flush(false, |o| out.push(o)), 1, "a batch of one");
+    assert_eq!(ac.flush(true, |o| out.push(o)), 0);
+    assert_eq!(out, [1, 2, 3]);
+    assert_eq!(default_limit(64), (120, 60));
+    assert_eq!(default_limit(8192), (8, 4));
+}
+
+proptest! {
+    #[test]
+    fn slab_lists_stay_partitioned(moves in proptest::collection::vec((0usize..8, 0u8..3), 1..200)) {
+        // Model: each slab's list; the array: slab ids by position.
+        let mut lists = SlabLists::default();
+        let mut array: Vec<usize> = Vec::new();
+        let mut list_of: Vec<SlabList> = Vec::new();
+        for id in 0..8 {
+            let pos = lists.push_free();
+            prop_assert_eq!(pos, array.len());
+            array.push(id);
+            list_of.push(SlabList::Free);
+        }
+        for (id, to) in moves {
+            let to = [SlabList::Full, SlabList::Partial, SlabList::Free][to as usize];
+            let pos = array.iter().position(|&s| s == id).unwrap();
+            let new = lists.move_to(pos, to, |a, b| array.swap(a, b));
+            list_of[id] = to;
+            prop_assert_eq!(array[new], id);
+            for (p, &s) in array.iter().enumerate() {
+                prop_assert_eq!(lists.list_of(p), list_of[s]);
+            }
+        }
+        let (f, p, e) = lists.counts();
+        prop_assert_eq!(f + p + e, 8);
+    }
+}
