@@ -431,6 +431,11 @@ impl Pool {
         )
     }
 
+    /// The `struct page` of frame `pfn`, if it is one of the pool's.
+    pub(crate) fn page_of(&self, pfn: Pfn) -> Option<core::ptr::NonNull<kernel::bindings::page>> {
+        self.source.page_of(pfn)
+    }
+
     /// The source layer under the pool.
     pub(crate) fn source(&self) -> &Source {
         &self.source

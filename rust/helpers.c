@@ -150,3 +150,23 @@ int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg)
 	kfree(jobs);
 	return ret;
 }
+
+unsigned long zonemm_page_private(const struct page *page)
+{
+	return page_private(page);
+}
+
+void zonemm_set_page_private(struct page *page, unsigned long private)
+{
+	set_page_private(page, private);
+}
+
+bool zonemm_virt_addr_valid(const void *addr)
+{
+	return virt_addr_valid(addr);
+}
+
+unsigned long zonemm_virt_to_pfn(const void *addr)
+{
+	return PHYS_PFN(__pa(addr));
+}

@@ -26,5 +26,9 @@ unsigned long zonemm_node_present_pages(int nid);
 void *zonemm_pfn_to_virt(unsigned long pfn);
 int zonemm_numa_node_id(void);
 int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg);
+unsigned long zonemm_page_private(const struct page *page);
+void zonemm_set_page_private(struct page *page, unsigned long private);
+bool zonemm_virt_addr_valid(const void *addr);
+unsigned long zonemm_virt_to_pfn(const void *addr);
 
 #endif /* ZONEMM_HELPERS_H */

@@ -60,6 +60,14 @@ extern "C" {
         f: unsafe extern "C" fn(arg: *mut c_void, cpu: c_uint) -> c_int,
         arg: *mut c_void,
     ) -> c_int;
+    /// `page_private()`.
+    pub(crate) fn zonemm_page_private(page: *const bindings::page) -> c_ulong;
+    /// `set_page_private()`.
+    pub(crate) fn zonemm_set_page_private(page: *mut bindings::page, private: c_ulong);
+    /// `virt_addr_valid()`: whether `addr` is in the direct map.
+    pub(crate) fn zonemm_virt_addr_valid(addr: *const c_void) -> bool;
+    /// `PHYS_PFN(__pa(addr))`, for a direct-map address.
+    pub(crate) fn zonemm_virt_to_pfn(addr: *const c_void) -> c_ulong;
     /// `node_online()`.
     pub(crate) fn zonemm_node_online(nid: c_int) -> bool;
 }

@@ -139,6 +139,12 @@ impl Chunk {
             unsafe { origin.release(page, nr_pages) };
             return Err(EINVAL);
         };
+        // Owners above (the slab layer) keep their own data in
+        // `page->private`; start from zero.
+        for p in 0..nr_pages {
+            // SAFETY: Each frame of the run we own has a `struct page`.
+            unsafe { zonemm_set_page_private(zonemm_pfn_to_page((pfn as usize + p) as c_ulong), 0) };
+        }
         // INVARIANT: the caller passed us ownership of the pages in
         // `range`, which lies in the one zone `zone`.
         Ok(Self { origin, page, range, nid, zone })
@@ -298,6 +304,11 @@ impl Source {
     /// The chunks, in the order they were taken.
     pub(crate) fn chunks(&self) -> &[Chunk] {
         &self.chunks
+    }
+
+    /// The `struct page` of frame `pfn`, if it is one of the chunks'.
+    pub(crate) fn page_of(&self, pfn: Pfn) -> Option<NonNull<bindings::page>> {
+        self.chunks.iter().find_map(|c| c.page(pfn))
     }
 
     /// Shows `source/areas`: a header, then one line per chunk.

@@ -18,6 +18,7 @@ use kernel::{
 mod buddy;
 mod debugfs;
 mod helpers;
+mod slab;
 mod source;
 
 // The `no_std` algorithm core, shared with the host crate in `core/`. The
@@ -42,6 +43,10 @@ mod pfn;
 #[allow(dead_code)]
 #[expect(unreachable_pub)]
 mod procfs;
+#[path = "core/src/slub.rs"]
+#[allow(dead_code)]
+#[expect(unreachable_pub)]
+mod slub;
 #[path = "core/src/watermark.rs"]
 #[allow(dead_code)]
 #[expect(unreachable_pub)]

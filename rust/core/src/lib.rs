@@ -14,7 +14,7 @@ pub mod page_alloc;
 pub mod pcp;
 pub mod pfn;
 pub mod procfs;
-pub mod slab;
+pub mod slub;
 pub mod watermark;
 pub mod zone;
 pub mod zonelist;

@@ -1,0 +1,788 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The slab layer: `kmem_cache`-style object caches on buddy-pool pages.
+//!
+//! Mirrors the SLAB allocator the seed notes describe, with `mm/slub.c`'s
+//! names and debug layout: a cache grows slabs of `2^order` pool pages
+//! (`calculate_order()`), coloured by a cache line per slab; each node
+//! keeps its slabs on full, partial and free lists; each CPU keeps an
+//! `array_cache` of free objects with `limit` and `batchcount`, refilled
+//! from and flushed to the node lists a batch at a time. Every page of a
+//! slab points back to it through `page->private`, as `struct slab`
+//! overlays `struct page`, so freeing finds the slab and the cache in
+//! O(1). The arithmetic is the core's (`slab`).
+//!
+//! Lock order: a CPU's array-cache lock, then a node's list lock, then the
+//! buddy pool's locks (a CPU's pcp lock, then a zone lock). All are
+//! spinlocks; growing a slab allocates with no lock held, and adds it with
+//! a "need alloc" retry so no list ever allocates under its lock.
+
+use core::{
+    panic::Location,
+    ptr::NonNull,
+};
+
+use kernel::{
+    cpu::{
+        self,
+        CpuId, //
+    },
+    new_spinlock,
+    prelude::*,
+    str::CString,
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        LockedBy,
+        SpinLock,
+    },
+};
+
+use crate::{
+    buddy::{
+        Flags,
+        PageBlock,
+        Pool, //
+    },
+    helpers::*,
+    page_alloc::MigrateType,
+    pfn::Pfn,
+    procfs::SlabInfo,
+    slub::{
+        default_limit,
+        ArrayCache,
+        DebugFlags,
+        Freelist,
+        Layout,
+        ObjectError,
+        SlabList,
+        SlabLists,
+        ARRAY_CACHE_MAX, //
+    },
+};
+
+mod debug;
+pub(crate) mod kmalloc;
+
+/// A constructor: runs on each object when its slab is built, with the
+/// object and its size.
+pub(crate) type Ctor = fn(*mut u8, usize);
+
+/// Marks a live [`Slab`], checked before trusting `page->private`.
+const SLAB_MAGIC: usize = 0x5a6f_6e65_536c_6162;
+
+type Ac = ArrayCache<KVec<usize>>;
+
+/// A slab's mutable state, guarded by its node's list lock.
+struct SlabState {
+    freelist: Freelist<KVec<u16>, KVec<u64>>,
+}
+
+/// One slab: `2^order` pool pages cut into objects (`struct slab`).
+///
+/// # Invariants
+///
+/// While the slab lives, `page->private` of each of `block`'s pages holds
+/// its address; `base` is the first slot, inside `block`; the slab sits at
+/// position `pos` of its node's `slabs`.
+struct Slab<'a> {
+    magic: usize,
+    cache: *const Cache<'a>,
+    block: PageBlock<'a>,
+    base: *mut u8,
+    nid: usize,
+    pos: Atomic<usize>,
+    state: LockedBy<SlabState, NodeLists<'a>>,
+}
+
+// SAFETY: The raw pointers name the owning cache (which outlives its slabs)
+// and the slab's own pages; the state is guarded by the node lock.
+unsafe impl Send for Slab<'_> {}
+
+// SAFETY: As above.
+unsafe impl Sync for Slab<'_> {}
+
+impl Drop for Slab<'_> {
+    fn drop(&mut self) {
+        let pfn = self.block.pfn();
+        for p in 0..self.block.order().nr_pages() {
+            // SAFETY: The slab's own pages; clearing hands them back clean.
+            unsafe { zonemm_set_page_private(zonemm_pfn_to_page((pfn.0 + p) as c_ulong), 0) };
+        }
+    }
+}
+
+/// A node's slabs, as `[full | partial | free]` (`struct kmem_cache_node`).
+struct NodeLists<'a> {
+    slabs: KVec<KBox<Slab<'a>>>,
+    lists: SlabLists,
+    /// Objects in use in this node's slabs (some may sit in CPU caches).
+    inuse: usize,
+}
+
+/// Event counts for `<cache>/stats`.
+struct CacheStats {
+    alloc_hit: Atomic<u64>,
+    alloc_miss: Atomic<u64>,
+    free_hit: Atomic<u64>,
+    free_miss: Atomic<u64>,
+    refills: Atomic<u64>,
+    flushes: Atomic<u64>,
+    grown: Atomic<u64>,
+    reaped: Atomic<u64>,
+    ctor_runs: Atomic<u64>,
+    corruptions: Atomic<u64>,
+}
+
+impl CacheStats {
+    const fn new() -> Self {
+        Self {
+            alloc_hit: Atomic::new(0),
+            alloc_miss: Atomic::new(0),
+            free_hit: Atomic::new(0),
+            free_miss: Atomic::new(0),
+            refills: Atomic::new(0),
+            flushes: Atomic::new(0),
+            grown: Atomic::new(0),
+            reaped: Atomic::new(0),
+            ctor_runs: Atomic::new(0),
+            corruptions: Atomic::new(0),
+        }
+    }
+}
+
+/// An object cache (`struct kmem_cache`).
+pub(crate) struct Cache<'a> {
+    name: CString,
+    pool: &'a Pool,
+    layout: Layout,
+    debug: DebugFlags,
+    ctor: Option<Ctor>,
+    nodes: KVec<Pin<KBox<SpinLock<NodeLists<'a>>>>>,
+    cpus: KVec<Pin<KBox<SpinLock<Ac>>>>,
+    colour_next: Atomic<usize>,
+    stats: CacheStats,
+}
+
+impl<'a> Cache<'a> {
+    /// `kmem_cache_create()`: a cache of `size`-byte objects aligned to
+    /// `align` (0: the default) over `pool`. `EINVAL` for an unusable size
+    /// or alignment.
+    ///
+    /// Must not be called from atomic context.
+    pub(crate) fn create(
+        pool: &'a Pool,
+        name: &str,
+        size: usize,
+        align: usize,
+        debug: DebugFlags,
+        ctor: Option<Ctor>,
+    ) -> Result<Pin<KBox<Self>>> {
+        let layout = Layout::new(size, align, debug, ctor.is_some()).ok_or(EINVAL)?;
+        let mut nodes = KVec::new();
+        for _ in 0..pool.nr_nodes() {
+            let lists = NodeLists { slabs: KVec::new(), lists: SlabLists::default(), inuse: 0 };
+            nodes.push(KBox::pin_init(new_spinlock!(lists, "Cache::node"), GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let (limit, batchcount) = default_limit(layout.slot);
+        let mut cpus = KVec::new();
+        for _ in 0..cpu::nr_cpu_ids() {
+            let entries = KVec::from_elem(0usize, ARRAY_CACHE_MAX, GFP_KERNEL)?;
+            let ac = Ac::new(entries, limit, batchcount).map_err(|_| EINVAL)?;
+            cpus.push(KBox::pin_init(new_spinlock!(ac, "Cache::cpu"), GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let cache = Self {
+            name: CString::try_from_fmt(fmt!("{name}"))?,
+            pool,
+            layout,
+            debug,
+            ctor,
+            nodes,
+            cpus,
+            colour_next: Atomic::new(0),
+            stats: CacheStats::new(),
+        };
+        Ok(KBox::pin(cache, GFP_KERNEL)?)
+    }
+
+    /// The cache's name.
+    pub(crate) fn name(&self) -> &str {
+        self.name.to_str().unwrap_or("?")
+    }
+
+    /// The layout (object size, slot, order, objects per slab, colours).
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The debugging options.
+    pub(crate) fn debug(&self) -> DebugFlags {
+        self.debug
+    }
+
+    fn this_cpu(&self) -> &SpinLock<Ac> {
+        let cpu = CpuId::current().as_u32() as usize;
+        &self.cpus[cpu.min(self.cpus.len() - 1)]
+    }
+
+    fn local_nid(&self) -> usize {
+        // SAFETY: No preconditions.
+        let nid = unsafe { zonemm_numa_node_id() } as usize;
+        nid.min(self.nodes.len() - 1)
+    }
+
+    /// The address of object `i` of `slab`.
+    fn object(&self, slab: &Slab<'a>, i: usize) -> *mut u8 {
+        // SAFETY: `i` is below `objects`, so the slot lies in the slab.
+        unsafe { slab.base.add(i * self.layout.slot + self.layout.object_offset) }
+    }
+
+    /// `kmem_cache_alloc()`: an object, from this CPU's cache when it has
+    /// one. Never sleeps with `Flags::ATOMIC`-like flags; may sleep
+    /// (allocating a slab descriptor) otherwise.
+    #[track_caller]
+    pub(crate) fn alloc(&self, flags: Flags) -> Result<NonNull<u8>> {
+        let caller = Location::caller();
+        let mut nid = self.local_nid();
+        loop {
+            if !self.debug.any() {
+                let mut ac = self.this_cpu().lock();
+                if let Some(obj) = ac.pop() {
+                    self.stats.alloc_hit.add(1, Relaxed);
+                    return NonNull::new(obj as *mut u8).ok_or(EINVAL);
+                }
+                let mut n = self.nodes[nid].lock();
+                for _ in 0..ac.batchcount() {
+                    let Some(obj) = self.take_one(&mut n) else { break };
+                    ac.push(obj as usize);
+                }
+                drop(n);
+                if let Some(obj) = ac.pop() {
+                    self.stats.alloc_miss.add(1, Relaxed);
+                    self.stats.refills.add(1, Relaxed);
+                    return NonNull::new(obj as *mut u8).ok_or(EINVAL);
+                }
+            } else {
+                let mut n = self.nodes[nid].lock();
+                if let Some(obj) = self.take_one(&mut n) {
+                    drop(n);
+                    self.stats.alloc_miss.add(1, Relaxed);
+                    self.on_alloc(obj, caller);
+                    return NonNull::new(obj).ok_or(EINVAL);
+                }
+            }
+            nid = self.grow(nid, flags)?;
+        }
+    }
+
+    /// Takes a free object from the node's partial, else free, slabs.
+    fn take_one(&self, n: &mut NodeLists<'a>) -> Option<*mut u8> {
+        let pos = n.lists.first_partial().or(n.lists.last_free())?;
+        let slab: *const Slab<'a> = &*n.slabs[pos];
+        // SAFETY: The slab stays in `n.slabs` while we hold the node lock.
+        let slab = unsafe { &*slab };
+        let st = slab.state.access_mut(n);
+        let i = st.freelist.pop()?;
+        let to = SlabList::of(st.freelist.inuse(), st.freelist.objects());
+        n.inuse += 1;
+        Self::relist(n, pos, to);
+        Some(self.object(slab, i))
+    }
+
+    /// Moves the slab at `pos` to list `to`, keeping every slab's `pos`.
+    fn relist(n: &mut NodeLists<'a>, pos: usize, to: SlabList) {
+        let NodeLists { slabs, lists, .. } = n;
+        lists.move_to(pos, to, |a, b| {
+            slabs.swap(a, b);
+            slabs[a].pos.store(a, Relaxed);
+            slabs[b].pos.store(b, Relaxed);
+        });
+    }
+
+    /// `cache_grow()`: a new slab on node `nid` (or wherever the pool finds
+    /// pages), added to its node's free list. Returns that node.
+    fn grow(&self, nid: usize, flags: Flags) -> Result<usize> {
+        let gfp = if flags.atomic { GFP_ATOMIC } else { GFP_KERNEL };
+        let page_flags = Flags { mt: MigrateType::Unmovable, zero: false, ..flags }.node(nid);
+        let block = self.pool.alloc_pages(self.layout.order, page_flags)?;
+        let objects = self.layout.objects;
+        let freelist = Freelist::new(
+            KVec::from_elem(0u16, objects, gfp)?,
+            KVec::from_elem(0u64, objects.div_ceil(64), gfp)?,
+            objects,
+        )
+        .ok_or(ENOMEM)?;
+        let colour = self.layout.colour(self.colour_next.fetch_add(1, Relaxed));
+        // SAFETY: The colour offset plus every slot fits the slab.
+        let base = unsafe { block.as_mut_ptr().add(colour) };
+        let nid = block.zone().nid();
+        let node = &self.nodes[nid.min(self.nodes.len() - 1)];
+        let slab = KBox::new(
+            Slab {
+                magic: SLAB_MAGIC,
+                cache: self,
+                block,
+                base,
+                nid,
+                pos: Atomic::new(0),
+                state: LockedBy::new(node, SlabState { freelist }),
+            },
+            gfp,
+        )?;
+        for i in 0..objects {
+            self.init_object(self.object(&slab, i));
+        }
+        let pfn = slab.block.pfn();
+        for p in 0..slab.block.order().nr_pages() {
+            // INVARIANT: every page of the slab points back to it.
+            // SAFETY: The slab's own pages.
+            unsafe {
+                let page = zonemm_pfn_to_page((pfn.0 + p) as c_ulong);
+                zonemm_set_page_private(page, &*slab as *const Slab<'a> as c_ulong);
+            }
+        }
+        let mut slab = Some(slab);
+        loop {
+            let mut n = node.lock();
+            if n.slabs.len() < n.slabs.capacity() {
+                let pos = n.lists.push_free();
+                if let Some(s) = slab.take() {
+                    s.pos.store(pos, Relaxed);
+                    if n.slabs.push_within_capacity(s).is_err() {
+                        return Err(ENOMEM);
+                    }
+                }
+                self.stats.grown.add(1, Relaxed);
+                return Ok(nid);
+            }
+            // Need room: allocate a bigger array with no lock held.
+            let want = n.slabs.capacity() * 2 + 4;
+            drop(n);
+            let mut bigger = KVec::with_capacity(want, gfp)?;
+            let mut n = node.lock();
+            if n.slabs.capacity() < want {
+                for s in n.slabs.drain_all() {
+                    if let Err(e) = bigger.push_within_capacity(s) {
+                        drop(e);
+                    }
+                }
+                core::mem::swap(&mut n.slabs, &mut bigger);
+            }
+            drop(n);
+            // The old, empty array is freed here, outside the lock.
+        }
+    }
+
+    /// Finds the slab and object index `ptr` names, if it is an object of
+    /// this cache (`virt_to_slab()` plus checks).
+    fn lookup(&self, ptr: *const u8) -> Option<(&Slab<'a>, usize)> {
+        let slab = slab_of(self.pool, ptr)?;
+        if !core::ptr::eq(slab.cache, self) {
+            return None;
+        }
+        let off = (ptr as usize).checked_sub(slab.base as usize + self.layout.object_offset)?;
+        // Non-zero by construction; `NonZero` keeps a panic path out.
+        let slot = core::num::NonZeroUsize::new(self.layout.slot)?;
+        let i = off / slot;
+        (off % slot == 0 && i < self.layout.objects).then_some((slab, i))
+    }
+
+    /// `kmem_cache_free()`: gives `ptr` back. A pointer that is not an
+    /// object of this cache, or (in a debug cache) a double free, is
+    /// reported and ignored.
+    pub(crate) fn free(&self, ptr: NonNull<u8>) {
+        let Some((slab, i)) = self.lookup(ptr.as_ptr()) else {
+            self.report(ptr.as_ptr(), 0, "free of a pointer that is not one of its objects");
+            return;
+        };
+        if self.debug.any() {
+            let mut n = self.nodes[slab.nid].lock();
+            if slab.state.access(&*n).freelist.is_free(i) {
+                drop(n);
+                self.report(ptr.as_ptr(), 0, "double free");
+                return;
+            }
+            self.on_free(ptr.as_ptr());
+            self.free_to_slab(&mut *n, slab, i);
+            self.stats.free_miss.add(1, Relaxed);
+            return;
+        }
+        let mut ac = self.this_cpu().lock();
+        if !ac.has_room() {
+            self.stats.free_miss.add(1, Relaxed);
+            self.stats.flushes.add(1, Relaxed);
+            ac.flush(false, |obj| self.free_trusted(obj as *const u8));
+        } else {
+            self.stats.free_hit.add(1, Relaxed);
+        }
+        ac.push(ptr.as_ptr() as usize);
+    }
+
+    /// Gives an object from a CPU cache back to its slab.
+    fn free_trusted(&self, obj: *const u8) {
+        if let Some((slab, i)) = self.lookup(obj) {
+            let mut n = self.nodes[slab.nid].lock();
+            self.free_to_slab(&mut *n, slab, i);
+        }
+    }
+
+    fn free_to_slab(&self, n: &mut NodeLists<'a>, slab: &Slab<'a>, i: usize) {
+        let st = slab.state.access_mut(n);
+        match st.freelist.push(i) {
+            Ok(()) => {
+                let to = SlabList::of(st.freelist.inuse(), st.freelist.objects());
+                n.inuse -= 1;
+                Self::relist(n, slab.pos.load(Relaxed), to);
+            }
+            Err(ObjectError::AlreadyFree | ObjectError::NotAnObject) => {}
+        }
+    }
+
+    /// Gives every CPU's cached objects back to their slabs.
+    pub(crate) fn flush_cpu_caches(&self) {
+        for cpu in self.cpus.iter() {
+            let mut ac = cpu.lock();
+            ac.flush(true, |obj| self.free_trusted(obj as *const u8));
+        }
+    }
+
+    /// `kmem_cache_shrink()`: every free slab back to the buddy pool,
+    /// after the CPU caches. Returns the slabs given back.
+    pub(crate) fn shrink(&self) -> usize {
+        self.flush_cpu_caches();
+        let mut reaped = 0;
+        for node in self.nodes.iter() {
+            loop {
+                let mut n = node.lock();
+                let Some(pos) = n.lists.last_free() else { break };
+                if pos + 1 != n.slabs.len() {
+                    break;
+                }
+                let slab = n.slabs.pop();
+                n.lists.pop_free();
+                drop(n);
+                // The pages go back to the pool with no lock held.
+                drop(slab);
+                reaped += 1;
+            }
+        }
+        self.stats.reaped.add(reaped as u64, Relaxed);
+        reaped
+    }
+
+    /// Objects in use by the cache's users (not those in CPU caches).
+    pub(crate) fn active_objects(&self) -> usize {
+        let inuse: usize = self.nodes.iter().map(|n| n.lock().inuse).sum();
+        let cached: usize = self.cpus.iter().map(|c| c.lock().avail()).sum();
+        inuse.saturating_sub(cached)
+    }
+
+    /// `kmem_cache_destroy()`'s check: with objects still in use, lists
+    /// them (up to 16) in the kernel log and refuses with `EBUSY`, freeing
+    /// nothing. Otherwise gives every slab back; the caller then drops the
+    /// cache.
+    pub(crate) fn prepare_destroy(&self) -> Result {
+        self.flush_cpu_caches();
+        let live = self.active_objects();
+        if live > 0 {
+            pr_err!("kmem_cache_destroy {}: {} objects still in use\n", self.name(), live);
+            self.list_live(16);
+            return Err(EBUSY);
+        }
+        self.shrink();
+        Ok(())
+    }
+
+    /// Sets every CPU cache's `limit` and `batchcount`.
+    pub(crate) fn set_tunables(&self, limit: usize, batchcount: usize) -> Result {
+        if let Err(why) = crate::slub::check_tunables(limit, batchcount) {
+            pr_warn!("{}/tunables {limit} {batchcount}: {why}\n", self.name());
+            return Err(EINVAL);
+        }
+        for cpu in self.cpus.iter() {
+            let mut ac = cpu.lock();
+            ac.set_tunables(limit, batchcount).map_err(|_| EINVAL)?;
+            if ac.avail() > limit {
+                ac.flush(false, |obj| self.free_trusted(obj as *const u8));
+            }
+        }
+        Ok(())
+    }
+
+    /// `limit` and `batchcount` (the same on every CPU).
+    pub(crate) fn tunables(&self) -> (usize, usize) {
+        let ac = self.cpus[0].lock();
+        (ac.limit(), ac.batchcount())
+    }
+
+    /// The numbers of its `/proc/slabinfo` row.
+    pub(crate) fn slabinfo(&self) -> SlabInfo {
+        let mut info = SlabInfo {
+            objsize: self.layout.slot,
+            objperslab: self.layout.objects,
+            pagesperslab: self.layout.order.nr_pages(),
+            ..SlabInfo::default()
+        };
+        (info.limit, info.batchcount) = self.tunables();
+        for node in self.nodes.iter() {
+            let n = node.lock();
+            let (full, partial, _) = n.lists.counts();
+            info.num_slabs += n.lists.len();
+            info.active_slabs += full + partial;
+        }
+        info.num_objs = info.num_slabs * self.layout.objects;
+        info.active_objs = self.active_objects();
+        info
+    }
+
+    /// The event counters, as `name value` lines.
+    pub(crate) fn show_stats(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        let s = &self.stats;
+        let all = [
+            ("alloc_hit", &s.alloc_hit),
+            ("alloc_miss", &s.alloc_miss),
+            ("free_hit", &s.free_hit),
+            ("free_miss", &s.free_miss),
+            ("refills", &s.refills),
+            ("flushes", &s.flushes),
+            ("slabs_grown", &s.grown),
+            ("slabs_reaped", &s.reaped),
+            ("ctor_runs", &s.ctor_runs),
+            ("corruptions", &s.corruptions),
+        ];
+        for (name, v) in all {
+            writeln!(f, "{name} {}", v.load(Relaxed))?;
+        }
+        Ok(())
+    }
+
+    /// Constructor runs so far.
+    pub(crate) fn ctor_runs(&self) -> u64 {
+        self.stats.ctor_runs.load(Relaxed)
+    }
+
+    /// Corruptions, double frees and foreign frees reported so far.
+    pub(crate) fn corruptions(&self) -> u64 {
+        self.stats.corruptions.load(Relaxed)
+    }
+}
+
+impl Drop for Cache<'_> {
+    fn drop(&mut self) {
+        self.flush_cpu_caches();
+        let live = self.active_objects();
+        if live > 0 {
+            pr_err!("cache {} destroyed with {} objects in use\n", self.name(), live);
+        }
+        // The node lists drop their slabs, which give their pages back.
+    }
+}
+
+/// The slab that `ptr` lies in, if it is in a slab of `pool`.
+fn slab_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Slab<'a>> {
+    let private = page_private_of(pool, ptr)?;
+    if private == 0 || private & 1 != 0 {
+        return None;
+    }
+    // SAFETY: Only a live slab puts a (word-aligned) non-zero value with a
+    // clear low bit in `page->private` of a pool page, and clears it
+    // before it goes away; the pool's pages start with it zeroed.
+    let slab = unsafe { &*(private as *const Slab<'a>) };
+    (slab.magic == SLAB_MAGIC).then_some(slab)
+}
+
+/// `page->private` of the pool page holding `ptr`, if it is one.
+fn page_private_of(pool: &Pool, ptr: *const u8) -> Option<usize> {
+    // SAFETY: Any address may be asked about.
+    if !unsafe { zonemm_virt_addr_valid(ptr.cast()) } {
+        return None;
+    }
+    // SAFETY: `ptr` is a direct-map address, checked just above.
+    let pfn = Pfn(unsafe { zonemm_virt_to_pfn(ptr.cast()) } as usize);
+    let page = pool.page_of(pfn)?;
+    // SAFETY: A page of the pool.
+    Some(unsafe { zonemm_page_private(page.as_ptr()) } as usize)
+}
+
+#[kunit_tests(zonemm_slab)]
+mod tests {
+    use super::*;
+    use crate::source::{
+        Params,
+        Source, //
+    };
+
+    fn pool() -> Result<Pool> {
+        let pool = Pool::new(Source::new(Params::new(4, 4)?)?, 0)?;
+        pool.set_min_free_kbytes(0)?;
+        Ok(pool)
+    }
+
+    fn stamp(obj: *mut u8, size: usize, tag: u8) {
+        // SAFETY: The object is ours and `size` bytes long.
+        unsafe { core::ptr::write_bytes(obj, tag, size) };
+    }
+
+    fn stamped(obj: *mut u8, size: usize, tag: u8) -> bool {
+        // SAFETY: As above.
+        unsafe { core::slice::from_raw_parts(obj, size) }.iter().all(|&b| b == tag)
+    }
+
+    #[test]
+    fn objects_are_aligned_and_never_overlap() -> Result {
+        let pool = pool()?;
+        for (size, align) in [(100, 64), (24, 8), (700, 256), (3000, 0)] {
+            let cache = Cache::create(&pool, "t", size, align, DebugFlags::default(), None)?;
+            let align = cache.layout().align;
+            let mut objs = KVec::new();
+            for i in 0..300 {
+                let obj = cache.alloc(Flags::KERNEL)?.as_ptr();
+                assert_eq!(obj as usize % align, 0);
+                stamp(obj, size, i as u8);
+                objs.push(obj, GFP_KERNEL)?;
+            }
+            // Overlap would have overwritten someone's stamp.
+            for (i, &obj) in objs.iter().enumerate() {
+                assert!(stamped(obj, size, i as u8));
+            }
+            assert_eq!(cache.active_objects(), 300);
+            for &obj in objs.iter() {
+                cache.free(NonNull::new(obj).ok_or(EINVAL)?);
+            }
+            assert_eq!(cache.active_objects(), 0);
+            assert_eq!(cache.corruptions(), 0);
+        }
+        Ok(())
+    }
+
+    fn pattern_ctor(obj: *mut u8, size: usize) {
+        stamp(obj, size, 0xc7);
+    }
+
+    #[test]
+    fn the_constructor_runs_once_per_construction() -> Result {
+        let pool = pool()?;
+        let cache = Cache::create(&pool, "ctor", 128, 0, DebugFlags::default(), Some(pattern_ctor))?;
+        let per_slab = cache.layout().objects as u64;
+        for _ in 0..5 {
+            let a = cache.alloc(Flags::KERNEL)?;
+            let b = cache.alloc(Flags::KERNEL)?;
+            assert!(stamped(a.as_ptr(), 128, 0xc7));
+            cache.free(a);
+            cache.free(b);
+        }
+        // One slab built; reuse never constructs again.
+        assert_eq!(cache.ctor_runs(), per_slab);
+        Ok(())
+    }
+
+    #[test]
+    fn colours_step_through_the_slabs() -> Result {
+        let pool = pool()?;
+        let cache = Cache::create(&pool, "colour", 384, 64, DebugFlags::default(), None)?;
+        let l = *cache.layout();
+        assert!(l.colours > 1);
+        let mut objs = KVec::new();
+        for _ in 0..l.objects * l.colours {
+            objs.push(cache.alloc(Flags::KERNEL)?, GFP_KERNEL)?;
+        }
+        // Each slab's first slot sits at its colour offset in its block.
+        let mut seen = [false; 8];
+        for obj in objs.iter() {
+            let off = obj.as_ptr() as usize % l.slab_bytes();
+            if off % l.slot < l.colour_off * l.colours && off < l.slot {
+                seen[(off / l.colour_off).min(7)] = true;
+            }
+        }
+        assert!(seen.iter().filter(|&&s| s).count() >= 2);
+        for obj in objs.iter() {
+            cache.free(*obj);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn shrink_gives_the_pages_back() -> Result {
+        let pool = pool()?;
+        let before = pool.nr_free_pages();
+        let cache = Cache::create(&pool, "shrink", 512, 0, DebugFlags::default(), None)?;
+        let mut objs = KVec::new();
+        for _ in 0..200 {
+            objs.push(cache.alloc(Flags::KERNEL)?, GFP_KERNEL)?;
+        }
+        assert!(pool.nr_free_pages() < before);
+        for obj in objs.drain_all() {
+            cache.free(obj);
+        }
+        assert!(cache.shrink() > 0);
+        assert_eq!(cache.slabinfo().num_slabs, 0);
+        assert_eq!(pool.nr_free_pages(), before);
+        Ok(())
+    }
+
+    #[test]
+    fn destroy_with_live_objects_is_refused() -> Result {
+        let pool = pool()?;
+        let cache = Cache::create(&pool, "busy", 64, 0, DebugFlags { store_user: true, ..DebugFlags::default() }, None)?;
+        let obj = cache.alloc(Flags::KERNEL)?;
+        assert_eq!(cache.prepare_destroy(), Err(EBUSY));
+        // Nothing was freed under the user.
+        stamp(obj.as_ptr(), 64, 1);
+        assert_eq!(cache.active_objects(), 1);
+        cache.free(obj);
+        assert_eq!(cache.prepare_destroy(), Ok(()));
+        assert_eq!(cache.slabinfo().num_slabs, 0);
+        Ok(())
+    }
+
+    unsafe extern "C" fn stress(arg: *mut c_void, cpu: c_uint) -> c_int {
+        // SAFETY: `arg` is the test's `&Cache`, alive until every CPU
+        // returns.
+        let cache = unsafe { &*arg.cast::<Cache<'_>>() };
+        let mut held = KVec::<(NonNull<u8>, u8)>::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64 ^ cpu as u64;
+        for i in 0..20000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            if seed % 5 < 3 || held.is_empty() {
+                let Ok(obj) = cache.alloc(Flags::KERNEL) else { continue };
+                let tag = (i as u8) ^ (cpu as u8 * 0x40);
+                stamp(obj.as_ptr(), 200, tag);
+                if held.push((obj, tag), GFP_KERNEL).is_err() {
+                    return ENOMEM.to_errno();
+                }
+            } else {
+                let (pick, last) = ((seed >> 20) as usize % held.len(), held.len() - 1);
+                held.swap(pick, last);
+                let Some((obj, tag)) = held.pop() else { continue };
+                if !stamped(obj.as_ptr(), 200, tag) {
+                    return EINVAL.to_errno();
+                }
+                cache.free(obj);
+            }
+        }
+        for (obj, _) in held.drain_all() {
+            cache.free(obj);
+        }
+        0
+    }
+
+    #[test]
+    fn both_cpus_at_once_keep_every_object_whole() -> Result {
+        let pool = pool()?;
+        let before = pool.nr_free_pages();
+        let cache = Cache::create(&pool, "stress", 200, 0, DebugFlags::default(), None)?;
+        let arg = (&*cache as *const Cache<'_>).cast_mut().cast();
+        // SAFETY: `stress` only uses the cache through `arg`, which lives
+        // until the call returns; the call waits for every CPU.
+        assert_eq!(unsafe { zonemm_run_on_each_cpu(stress, arg) }, 0);
+        assert_eq!(cache.active_objects(), 0);
+        cache.shrink();
+        pool.drain();
+        assert_eq!(pool.nr_free_pages(), before);
+        Ok(())
+    }
+}

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kmalloc: size classes over slab caches, and large requests straight
+//! from the buddy pool.
+//!
+//! Mirrors `mm/slab_common.c`: `kmalloc_caches[]` with the names of
+//! `kmalloc_info[]`, `kmalloc_index()`, `__kmalloc_large_node()`; and
+//! `kfree()`, which finds the owner from the pointer alone through the
+//! page (`virt_to_slab()`, or the large block's head page).
+
+use core::ptr::NonNull;
+
+use kernel::prelude::*;
+
+use super::{
+    page_private_of,
+    slab_of,
+    Cache,
+};
+use crate::{
+    buddy::{
+        Flags,
+        PageBlock,
+        Pool, //
+    },
+    helpers::*,
+    pfn::{
+        Order,
+        PAGE_SIZE, //
+    },
+    slub::{
+        kmalloc_index,
+        DebugFlags,
+        KMALLOC_SIZES, //
+    },
+};
+
+/// The caches' names, as the kernel's `kmalloc_info[]` spells them.
+pub(crate) const KMALLOC_NAMES: [&str; KMALLOC_SIZES.len()] = [
+    "kmalloc-8",
+    "kmalloc-16",
+    "kmalloc-32",
+    "kmalloc-64",
+    "kmalloc-96",
+    "kmalloc-128",
+    "kmalloc-192",
+    "kmalloc-256",
+    "kmalloc-512",
+    "kmalloc-1k",
+    "kmalloc-2k",
+    "kmalloc-4k",
+    "kmalloc-8k",
+];
+
+/// The kmalloc caches of one pool.
+pub(crate) struct Kmalloc<'a> {
+    pool: &'a Pool,
+    caches: KVec<Pin<KBox<Cache<'a>>>>,
+}
+
+impl<'a> Kmalloc<'a> {
+    /// Creates the size classes over `pool`.
+    ///
+    /// Must not be called from atomic context.
+    pub(crate) fn new(pool: &'a Pool) -> Result<Self> {
+        let mut caches = KVec::with_capacity(KMALLOC_SIZES.len(), GFP_KERNEL)?;
+        for (size, name) in KMALLOC_SIZES.iter().zip(KMALLOC_NAMES) {
+            // Power-of-two classes are naturally aligned, like the kernel's.
+            let align = if size.is_power_of_two() { (*size).min(PAGE_SIZE) } else { 0 };
+            caches.push(Cache::create(pool, name, *size, align, DebugFlags::default(), None)?, GFP_KERNEL)?;
+        }
+        Ok(Self { pool, caches })
+    }
+
+    /// The caches, smallest class first.
+    pub(crate) fn caches(&self) -> impl Iterator<Item = &Cache<'a>> {
+        self.caches.iter().map(|c| &**c)
+    }
+
+    /// `kmalloc()`: `size` bytes from the class that fits, or whole pool
+    /// pages above 8 KiB.
+    #[track_caller]
+    pub(crate) fn kmalloc(&self, size: usize, flags: Flags) -> Result<NonNull<u8>> {
+        match kmalloc_index(size) {
+            Some(i) => self.caches[i].alloc(flags),
+            None if size == 0 => Err(EINVAL),
+            None => kmalloc_large(self.pool, size, flags),
+        }
+    }
+}
+
+/// `__kmalloc_large_node()`: a block of pool pages for `size` bytes. The
+/// head page's `private` holds the block (tagged by its low bit) for
+/// `kfree()`.
+fn kmalloc_large(pool: &Pool, size: usize, flags: Flags) -> Result<NonNull<u8>> {
+    let order = Order::for_pages(size.div_ceil(PAGE_SIZE)).ok_or(ENOMEM)?;
+    let block = pool.alloc_pages(order, flags)?;
+    let addr = block.as_mut_ptr();
+    let gfp = if flags.atomic { GFP_ATOMIC } else { GFP_KERNEL };
+    let head = pool.page_of(block.pfn()).ok_or(EINVAL)?;
+    let boxed = KBox::into_raw(KBox::new(block, gfp)?);
+    // SAFETY: The head page is ours; a `KBox` is at least word aligned,
+    // so the low bit is free for the tag.
+    unsafe { zonemm_set_page_private(head.as_ptr(), boxed as c_ulong | 1) };
+    NonNull::new(addr).ok_or(EINVAL)
+}
+
+/// `kfree()`: gives back an object from any cache of `pool`, or a large
+/// block. Anything else is reported and ignored.
+pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
+    if let Some(slab) = slab_of(pool, ptr.as_ptr()) {
+        // SAFETY: A cache outlives its slabs.
+        let cache = unsafe { &*slab.cache };
+        cache.free(ptr);
+        return;
+    }
+    let private = page_private_of(pool, ptr.as_ptr()).unwrap_or(0);
+    if private & 1 == 1 {
+        // SAFETY: Only `kmalloc_large` tags a page's private, with a
+        // `KBox<PageBlock>` it leaked, and this is the head page: the
+        // block starts at `ptr`'s page.
+        let block = unsafe { KBox::from_raw((private & !1) as *mut PageBlock<'_>) };
+        if block.as_mut_ptr() == ptr.as_ptr() {
+            if let Some(head) = pool.page_of(block.pfn()) {
+                // SAFETY: The head page is ours.
+                unsafe { zonemm_set_page_private(head.as_ptr(), 0) };
+            }
+            drop(block);
+            return;
+        }
+        // Not the block's start: put it back untouched.
+        let _ = KBox::into_raw(block);
+    }
+    pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", ptr.as_ptr() as usize);
+}
+
+#[kunit_tests(zonemm_kmalloc)]
+mod tests {
+    use super::*;
+    use crate::{
+        pfn::Pfn,
+        source::{
+            Params,
+            Source, //
+        },
+    };
+
+    #[test]
+    fn every_class_and_large_sizes_round_trip() -> Result {
+        let pool = Pool::new(Source::new(Params::new(4, 4)?)?, 0)?;
+        let km = Kmalloc::new(&pool)?;
+        let before = pool.nr_free_pages();
+        for size in [1, 8, 9, 64, 65, 96, 100, 192, 256, 1000, 2048, 4096, 8192, 8193, 20000, 1 << 20] {
+            let p = km.kmalloc(size, Flags::KERNEL)?;
+            // SAFETY: `size` bytes are ours.
+            let bytes = unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), size) };
+            bytes.fill(0xa7);
+            assert!(bytes.iter().all(|&b| b == 0xa7));
+            // SAFETY: A direct-map address of ours.
+            let pfn = Pfn(unsafe { zonemm_virt_to_pfn(p.as_ptr().cast()) } as usize);
+            assert!(pool.page_of(pfn).is_some());
+            if let Some(i) = kmalloc_index(size) {
+                let class = KMALLOC_SIZES[i];
+                assert!(class >= size);
+                let align = if class.is_power_of_two() { class.min(PAGE_SIZE) } else { 8 };
+                assert_eq!(p.as_ptr() as usize % align, 0);
+            }
+            kfree(&pool, p);
+        }
+        assert_eq!(km.kmalloc(0, Flags::KERNEL).err(), Some(EINVAL));
+        assert_eq!(km.caches().map(|c| c.active_objects()).sum::<usize>(), 0);
+        km.caches().for_each(|c| {
+            c.shrink();
+        });
+        assert_eq!(pool.nr_free_pages(), before);
+        Ok(())
+    }
+
+    #[test]
+    fn kfree_of_foreign_pointers_is_ignored() -> Result {
+        let pool = Pool::new(Source::new(Params::new(4, 4)?)?, 0)?;
+        let km = Kmalloc::new(&pool)?;
+        let p = km.kmalloc(64, Flags::KERNEL)?;
+        let mut on_stack = 0u64;
+        kfree(&pool, NonNull::from(&mut on_stack).cast());
+        let kernel_box = KBox::new(0u64, GFP_KERNEL)?;
+        kfree(&pool, NonNull::from(&*kernel_box).cast());
+        // A large block's inside is not its start.
+        let big = km.kmalloc(3 * PAGE_SIZE, Flags::KERNEL)?;
+        // SAFETY: Inside the block.
+        kfree(&pool, unsafe { big.add(PAGE_SIZE) });
+        assert_eq!(km.caches().map(|c| c.active_objects()).sum::<usize>(), 1);
+        kfree(&pool, big);
+        kfree(&pool, p);
+        assert_eq!(km.caches().map(|c| c.active_objects()).sum::<usize>(), 0);
+        Ok(())
+    }
+}
