@@ -2,10 +2,16 @@
 
 //! zonemm's debugfs tree, `/sys/kernel/debug/zonemm/`: one directory per
 //! layer. The files only wire the layers' show and store functions to
-//! debugfs, as `mm/vmstat.c` and `mm/page_alloc.c` wire theirs to procfs.
+//! debugfs, as `mm/vmstat.c` and `mm/slab_common.c` wire theirs to procfs.
+
+use core::ops::Deref;
 
 use kernel::{
-    debugfs::Scope,
+    debugfs::{
+        Dir,
+        File,
+        Scope, //
+    },
     fmt,
     prelude::*, //
 };
@@ -13,35 +19,63 @@ use kernel::{
 use crate::State;
 
 pub(crate) mod buddy;
+pub(crate) mod slab;
 
-/// Creates the tree over `state`; the files go away before `state` does.
-pub(crate) fn init(
-    state: impl PinInit<State, Error> + 'static,
-) -> impl PinInit<Scope<State>, Error> {
-    Scope::dir(state, c"zonemm", |state, dir| {
-        let source = dir.dir(c"source");
-        source.read_callback_file(c"areas", state, &show_areas);
+/// What every file's data is: the module's state.
+#[derive(Clone, Copy)]
+pub(crate) struct StateRef(pub(crate) &'static State);
 
-        let b = dir.dir(c"buddy");
-        b.read_callback_file(c"buddyinfo", state, &buddy::show_buddyinfo);
-        b.read_callback_file(c"pagetypeinfo", state, &buddy::show_pagetypeinfo);
-        b.read_callback_file(c"zoneinfo", state, &buddy::show_zoneinfo);
-        b.read_callback_file(c"stats", state, &buddy::show_stats);
-        b.write_only_callback_file(c"alloc", state, &buddy::write_alloc);
-        b.read_callback_file(c"allocations", state, &buddy::show_allocations);
-        b.write_only_callback_file(c"free", state, &buddy::write_free);
-        b.write_only_callback_file(c"drain", state, &buddy::write_drain);
-        b.read_write_callback_file(
-            c"min_free_kbytes",
-            state,
-            &buddy::show_min_free_kbytes,
-            &buddy::write_min_free_kbytes,
-        );
-        b.read_write_callback_file(c"pcp_high", state, &buddy::show_pcp_high, &buddy::write_pcp_high);
-        b.read_write_callback_file(c"pcp_batch", state, &buddy::show_pcp_batch, &buddy::write_pcp_batch);
-    })
+impl Deref for StateRef {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        self.0
+    }
 }
 
-fn show_areas(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The tree's handles: dropping them removes every file.
+pub(crate) struct Tree {
+    _layers: KVec<Pin<KBox<Scope<StateRef>>>>,
+    _slab_files: KVec<Pin<KBox<File<StateRef>>>>,
+    _kmalloc: KVec<Pin<KBox<Scope<slab::SlabEntry>>>>,
+    _slab_dir: Dir,
+    _root: Dir,
+}
+
+impl Tree {
+    /// Creates the tree under `root` (`zonemm/`), with `slab_dir`
+    /// (`zonemm/slab/`) made already, over `state`.
+    pub(crate) fn new(root: Dir, slab_dir: Dir, state: &'static State) -> Result<Self> {
+        let s = StateRef(state);
+        let mut layers = KVec::new();
+        let source = root.scope(s, c"source", |s, dir| {
+            dir.read_callback_file(c"areas", s, &show_areas);
+        });
+        layers.push(KBox::pin_init(source, GFP_KERNEL)?, GFP_KERNEL)?;
+        layers.push(KBox::pin_init(root.scope(s, c"buddy", buddy::files), GFP_KERNEL)?, GFP_KERNEL)?;
+
+        let mut slab_files = KVec::new();
+        slab_files.push(
+            KBox::pin_init(slab_dir.read_callback_file(c"slabinfo", s, &slab::show_slabinfo), GFP_KERNEL)?,
+            GFP_KERNEL,
+        )?;
+        slab_files.push(
+            KBox::pin_init(slab_dir.write_callback_file(c"create", s, &slab::write_create), GFP_KERNEL)?,
+            GFP_KERNEL,
+        )?;
+        slab_files.push(
+            KBox::pin_init(slab_dir.write_callback_file(c"destroy", s, &slab::write_destroy), GFP_KERNEL)?,
+            GFP_KERNEL,
+        )?;
+        let mut kmalloc = KVec::new();
+        for cache in state.kmalloc.caches() {
+            let entry = slab::SlabEntry::borrowed(cache);
+            kmalloc.push(slab::cache_dir(&slab_dir, cache.name(), entry)?, GFP_KERNEL)?;
+        }
+        Ok(Self { _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
+    }
+}
+
+fn show_areas(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     state.pool.source().show_areas(f)
 }

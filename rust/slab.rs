@@ -68,7 +68,31 @@ pub(crate) mod kmalloc;
 
 /// A constructor: runs on each object when its slab is built, with the
 /// object and its size.
-pub(crate) type Ctor = fn(*mut u8, usize);
+///
+/// # Safety
+///
+/// Called only with an object of the cache: `size` writable bytes.
+pub(crate) type Ctor = unsafe fn(obj: *mut u8, size: usize);
+
+/// The `ctor=zero` constructor.
+///
+/// # Safety
+///
+/// `obj` must be valid for writes of `size` bytes.
+pub(crate) unsafe fn ctor_zero(obj: *mut u8, size: usize) {
+    // SAFETY: By the caller's guarantee.
+    unsafe { core::ptr::write_bytes(obj, 0, size) };
+}
+
+/// The `ctor=pattern` constructor: `0xc7` ("constructed") throughout.
+///
+/// # Safety
+///
+/// `obj` must be valid for writes of `size` bytes.
+pub(crate) unsafe fn ctor_pattern(obj: *mut u8, size: usize) {
+    // SAFETY: By the caller's guarantee.
+    unsafe { core::ptr::write_bytes(obj, 0xc7, size) };
+}
 
 /// Marks a live [`Slab`], checked before trusting `page->private`.
 const SLAB_MAGIC: usize = 0x5a6f_6e65_536c_6162;
@@ -215,11 +239,6 @@ impl<'a> Cache<'a> {
     /// The layout (object size, slot, order, objects per slab, colours).
     pub(crate) fn layout(&self) -> &Layout {
         &self.layout
-    }
-
-    /// The debugging options.
-    pub(crate) fn debug(&self) -> DebugFlags {
-        self.debug
     }
 
     fn this_cpu(&self) -> &SpinLock<Ac> {
@@ -657,14 +676,10 @@ mod tests {
         Ok(())
     }
 
-    fn pattern_ctor(obj: *mut u8, size: usize) {
-        stamp(obj, size, 0xc7);
-    }
-
     #[test]
     fn the_constructor_runs_once_per_construction() -> Result {
         let pool = pool()?;
-        let cache = Cache::create(&pool, "ctor", 128, 0, DebugFlags::default(), Some(pattern_ctor))?;
+        let cache = Cache::create(&pool, "ctor", 128, 0, DebugFlags::default(), Some(ctor_pattern))?;
         let per_slab = cache.layout().objects as u64;
         for _ in 0..5 {
             let a = cache.alloc(Flags::KERNEL)?;

@@ -9,7 +9,10 @@
 use core::ptr::NonNull;
 
 use kernel::{
-    debugfs::Scope,
+    debugfs::{
+        Dir,
+        Scope, //
+    },
     new_mutex,
     prelude::*,
     sync::Mutex, //
@@ -88,49 +91,58 @@ pub(crate) struct State {
     pub(crate) pool: &'static buddy::Pool,
     #[pin]
     pub(crate) buddy_allocs: Mutex<debugfs::buddy::Allocations>,
+    pub(crate) kmalloc: slab::kmalloc::Kmalloc<'static>,
+    /// `zonemm/slab/`, where `create` adds a directory per cache.
+    pub(crate) slab_dir: Dir,
+    #[pin]
+    pub(crate) caches: Mutex<KVec<Pin<KBox<Scope<debugfs::slab::SlabEntry>>>>>,
 }
 
-/// The pool, owned by the module and lent out as `&'static` to the state.
+/// A pinned value owned by the module and lent out as `&'static`.
 ///
 /// # Invariants
 ///
-/// `0` came from `KBox::into_raw`; every `&'static` borrow of it lives in
-/// a [`State`] that is dropped before this is.
-struct PoolBox(NonNull<buddy::Pool>);
+/// `0` came from `KBox::into_raw` of a pinned box; every `&'static` borrow
+/// of it is dropped before this is (the module's field order sees to it).
+struct Leaked<T>(NonNull<T>);
 
-// SAFETY: `Pool` is `Sync`; the box only hands out shared references.
-unsafe impl Send for PoolBox {}
+// SAFETY: Only shared references to a `Sync` value are handed out.
+unsafe impl<T: Sync> Send for Leaked<T> {}
 
 // SAFETY: As above.
-unsafe impl Sync for PoolBox {}
+unsafe impl<T: Sync> Sync for Leaked<T> {}
 
-impl PoolBox {
-    fn new(pool: buddy::Pool) -> Result<Self> {
-        let boxed = KBox::new(pool, GFP_KERNEL)?;
+impl<T> Leaked<T> {
+    fn new(value: Pin<KBox<T>>) -> Self {
+        // SAFETY: The value is never moved out of its box: it is only ever
+        // borrowed, then dropped in place by `Drop`.
+        let boxed = unsafe { Pin::into_inner_unchecked(value) };
         // INVARIANT: from `KBox::into_raw`.
-        Ok(Self(NonNull::from(KBox::leak(boxed))))
+        Self(NonNull::from(KBox::leak(boxed)))
     }
 
-    /// The pool, for a [`State`] (see the type invariant).
-    fn get(&self) -> &'static buddy::Pool {
-        // SAFETY: The pool lives until `self` is dropped, which happens only
-        // after every state holding this reference is gone.
+    fn get(&self) -> &'static T {
+        // SAFETY: The value lives until `self` is dropped, which happens
+        // only after every holder of this reference is gone.
         unsafe { self.0.as_ref() }
     }
 }
 
-impl Drop for PoolBox {
+impl<T> Drop for Leaked<T> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the pointer came from
-        // `KBox::into_raw` and nothing borrows it any more.
-        drop(unsafe { KBox::from_raw(self.0.as_ptr()) });
+        // `KBox::into_raw` and nothing borrows it any more; it is dropped
+        // in place, never moved.
+        drop(unsafe { Pin::new_unchecked(KBox::from_raw(self.0.as_ptr())) });
     }
 }
 
 struct ZoneMm {
-    // Field order is drop order: the state (and its debugfs files) first.
-    _state: Pin<KBox<Scope<State>>>,
-    _pool: PoolBox,
+    // Field order is drop order: debugfs files, then the state, then the
+    // pool whose pages everything above holds.
+    _tree: debugfs::Tree,
+    _state: Leaked<State>,
+    _pool: Leaked<buddy::Pool>,
 }
 
 impl kernel::Module for ZoneMm {
@@ -143,13 +155,25 @@ impl kernel::Module for ZoneMm {
         let chunks = source.chunks();
         let pages: usize = chunks.iter().map(|c| c.range().nr_pages).sum();
         pr_info!("took {} pages in {} chunks\n", pages, chunks.len());
-        let owner = PoolBox::new(buddy::Pool::new(source, module_parameters::movable_mb.value())?)?;
-        let pool = owner.get();
-        let state = try_pin_init!(State {
-            pool,
-            buddy_allocs <- new_mutex!(debugfs::buddy::Allocations::new(), "State::buddy_allocs"),
-        }? Error);
-        let state = KBox::pin_init(debugfs::init(state), GFP_KERNEL)?;
-        Ok(Self { _state: state, _pool: owner })
+        let pool = buddy::Pool::new(source, module_parameters::movable_mb.value())?;
+        let pool_owner = Leaked::new(KBox::pin(pool, GFP_KERNEL)?);
+        let pool = pool_owner.get();
+        let root = Dir::new(c"zonemm");
+        let slab_dir = root.subdir(c"slab");
+        let kmalloc = slab::kmalloc::Kmalloc::new(pool)?;
+        let caches_dir = slab_dir.clone();
+        let state = KBox::pin_init(
+            try_pin_init!(State {
+                pool,
+                buddy_allocs <- new_mutex!(debugfs::buddy::Allocations::new(), "State::buddy_allocs"),
+                kmalloc,
+                slab_dir: caches_dir,
+                caches <- new_mutex!(KVec::new(), "State::caches"),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        let state_owner = Leaked::new(state);
+        let tree = debugfs::Tree::new(root, slab_dir, state_owner.get())?;
+        Ok(Self { _tree: tree, _state: state_owner, _pool: pool_owner })
     }
 }

@@ -9,6 +9,7 @@
 //! and changes nothing.
 
 use kernel::{
+    debugfs::ScopedDir,
     fmt,
     prelude::*,
     uaccess::UserSliceReader, //
@@ -36,8 +37,24 @@ use crate::{
     },
     procfs,
     zone::ZoneType,
-    State,
 };
+
+use super::StateRef;
+
+/// Populates `zonemm/buddy/`.
+pub(crate) fn files<'data>(s: &'data StateRef, dir: &ScopedDir<'data, '_>) {
+    dir.read_callback_file(c"buddyinfo", s, &show_buddyinfo);
+    dir.read_callback_file(c"pagetypeinfo", s, &show_pagetypeinfo);
+    dir.read_callback_file(c"zoneinfo", s, &show_zoneinfo);
+    dir.read_callback_file(c"stats", s, &show_stats);
+    dir.write_only_callback_file(c"alloc", s, &write_alloc);
+    dir.read_callback_file(c"allocations", s, &show_allocations);
+    dir.write_only_callback_file(c"free", s, &write_free);
+    dir.write_only_callback_file(c"drain", s, &write_drain);
+    dir.read_write_callback_file(c"min_free_kbytes", s, &show_min_free_kbytes, &write_min_free_kbytes);
+    dir.read_write_callback_file(c"pcp_high", s, &show_pcp_high, &write_pcp_high);
+    dir.read_write_callback_file(c"pcp_batch", s, &show_pcp_batch, &write_pcp_batch);
+}
 
 /// Blocks allocated through `buddy/alloc`, by handle.
 pub(crate) struct Allocations {
@@ -78,14 +95,14 @@ pub(crate) fn refuse(file: &str, bad: BadInput<'_>) -> Error {
     EINVAL
 }
 
-pub(crate) fn show_buddyinfo(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(crate) fn show_buddyinfo(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     for zone in state.pool.zones() {
         procfs::buddyinfo_line(f, zone.nid(), zone.ztype().name(), &zone.snapshot().nr_free)?;
     }
     Ok(())
 }
 
-pub(crate) fn show_pagetypeinfo(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(crate) fn show_pagetypeinfo(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let pool = state.pool;
     for nid in 0..pool.nr_nodes() {
         let zones = || ZoneType::ALL.into_iter().filter_map(move |z| pool.zone(nid, z));
@@ -116,7 +133,7 @@ pub(crate) fn show_pagetypeinfo(state: &State, f: &mut fmt::Formatter<'_>) -> fm
     Ok(())
 }
 
-pub(crate) fn show_zoneinfo(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(crate) fn show_zoneinfo(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     for zone in state.pool.zones() {
         let w = zone.watermarks();
         write!(f, "Node {}, zone {:>8}", zone.nid(), zone.ztype().name())?;
@@ -141,7 +158,7 @@ pub(crate) fn show_zoneinfo(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::R
     Ok(())
 }
 
-pub(crate) fn show_stats(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(crate) fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let (allocs, fails, zone_fallbacks) = state.pool.alloc_stats();
     for (o, n) in allocs.iter().enumerate() {
         writeln!(f, "alloc_order{o} {n}")?;
@@ -204,7 +221,7 @@ fn parse_alloc<'a>(pool: &Pool, line: &'a str) -> Result<(Order, usize, Flags), 
     Ok((order, count, flags))
 }
 
-pub(crate) fn write_alloc(state: &State, reader: &mut UserSliceReader) -> Result {
+pub(crate) fn write_alloc(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0; 128];
     let line = read_command(reader, &mut buf)?;
     let (order, count, flags) = parse_alloc(state.pool, line).map_err(|bad| refuse("buddy/alloc", bad))?;
@@ -228,7 +245,7 @@ pub(crate) fn write_alloc(state: &State, reader: &mut UserSliceReader) -> Result
     Ok(())
 }
 
-pub(crate) fn show_allocations(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(crate) fn show_allocations(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "# handle node zone pfn order type")?;
     for (handle, b) in state.buddy_allocs.lock().blocks.iter() {
         let z = b.zone();
@@ -237,7 +254,7 @@ pub(crate) fn show_allocations(state: &State, f: &mut fmt::Formatter<'_>) -> fmt
     Ok(())
 }
 
-pub(crate) fn write_free(state: &State, reader: &mut UserSliceReader) -> Result {
+pub(crate) fn write_free(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0; 128];
     let line = read_command(reader, &mut buf)?;
     let mut allocs = state.buddy_allocs.lock();
@@ -252,7 +269,7 @@ pub(crate) fn write_free(state: &State, reader: &mut UserSliceReader) -> Result 
     Ok(())
 }
 
-pub(crate) fn write_drain(state: &State, reader: &mut UserSliceReader) -> Result {
+pub(crate) fn write_drain(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0; 128];
     let line = read_command(reader, &mut buf)?;
     if line != "1" {
@@ -262,11 +279,11 @@ pub(crate) fn write_drain(state: &State, reader: &mut UserSliceReader) -> Result
     Ok(())
 }
 
-pub(crate) fn show_min_free_kbytes(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(crate) fn show_min_free_kbytes(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", state.pool.min_free_kbytes())
 }
 
-pub(crate) fn write_min_free_kbytes(state: &State, reader: &mut UserSliceReader) -> Result {
+pub(crate) fn write_min_free_kbytes(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0; 128];
     let line = read_command(reader, &mut buf)?;
     let kbytes = number(line).ok_or_else(|| refuse("buddy/min_free_kbytes", BadInput::new("not a number", line)))?;
@@ -278,15 +295,15 @@ fn first_pcp(pool: &Pool) -> (usize, usize) {
     first.map_or((0, 0), |(_, high, batch)| (high, batch))
 }
 
-pub(crate) fn show_pcp_high(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(crate) fn show_pcp_high(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", first_pcp(state.pool).0)
 }
 
-pub(crate) fn show_pcp_batch(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(crate) fn show_pcp_batch(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", first_pcp(state.pool).1)
 }
 
-fn write_pcp(state: &State, reader: &mut UserSliceReader, file: &str, high: bool) -> Result {
+fn write_pcp(state: &StateRef, reader: &mut UserSliceReader, file: &str, high: bool) -> Result {
     let mut buf = [0; 128];
     let line = read_command(reader, &mut buf)?;
     let v = number(line).ok_or_else(|| refuse(file, BadInput::new("not a number", line)))?;
@@ -297,10 +314,10 @@ fn write_pcp(state: &State, reader: &mut UserSliceReader, file: &str, high: bool
     }
 }
 
-pub(crate) fn write_pcp_high(state: &State, reader: &mut UserSliceReader) -> Result {
+pub(crate) fn write_pcp_high(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     write_pcp(state, reader, "buddy/pcp_high", true)
 }
 
-pub(crate) fn write_pcp_batch(state: &State, reader: &mut UserSliceReader) -> Result {
+pub(crate) fn write_pcp_batch(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     write_pcp(state, reader, "buddy/pcp_batch", false)
 }

@@ -62,7 +62,9 @@ impl Cache<'_> {
             right.fill(RED_INACTIVE);
         }
         if let Some(ctor) = self.ctor {
-            ctor(obj, self.layout.object_size);
+            // SAFETY: `obj` is a new object of this cache, `object_size`
+            // bytes, not yet handed to anyone.
+            unsafe { ctor(obj, self.layout.object_size) };
             self.stats.ctor_runs.add(1, Relaxed);
         } else if self.layout.poison {
             poison(self.bytes(obj));

@@ -65,8 +65,9 @@ impl<'a> Kmalloc<'a> {
     pub(crate) fn new(pool: &'a Pool) -> Result<Self> {
         let mut caches = KVec::with_capacity(KMALLOC_SIZES.len(), GFP_KERNEL)?;
         for (size, name) in KMALLOC_SIZES.iter().zip(KMALLOC_NAMES) {
-            // Power-of-two classes are naturally aligned, like the kernel's.
-            let align = if size.is_power_of_two() { (*size).min(PAGE_SIZE) } else { 0 };
+            // Power-of-two classes are naturally aligned, like the kernel's;
+            // the others (96, 192) only to ARCH_KMALLOC_MINALIGN.
+            let align = if size.is_power_of_two() { (*size).min(PAGE_SIZE) } else { 8 };
             caches.push(Cache::create(pool, name, *size, align, DebugFlags::default(), None)?, GFP_KERNEL)?;
         }
         Ok(Self { pool, caches })
