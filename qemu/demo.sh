@@ -21,6 +21,9 @@ show "echo 'order=3 count=2 node=0' > $D/buddy/alloc; cat $D/buddy/allocations"
 show "cat $D/buddy/buddyinfo  # node 0: one order-10 block split down to order 3"
 show "echo all > $D/buddy/free; echo 1 > $D/buddy/drain; cat $D/buddy/buddyinfo"
 show "grep -E 'splits|merges|fallbacks|claims|pcp' $D/buddy/stats"
+show "echo 'demo 200 flags=redzone,poison' > $D/slab/create; echo count=50 > $D/slab/demo/alloc"
+show "head -n 2 $D/slab/slabinfo; grep -E '^(demo|kmalloc-64|kmalloc-8k) ' $D/slab/slabinfo"
+show "echo all > $D/slab/demo/free; echo 1 > $D/slab/demo/shrink; echo demo > $D/slab/destroy; grep -c '^demo ' $D/slab/slabinfo"
 show "rmmod zonemm"
 cma_back() { [ "$(meminfo CmaFree)" -eq "$(cat /run/zonemm/cmafree.before)" ]; }
 wait_for cma_back

@@ -152,3 +152,45 @@ proptest! {
         prop_assert_eq!(f + p + e, 8);
     }
 }
+
+proptest! {
+    #[test]
+    fn freelist_alloc_free_sequences_never_hand_out_twice(ops in proptest::collection::vec(any::<(bool, u8)>(), 1..400)) {
+        let objects = 37;
+        let mut f = Freelist::new(vec![0u16; objects], vec![0u64; 1], objects).unwrap();
+        let mut held: Vec<usize> = Vec::new();
+        for (alloc, pick) in ops {
+            if alloc {
+                match f.pop() {
+                    Some(i) => {
+                        prop_assert!(!held.contains(&i), "object {} handed out twice", i);
+                        prop_assert!(!f.is_free(i));
+                        held.push(i);
+                    }
+                    None => prop_assert_eq!(held.len(), objects),
+                }
+            } else if !held.is_empty() {
+                let i = held.swap_remove(pick as usize % held.len());
+                prop_assert_eq!(f.push(i), Ok(()));
+                prop_assert_eq!(f.push(i), Err(ObjectError::AlreadyFree));
+            }
+            prop_assert_eq!(f.inuse(), held.len());
+            prop_assert_eq!(f.nr_free() + held.len(), objects);
+        }
+    }
+
+    #[test]
+    fn every_layout_fits_its_slab(size in 1usize..=32768, align_shift in 0u32..13, debug in any::<(bool, bool, bool)>()) {
+        let flags = DebugFlags { redzone: debug.0, poison: debug.1, store_user: debug.2 };
+        let align = if align_shift == 0 { 0 } else { 1 << align_shift };
+        if let Some(l) = Layout::new(size, align, flags, false) {
+            prop_assert!(l.slot >= size + l.object_offset);
+            prop_assert_eq!(l.slot % l.align, 0);
+            prop_assert_eq!(l.object_offset % l.align, 0);
+            prop_assert!(l.objects >= 1);
+            for n in 0..l.colours {
+                prop_assert!(l.colour(n) + l.objects * l.slot <= l.slab_bytes());
+            }
+        }
+    }
+}
