@@ -130,7 +130,7 @@ pub(crate) struct PageBlock<'a> {
     mt: MigrateType,
 }
 
-impl PageBlock<'_> {
+impl<'a> PageBlock<'a> {
     /// The first frame.
     pub(crate) fn pfn(&self) -> Pfn {
         self.zone.pfn(self.idx)
@@ -164,6 +164,33 @@ impl PageBlock<'_> {
 
     /// Frees the block now (the same as dropping it).
     pub(crate) fn free(self) {}
+
+    /// `split_page()`: the block as `2^order` single pages, each freed on
+    /// its own. Allocates the array first; must not be called from atomic
+    /// context.
+    pub(crate) fn split(self) -> Result<KVec<PageBlock<'a>>> {
+        let n = self.order.nr_pages();
+        let mut pages = KVec::with_capacity(n, GFP_KERNEL)?;
+        if self.order == Order::ZERO {
+            pages.push(self, GFP_KERNEL)?;
+            return Ok(pages);
+        }
+        let this = core::mem::ManuallyDrop::new(self);
+        if !this.zone.split(this.idx, this.order) {
+            // Cannot happen for a block we own; free it as it was.
+            drop(core::mem::ManuallyDrop::into_inner(this));
+            return Err(EINVAL);
+        }
+        for i in 0..n as u32 {
+            // INVARIANT: the zone now has `idx + i` as an allocated single
+            // page, ours.
+            let page = PageBlock { zone: this.zone, idx: this.idx + i, order: Order::ZERO, mt: this.mt };
+            if let Err(e) = pages.push_within_capacity(page) {
+                drop(e);
+            }
+        }
+        Ok(pages)
+    }
 }
 
 impl Drop for PageBlock<'_> {

@@ -16,6 +16,7 @@
 #include <linux/nodemask.h>
 #include <linux/slab.h>
 #include <linux/topology.h>
+#include <linux/vmalloc.h>
 
 #include "helpers.h"
 
@@ -169,4 +170,32 @@ bool zonemm_virt_addr_valid(const void *addr)
 unsigned long zonemm_virt_to_pfn(const void *addr)
 {
 	return PHYS_PFN(__pa(addr));
+}
+
+void *zonemm_vmap(struct page **pages, unsigned int count)
+{
+	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
+}
+
+void *zonemm_vm_map_ram(struct page **pages, unsigned int count)
+{
+	return vm_map_ram(pages, count, NUMA_NO_NODE);
+}
+
+void zonemm_vm_unmap_ram(const void *addr, unsigned int count)
+{
+	vm_unmap_ram(addr, count);
+}
+
+void zonemm_vunmap(const void *addr)
+{
+	vunmap(addr);
+}
+
+/* The frame mapped at a vmalloc-space address, or ULONG_MAX if none. */
+unsigned long zonemm_vmalloc_to_pfn(const void *addr)
+{
+	struct page *page = vmalloc_to_page(addr);
+
+	return page ? page_to_pfn(page) : ULONG_MAX;
 }

@@ -30,5 +30,10 @@ unsigned long zonemm_page_private(const struct page *page);
 void zonemm_set_page_private(struct page *page, unsigned long private);
 bool zonemm_virt_addr_valid(const void *addr);
 unsigned long zonemm_virt_to_pfn(const void *addr);
+void *zonemm_vmap(struct page **pages, unsigned int count);
+void *zonemm_vm_map_ram(struct page **pages, unsigned int count);
+void zonemm_vm_unmap_ram(const void *addr, unsigned int count);
+void zonemm_vunmap(const void *addr);
+unsigned long zonemm_vmalloc_to_pfn(const void *addr);
 
 #endif /* ZONEMM_HELPERS_H */

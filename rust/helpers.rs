@@ -68,6 +68,18 @@ extern "C" {
     pub(crate) fn zonemm_virt_addr_valid(addr: *const c_void) -> bool;
     /// `PHYS_PFN(__pa(addr))`, for a direct-map address.
     pub(crate) fn zonemm_virt_to_pfn(addr: *const c_void) -> c_ulong;
+    /// `vmap(pages, count, VM_MAP, PAGE_KERNEL)`, with its guard page;
+    /// null on failure. Sleeps.
+    pub(crate) fn zonemm_vmap(pages: *mut *mut bindings::page, count: c_uint) -> *mut c_void;
+    /// `vm_map_ram(pages, count, NUMA_NO_NODE)`: no guard page; null on
+    /// failure. Sleeps.
+    pub(crate) fn zonemm_vm_map_ram(pages: *mut *mut bindings::page, count: c_uint) -> *mut c_void;
+    /// `vm_unmap_ram()`. Sleeps.
+    pub(crate) fn zonemm_vm_unmap_ram(addr: *const c_void, count: c_uint);
+    /// `vunmap()`. Sleeps.
+    pub(crate) fn zonemm_vunmap(addr: *const c_void);
+    /// `page_to_pfn(vmalloc_to_page(addr))`, or `c_ulong::MAX` if unmapped.
+    pub(crate) fn zonemm_vmalloc_to_pfn(addr: *const c_void) -> c_ulong;
     /// `node_online()`.
     pub(crate) fn zonemm_node_online(nid: c_int) -> bool;
 }

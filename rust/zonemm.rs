@@ -21,6 +21,7 @@ use kernel::{
 mod buddy;
 mod debugfs;
 mod helpers;
+mod region;
 mod slab;
 mod source;
 
@@ -50,6 +51,10 @@ mod procfs;
 #[allow(dead_code)]
 #[expect(unreachable_pub)]
 mod slub;
+#[path = "core/src/vmap.rs"]
+#[allow(dead_code)]
+#[expect(unreachable_pub)]
+mod vmap;
 #[path = "core/src/watermark.rs"]
 #[allow(dead_code)]
 #[expect(unreachable_pub)]

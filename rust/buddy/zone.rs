@@ -302,6 +302,11 @@ impl Zone {
         }
     }
 
+    /// `split_page()`: the block of `order` at `idx` becomes single pages.
+    pub(crate) fn split(&self, idx: u32, order: Order) -> bool {
+        self.lock.lock().split(idx as usize, order).is_ok()
+    }
+
     /// `drain_pages_zone()`: every CPU's lists back to the free lists.
     pub(crate) fn drain(&self) {
         for pcp in self.pcp.iter() {

@@ -15,6 +15,7 @@ pub mod pcp;
 pub mod pfn;
 pub mod procfs;
 pub mod slub;
+pub mod vmap;
 pub mod watermark;
 pub mod zone;
 pub mod zonelist;

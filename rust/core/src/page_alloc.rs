@@ -491,6 +491,19 @@ impl<S: core::ops::DerefMut<Target = [PageMeta]>> Zone<S> {
         Ok(())
     }
 
+    /// `split_page()`: the allocated block of `order` at `idx` becomes
+    /// `2^order` allocated single pages, each freed on its own later.
+    pub fn split(&mut self, idx: usize, order: Order) -> Result<(), FreeError> {
+        self.check_free(idx, order)?;
+        let mt = self.meta[idx].mt;
+        for m in &mut self.meta[idx..idx + order.nr_pages()] {
+            m.state = PageState::Allocated;
+            m.order = 0;
+            m.mt = mt;
+        }
+        Ok(())
+    }
+
     /// Frees the allocated block of `order` at `idx` (`__free_one_page`):
     /// merges with free buddies as far as it can, then goes on the list of
     /// its pageblock's type.

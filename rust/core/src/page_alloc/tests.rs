@@ -97,6 +97,21 @@ fn bad_frees_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn a_split_block_frees_page_by_page_and_merges_back() {
+    let mut z = zone(1024, &[(0, 1024)]);
+    let idx = z.rmqueue(order(4), MigrateType::Movable).unwrap();
+    assert_eq!(z.split(idx + 1, order(4)), Err(FreeError::NotAllocated));
+    z.split(idx, order(4)).unwrap();
+    assert_eq!(z.free(idx, order(4)), Err(FreeError::WrongOrder), "now single pages");
+    z.check().unwrap();
+    for p in (idx..idx + 16).rev() {
+        z.free(p, order(0)).unwrap();
+    }
+    z.check().unwrap();
+    assert_eq!(z.free_area(Order::MAX).nr_free(), 1);
+}
+
+#[test]
 fn unmovable_claims_a_whole_movable_block_when_large() {
     let mut z = zone(1024, &[(0, 1024)]);
     let idx = z.rmqueue(order(0), MigrateType::Unmovable).unwrap();

@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The region layer: virtually contiguous regions built from scattered
+//! buddy-pool pages, as `vmalloc()` builds them from scattered pages.
+//!
+//! Mirrors `mm/vmalloc.c`: `__vmalloc_node_range()` takes the pages
+//! (`vm_area_alloc_pages()`: large blocks first, split to single pages),
+//! maps them (`vmap()`, the mapping call 7.3 exports to modules), and
+//! records the area (`struct vm_struct`: start, size with its guard page,
+//! pages, flags, caller) in an address-ordered tree (the core's
+//! `vmap::RegionTree`, as `vmap_area_root`). `vfree()` is lazy: freed
+//! regions wait, still mapped, and are unmapped and their pages returned
+//! in one purge once enough are pending (`lazy_max_pages()`,
+//! `purge_vmap_area_lazy()`), or when `purge` is asked for.
+//!
+//! A region is mapped with `vmap()`, which always puts a guard page after
+//! it (it refuses `VM_NO_GUARD`); a `no_guard` region is mapped with
+//! `vm_map_ram()` instead, which packs small mappings into per-CPU blocks
+//! with no guard between them.
+//!
+//! Huge regions take pageblock-order (2 MiB) blocks when the pool has
+//! them, but are still mapped with 4 KiB entries: the interfaces that map
+//! huge pages (`vmap_pages_range()`, `vmap_range()`) are not exported to
+//! modules in 7.3. The merger will change a region's pages; `remap()`
+//! rebuilds the mapping from the page array (a new `vmap()`), since no
+//! exported call edits one kernel page-table entry.
+//!
+//! Regions flagged `mergeable` must be read and written through
+//! [`Regions::read`] and [`Regions::write`] only: the merger may share
+//! their pages and must see every write to break the sharing first.
+//!
+//! Locking: one mutex over the tree and the lazy list; `vmap()` and
+//! `vunmap()` sleep, so nothing here runs in atomic context.
+
+use core::{
+    panic::Location,
+    ptr::NonNull,
+};
+
+use kernel::{
+    bindings,
+    fmt,
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+};
+
+use crate::{
+    buddy::{
+        Flags,
+        PageBlock,
+        Pool, //
+    },
+    helpers::*,
+    pfn::{
+        Pfn,
+        PAGE_SIZE, //
+    },
+    vmap::{
+        area_size,
+        max_order,
+        next_order,
+        nr_pages,
+        Node,
+        RegionTree,
+        TreeError, //
+    },
+};
+
+/// A region's options (`VM_*` and `__GFP_ZERO`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RegionFlags {
+    /// Zeroed pages.
+    pub(crate) zero: bool,
+    /// The merger may share its pages (`MADV_MERGEABLE`).
+    pub(crate) mergeable: bool,
+    /// 2 MiB blocks where the pool has them (`VM_ALLOW_HUGE_VMAP`).
+    pub(crate) huge: bool,
+    /// No guard page after it (`VM_NO_GUARD`).
+    pub(crate) no_guard: bool,
+}
+
+/// One region (`struct vm_struct`).
+///
+/// # Invariants
+///
+/// `addr` maps `pages` (one entry per page, in order) for `nr_pages`
+/// pages, through a `vmap()` that this region owns; `blocks` owns those
+/// pages.
+pub(crate) struct Region<'a> {
+    addr: NonNull<u8>,
+    nr_pages: usize,
+    flags: RegionFlags,
+    caller: &'static Location<'static>,
+    blocks: KVec<PageBlock<'a>>,
+    pages: KVec<*mut bindings::page>,
+}
+
+// SAFETY: The raw pointers are the region's own mapping and pages.
+unsafe impl Send for Region<'_> {}
+
+// SAFETY: As above; shared access only reads them.
+unsafe impl Sync for Region<'_> {}
+
+impl Region<'_> {
+    /// Bytes of address space, guard page included.
+    fn area(&self) -> usize {
+        area_size(self.nr_pages, self.flags.no_guard)
+    }
+
+    /// The frame of page `i`.
+    fn pfn(&self, i: usize) -> Pfn {
+        // SAFETY: `pages[i]` is one of our pages.
+        Pfn(unsafe { zonemm_page_to_pfn(self.pages[i]) } as usize)
+    }
+
+    /// The direct-map address of byte `off`.
+    fn byte(&self, off: usize) -> *mut u8 {
+        // SAFETY: Our page's frame is in the direct map.
+        let page = unsafe { zonemm_pfn_to_virt(self.pfn(off / PAGE_SIZE).0 as c_ulong) };
+        // SAFETY: The offset is within the page.
+        unsafe { page.cast::<u8>().add(off % PAGE_SIZE) }
+    }
+}
+
+impl Drop for Region<'_> {
+    fn drop(&mut self) {
+        let addr = self.addr.as_ptr().cast();
+        if self.flags.no_guard {
+            // CAST: the count fitted a `c_uint` when it was mapped.
+            // SAFETY: By the type invariant we own this `vm_map_ram()`.
+            unsafe { zonemm_vm_unmap_ram(addr, self.nr_pages as c_uint) };
+        } else {
+            // SAFETY: By the type invariant we own this `vmap()`.
+            unsafe { zonemm_vunmap(addr) };
+        }
+        // Then `blocks` gives the pages back.
+    }
+}
+
+/// Counts for `region/stats`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RegionStats {
+    /// Regions allocated.
+    pub(crate) allocations: u64,
+    /// Regions freed (lazily or not).
+    pub(crate) frees: u64,
+    /// Pages in live regions.
+    pub(crate) pages_mapped: usize,
+    /// Pages of freed regions waiting for a purge.
+    pub(crate) lazily_pending: usize,
+    /// Purges done.
+    pub(crate) purges: u64,
+}
+
+struct Inner<'a> {
+    tree: RegionTree<KVec<Node>>,
+    slots: KVec<Option<KBox<Region<'a>>>>,
+    lazy: KVec<KBox<Region<'a>>>,
+    stats: RegionStats,
+}
+
+/// All regions over one pool.
+pub(crate) struct Regions<'a> {
+    pool: &'a Pool,
+    lazy_max: usize,
+    inner: Pin<KBox<Mutex<Inner<'a>>>>,
+}
+
+impl<'a> Regions<'a> {
+    /// No regions yet, over `pool`. Freed regions are purged once a
+    /// quarter of the pool's pages wait (the kernel waits for 32 MiB per
+    /// CPU-count bit, more than a small pool holds).
+    pub(crate) fn new(pool: &'a Pool) -> Result<Self> {
+        let inner = Inner {
+            tree: RegionTree::new(KVec::new()),
+            slots: KVec::new(),
+            lazy: KVec::new(),
+            stats: RegionStats::default(),
+        };
+        Ok(Self {
+            pool,
+            lazy_max: (pool.managed() / 4).max(1),
+            inner: KBox::pin_init(new_mutex!(inner, "Regions::inner"), GFP_KERNEL)?,
+        })
+    }
+
+    /// Takes `nr` pages, largest blocks first, split to single pages unless
+    /// `huge`.
+    fn alloc_pages(&self, nr: usize, flags: RegionFlags) -> Result<KVec<PageBlock<'a>>> {
+        let mut blocks = KVec::new();
+        let mut left = nr;
+        let gfp = if flags.zero { Flags::KERNEL.zeroed() } else { Flags::KERNEL };
+        while left > 0 {
+            let mut order = next_order(left, max_order(flags.huge));
+            let block = loop {
+                match self.pool.alloc_pages(order, gfp) {
+                    Ok(b) => break b,
+                    Err(e) => order = order.prev().ok_or(e)?,
+                }
+            };
+            left -= order.nr_pages();
+            if flags.huge && order.get() >= 9 {
+                blocks.push(block, GFP_KERNEL)?;
+            } else {
+                for page in block.split()?.drain_all() {
+                    blocks.push(page, GFP_KERNEL)?;
+                }
+            }
+        }
+        Ok(blocks)
+    }
+
+    /// `vmalloc()`: a region of `size` bytes (rounded up to pages). Sleeps.
+    #[track_caller]
+    pub(crate) fn alloc(&self, size: usize, flags: RegionFlags) -> Result<NonNull<u8>> {
+        let caller = Location::caller();
+        let nr = nr_pages(size).filter(|&n| n <= self.pool.managed()).ok_or(EINVAL)?;
+        let blocks = match self.alloc_pages(nr, flags) {
+            Ok(b) => b,
+            Err(_) => {
+                // Like alloc_vmap_area(): purge what waits, then retry once.
+                self.purge();
+                self.alloc_pages(nr, flags)?
+            }
+        };
+        let mut pages = KVec::with_capacity(nr, GFP_KERNEL)?;
+        for b in blocks.iter() {
+            for p in 0..b.order().nr_pages() {
+                // SAFETY: A frame of a block we own.
+                let page = unsafe { zonemm_pfn_to_page((b.pfn().0 + p) as c_ulong) };
+                pages.push(page, GFP_KERNEL)?;
+            }
+        }
+        let count = c_uint::try_from(nr).map_err(|_| EINVAL)?;
+        let addr = if flags.no_guard {
+            // SAFETY: `pages` holds `nr` pages we own.
+            unsafe { zonemm_vm_map_ram(pages.as_mut_ptr(), count) }
+        } else {
+            // SAFETY: As above.
+            unsafe { zonemm_vmap(pages.as_mut_ptr(), count) }
+        };
+        let addr = NonNull::new(addr.cast::<u8>()).ok_or(ENOMEM)?;
+        // INVARIANT: `addr` maps `pages`, owned by `blocks`.
+        let region = KBox::new(Region { addr, nr_pages: nr, flags, caller, blocks, pages }, GFP_KERNEL)?;
+        self.insert(region)?;
+        Ok(addr)
+    }
+
+    fn insert(&self, region: KBox<Region<'a>>) -> Result {
+        let start = region.addr.as_ptr() as usize;
+        let end = start + region.area();
+        let mut inner = self.inner.lock();
+        if inner.tree.is_full() {
+            let bigger = KVec::from_elem(Node::FREE, inner.tree.capacity() * 2 + 8, GFP_KERNEL)?;
+            if let Ok(old) = inner.tree.grow(bigger) {
+                drop(old);
+            }
+        }
+        let slot = match inner.tree.insert(start, end) {
+            Ok(slot) => slot as usize,
+            Err(TreeError::Full | TreeError::Overlap) => return Err(EINVAL),
+        };
+        while inner.slots.len() <= slot {
+            inner.slots.push(None, GFP_KERNEL)?;
+        }
+        inner.stats.allocations += 1;
+        inner.stats.pages_mapped += region.nr_pages;
+        inner.slots[slot] = Some(region);
+        Ok(())
+    }
+
+    /// `vfree()`: the region starting at `addr` goes on the lazy list; a
+    /// purge follows once enough waits. `EINVAL` if no region starts there.
+    pub(crate) fn free(&self, addr: NonNull<u8>) -> Result {
+        let mut inner = self.inner.lock();
+        let start = addr.as_ptr() as usize;
+        match inner.tree.find(start) {
+            Some((_, s, _)) if s == start => {}
+            _ => return Err(EINVAL),
+        }
+        let (slot, _, _) = inner.tree.remove(start).ok_or(EINVAL)?;
+        let region = inner.slots[slot as usize].take().ok_or(EINVAL)?;
+        inner.stats.frees += 1;
+        inner.stats.pages_mapped -= region.nr_pages;
+        inner.stats.lazily_pending += region.nr_pages;
+        inner.lazy.push(region, GFP_KERNEL)?;
+        let purge = inner.stats.lazily_pending >= self.lazy_max;
+        drop(inner);
+        if purge {
+            self.purge();
+        }
+        Ok(())
+    }
+
+    /// Frees every live region (lazily).
+    pub(crate) fn free_all(&self) {
+        loop {
+            let mut first = None;
+            self.inner.lock().tree.for_each(|_, s, _| {
+                first.get_or_insert(s);
+            });
+            let Some(start) = first.and_then(|s| NonNull::new(s as *mut u8)) else { break };
+            if self.free(start).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// `purge_vmap_area_lazy()`: unmaps every freed region and gives its
+    /// pages back.
+    pub(crate) fn purge(&self) {
+        let mut inner = self.inner.lock();
+        let lazy = core::mem::take(&mut inner.lazy);
+        inner.stats.lazily_pending = 0;
+        inner.stats.purges += 1;
+        drop(inner);
+        // vunmap() sleeps: done with the lock released.
+        drop(lazy);
+    }
+
+    /// Runs `f` on the region holding `addr`, with the offset of `addr`.
+    fn with<R>(&self, addr: usize, f: impl FnOnce(&Region<'a>, usize) -> R) -> Option<R> {
+        let inner = self.inner.lock();
+        let (slot, start, _) = inner.tree.find(addr)?;
+        let region = inner.slots.get(slot as usize)?.as_ref()?;
+        let off = addr - start;
+        (off < region.nr_pages * PAGE_SIZE).then(|| f(region, off))
+    }
+
+    /// `vmalloc_to_page()`: the frame mapped at `addr`, if in a region.
+    pub(crate) fn to_pfn(&self, addr: usize) -> Option<Pfn> {
+        self.with(addr, |r, off| r.pfn(off / PAGE_SIZE))
+    }
+
+    /// The region holding `addr`: its start and size in bytes (no guard).
+    pub(crate) fn find(&self, addr: usize) -> Option<(usize, usize)> {
+        self.with(addr, |r, _| (r.addr.as_ptr() as usize, r.nr_pages * PAGE_SIZE))
+    }
+
+    /// Copies `buf.len()` bytes at `off` of the region at `addr` into
+    /// `buf`. `EINVAL` past the region's end.
+    pub(crate) fn read(&self, addr: usize, off: usize, buf: &mut [u8]) -> Result {
+        self.with(addr, |r, base| {
+            let end = (base + off).checked_add(buf.len()).filter(|&e| e <= r.nr_pages * PAGE_SIZE);
+            end.ok_or(EINVAL)?;
+            for (i, b) in buf.iter_mut().enumerate() {
+                // SAFETY: The byte lies in one of the region's pages.
+                *b = unsafe { r.byte(base + off + i).read() };
+            }
+            Ok(())
+        })
+        .ok_or(EINVAL)?
+    }
+
+    /// Copies `buf` to `off` of the region at `addr`. `EINVAL` past its end.
+    pub(crate) fn write(&self, addr: usize, off: usize, buf: &[u8]) -> Result {
+        self.with(addr, |r, base| {
+            let end = (base + off).checked_add(buf.len()).filter(|&e| e <= r.nr_pages * PAGE_SIZE);
+            end.ok_or(EINVAL)?;
+            for (i, &b) in buf.iter().enumerate() {
+                // SAFETY: The byte lies in one of the region's pages.
+                unsafe { r.byte(base + off + i).write(b) };
+            }
+            Ok(())
+        })
+        .ok_or(EINVAL)?
+    }
+
+    /// Fills the whole region starting at `addr` with `byte`.
+    pub(crate) fn fill(&self, addr: usize, byte: u8) -> Result {
+        let (start, size) = self.find(addr).filter(|&(s, _)| s == addr).ok_or(EINVAL)?;
+        let chunk = [byte; 256];
+        let mut off = 0;
+        while off < size {
+            let n = chunk.len().min(size - off);
+            self.write(start, off, &chunk[..n])?;
+            off += n;
+        }
+        Ok(())
+    }
+
+    /// Checks the whole region starting at `addr` holds `byte`: the first
+    /// mismatch as `(offset, found)`, or `EINVAL` if no region starts there.
+    pub(crate) fn check(&self, addr: usize, byte: u8) -> Result<Option<(usize, u8)>> {
+        let (start, size) = self.find(addr).filter(|&(s, _)| s == addr).ok_or(EINVAL)?;
+        let mut buf = [0u8; 256];
+        let mut off = 0;
+        while off < size {
+            let n = buf.len().min(size - off);
+            self.read(start, off, &mut buf[..n])?;
+            if let Some(i) = buf[..n].iter().position(|&b| b != byte) {
+                return Ok(Some((off + i, buf[i])));
+            }
+            off += n;
+        }
+        Ok(None)
+    }
+
+    /// The counters.
+    pub(crate) fn stats(&self) -> RegionStats {
+        self.inner.lock().stats
+    }
+
+    /// `/proc/vmallocinfo`: one line per live region, by address.
+    pub(crate) fn show_vmallocinfo(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.inner.lock();
+        let mut result = Ok(());
+        inner.tree.for_each(|slot, start, end| {
+            let Some(Some(r)) = inner.slots.get(slot as usize) else { return };
+            if result.is_ok() {
+                result = show_line(f, r, start, end);
+            }
+        });
+        result
+    }
+}
+
+/// One `/proc/vmallocinfo` line (`vmalloc_info_show()`), with the node
+/// counts of `show_numa_info()` and zonemm's flags at the end.
+fn show_line(f: &mut fmt::Formatter<'_>, r: &Region<'_>, start: usize, end: usize) -> fmt::Result {
+    write!(f, "0x{start:016x}-0x{end:016x} {:7}", end - start)?;
+    write!(f, " {}:{}", r.caller.file(), r.caller.line())?;
+    write!(f, " pages={} vmalloc", r.nr_pages)?;
+    let mut per_node = [0usize; 8];
+    for b in r.blocks.iter() {
+        let nid = b.zone().nid().min(per_node.len() - 1);
+        per_node[nid] += b.order().nr_pages();
+    }
+    for (nid, n) in per_node.iter().enumerate().filter(|(_, &n)| n > 0) {
+        write!(f, " N{nid}={n}")?;
+    }
+    for (on, name) in [
+        (r.flags.zero, "zero"),
+        (r.flags.mergeable, "mergeable"),
+        (r.flags.huge, "huge"),
+        (r.flags.no_guard, "no_guard"),
+    ] {
+        if on {
+            write!(f, " {name}")?;
+        }
+    }
+    writeln!(f)
+}
+
+impl Drop for Regions<'_> {
+    fn drop(&mut self) {
+        self.free_all();
+        self.purge();
+    }
+}
+
+#[kunit_tests(zonemm_region)]
+mod tests {
+    use super::*;
+    use crate::{
+        helpers::zonemm_run_on_each_cpu,
+        pfn::Order,
+        source::{
+            Params,
+            Source, //
+        },
+    };
+
+    fn pool() -> Result<Pool> {
+        let pool = Pool::new(Source::new(Params::new(8, 8)?)?, 0)?;
+        pool.set_min_free_kbytes(0)?;
+        Ok(pool)
+    }
+
+    fn mapped_pfn(addr: usize) -> Option<Pfn> {
+        // SAFETY: Any address may be looked up.
+        let pfn = unsafe { zonemm_vmalloc_to_pfn(addr as *const c_void) };
+        (pfn != c_ulong::MAX).then_some(Pfn(pfn as usize))
+    }
+
+    #[test]
+    fn every_byte_reads_back_across_page_boundaries() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let size = 3 * PAGE_SIZE + 1;
+        let addr = regions.alloc(size, RegionFlags { zero: true, ..RegionFlags::default() })?;
+        // SAFETY: The region is ours: `size` bytes, rounded up to 4 pages.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(addr.as_ptr(), 4 * PAGE_SIZE) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        let mut buf = [0u8; 64];
+        let a = addr.as_ptr() as usize;
+        // Through the region calls, straddling the first page boundary.
+        regions.read(a, PAGE_SIZE - 32, &mut buf)?;
+        assert!(buf.iter().enumerate().all(|(i, &b)| b == ((PAGE_SIZE - 32 + i) % 251) as u8));
+        regions.write(a, 2 * PAGE_SIZE - 10, &[0xee; 20])?;
+        assert!(bytes[2 * PAGE_SIZE - 10..2 * PAGE_SIZE + 10].iter().all(|&b| b == 0xee));
+        assert_eq!(regions.read(a, 4 * PAGE_SIZE - 8, &mut buf), Err(EINVAL));
+        regions.free(addr)?;
+        Ok(())
+    }
+
+    #[test]
+    fn scattered_pages_are_mapped_right() -> Result {
+        let pool = pool()?;
+        // Fragment the pool: take every page, give back every other one.
+        let mut held = KVec::new();
+        while let Ok(p) = pool.alloc_pages(Order::ZERO, Flags::KERNEL) {
+            held.push(p, GFP_KERNEL)?;
+        }
+        let mut keep = KVec::new();
+        for (i, p) in held.drain_all().enumerate() {
+            if i % 2 == 0 {
+                keep.push(p, GFP_KERNEL)?;
+            }
+        }
+        pool.drain();
+        let regions = Regions::new(&pool)?;
+        let addr = regions.alloc(16 * PAGE_SIZE, RegionFlags::default())?.as_ptr() as usize;
+        let mut scattered = false;
+        for i in 0..16 {
+            let pfn = regions.to_pfn(addr + i * PAGE_SIZE).ok_or(EINVAL)?;
+            assert_eq!(mapped_pfn(addr + i * PAGE_SIZE), Some(pfn));
+            if i > 0 && regions.to_pfn(addr + (i - 1) * PAGE_SIZE) != Some(Pfn(pfn.0 - 1)) {
+                scattered = true;
+            }
+        }
+        assert!(scattered);
+        drop(regions);
+        drop(keep);
+        Ok(())
+    }
+
+    #[test]
+    fn guard_gaps_follow_regions_unless_asked_not_to() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let a = regions.alloc(2 * PAGE_SIZE, RegionFlags::default())?.as_ptr() as usize;
+        let b = regions.alloc(2 * PAGE_SIZE, RegionFlags { no_guard: true, ..RegionFlags::default() })?;
+        assert!(mapped_pfn(a + PAGE_SIZE).is_some());
+        // The guard page is in the record but never mapped.
+        assert_eq!(mapped_pfn(a + 2 * PAGE_SIZE), None);
+        assert_eq!(regions.find(a + 2 * PAGE_SIZE), None);
+        let mut lines = 0;
+        regions.inner.lock().tree.for_each(|_, s, e| {
+            lines += 1;
+            let want = if s == a { 3 } else { 2 };
+            assert_eq!(e - s, want * PAGE_SIZE);
+        });
+        assert_eq!(lines, 2);
+        regions.free(b)?;
+        Ok(())
+    }
+
+    #[test]
+    fn huge_regions_take_2mib_blocks() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let addr = regions.alloc(1024 * PAGE_SIZE, RegionFlags { huge: true, ..RegionFlags::default() })?;
+        let a = addr.as_ptr() as usize;
+        for run in 0..2 {
+            let first = regions.to_pfn(a + run * 512 * PAGE_SIZE).ok_or(EINVAL)?;
+            assert!(first.is_aligned(Order::new(9).ok_or(EINVAL)?));
+            for i in 1..512 {
+                assert_eq!(regions.to_pfn(a + (run * 512 + i) * PAGE_SIZE), Some(Pfn(first.0 + i)));
+            }
+        }
+        regions.free(addr)?;
+        Ok(())
+    }
+
+    #[test]
+    fn lazy_frees_wait_for_the_purge() -> Result {
+        let pool = pool()?;
+        let before = pool.nr_free_pages();
+        let regions = Regions::new(&pool)?;
+        let mut addrs = KVec::new();
+        for i in 1..=8 {
+            addrs.push(regions.alloc(i * PAGE_SIZE, RegionFlags::default())?, GFP_KERNEL)?;
+        }
+        for a in addrs.drain_all() {
+            regions.free(a)?;
+        }
+        assert_eq!(regions.free(NonNull::dangling()), Err(EINVAL));
+        let s = regions.stats();
+        assert_eq!((s.frees, s.lazily_pending, s.pages_mapped), (8, 36, 0));
+        assert!(pool.nr_free_pages() < before);
+        regions.purge();
+        assert_eq!(regions.stats().lazily_pending, 0);
+        assert_eq!(pool.nr_free_pages(), before);
+        Ok(())
+    }
+
+    unsafe extern "C" fn stress(arg: *mut c_void, cpu: c_uint) -> c_int {
+        // SAFETY: `arg` is the test's `&Regions`, alive until every CPU
+        // returns.
+        let regions = unsafe { &*arg.cast::<Regions<'_>>() };
+        for i in 0..200usize {
+            let pages = 1 + (i * 7 + cpu as usize) % 13;
+            let Ok(addr) = regions.alloc(pages * PAGE_SIZE, RegionFlags::default()) else { continue };
+            let a = addr.as_ptr() as usize;
+            let tag = (i as u8) ^ (cpu as u8 * 0x80);
+            if regions.fill(a, tag).is_err() || regions.check(a, tag) != Ok(None) {
+                return EINVAL.to_errno();
+            }
+            if regions.free(addr).is_err() {
+                return EINVAL.to_errno();
+            }
+        }
+        0
+    }
+
+    #[test]
+    fn both_cpus_fill_check_and_free_at_once() -> Result {
+        let pool = pool()?;
+        let before = pool.nr_free_pages();
+        let regions = Regions::new(&pool)?;
+        let arg = (&regions as *const Regions<'_>).cast_mut().cast();
+        // SAFETY: `stress` only uses `regions` through `arg`, which lives
+        // until the call returns; the call waits for every CPU.
+        assert_eq!(unsafe { zonemm_run_on_each_cpu(stress, arg) }, 0);
+        regions.purge();
+        pool.drain();
+        assert_eq!(pool.nr_free_pages(), before);
+        Ok(())
+    }
+}
