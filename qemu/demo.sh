@@ -24,6 +24,10 @@ show "grep -E 'splits|merges|fallbacks|claims|pcp' $D/buddy/stats"
 show "echo 'demo 200 flags=redzone,poison' > $D/slab/create; echo count=50 > $D/slab/demo/alloc"
 show "head -n 2 $D/slab/slabinfo; grep -E '^(demo|kmalloc-64|kmalloc-8k) ' $D/slab/slabinfo"
 show "echo all > $D/slab/demo/free; echo 1 > $D/slab/demo/shrink; echo demo > $D/slab/destroy; grep -c '^demo ' $D/slab/slabinfo"
+show "echo '64K zero' > $D/region/alloc; echo '4M huge' > $D/region/alloc; cat $D/region/vmallocinfo"
+a=$(head -n 1 $D/region/vmallocinfo | cut -d- -f1)
+show "echo '$a 0x5a' > $D/region/fill; echo '$a 0x5a' > $D/region/check && echo check passed"
+show "echo all > $D/region/free; echo 1 > $D/region/purge; cat $D/region/stats"
 show "rmmod zonemm"
 cma_back() { [ "$(meminfo CmaFree)" -eq "$(cat /run/zonemm/cmafree.before)" ]; }
 wait_for cma_back

@@ -19,6 +19,7 @@ use kernel::{
 use crate::State;
 
 pub(crate) mod buddy;
+pub(crate) mod region;
 pub(crate) mod slab;
 
 /// What every file's data is: the module's state.
@@ -53,6 +54,7 @@ impl Tree {
         });
         layers.push(KBox::pin_init(source, GFP_KERNEL)?, GFP_KERNEL)?;
         layers.push(KBox::pin_init(root.scope(s, c"buddy", buddy::files), GFP_KERNEL)?, GFP_KERNEL)?;
+        layers.push(KBox::pin_init(root.scope(s, c"region", region::files), GFP_KERNEL)?, GFP_KERNEL)?;
 
         let mut slab_files = KVec::new();
         slab_files.push(

@@ -101,6 +101,7 @@ pub(crate) struct State {
     pub(crate) slab_dir: Dir,
     #[pin]
     pub(crate) caches: Mutex<KVec<Pin<KBox<Scope<debugfs::slab::SlabEntry>>>>>,
+    pub(crate) regions: region::Regions<'static>,
 }
 
 /// A pinned value owned by the module and lent out as `&'static`.
@@ -167,6 +168,7 @@ impl kernel::Module for ZoneMm {
         let slab_dir = root.subdir(c"slab");
         let kmalloc = slab::kmalloc::Kmalloc::new(pool)?;
         let caches_dir = slab_dir.clone();
+        let regions = region::Regions::new(pool)?;
         let state = KBox::pin_init(
             try_pin_init!(State {
                 pool,
@@ -174,6 +176,7 @@ impl kernel::Module for ZoneMm {
                 kmalloc,
                 slab_dir: caches_dir,
                 caches <- new_mutex!(KVec::new(), "State::caches"),
+                regions,
             }? Error),
             GFP_KERNEL,
         )?;
