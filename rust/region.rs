@@ -123,9 +123,10 @@ impl Region<'_> {
     }
 }
 
-impl Drop for Region<'_> {
-    fn drop(&mut self) {
-        let addr = self.addr.as_ptr().cast();
+impl Region<'_> {
+    /// Undoes the mapping at `at`, made by [`map`] with our flags.
+    fn unmap_at(&self, at: NonNull<u8>) {
+        let addr = at.as_ptr().cast();
         if self.flags.no_guard {
             // CAST: the count fitted a `c_uint` when it was mapped.
             // SAFETY: By the type invariant we own this `vm_map_ram()`.
@@ -134,8 +135,28 @@ impl Drop for Region<'_> {
             // SAFETY: By the type invariant we own this `vmap()`.
             unsafe { zonemm_vunmap(addr) };
         }
+    }
+}
+
+impl Drop for Region<'_> {
+    fn drop(&mut self) {
+        self.unmap_at(self.addr);
         // Then `blocks` gives the pages back.
     }
+}
+
+/// Maps `pages` virtually contiguous: `vmap()` with its guard page, or
+/// `vm_map_ram()` without one. Sleeps.
+fn map(pages: &mut KVec<*mut bindings::page>, no_guard: bool) -> Result<NonNull<u8>> {
+    let count = c_uint::try_from(pages.len()).map_err(|_| EINVAL)?;
+    let addr = if no_guard {
+        // SAFETY: `pages` holds `count` pages the caller owns.
+        unsafe { zonemm_vm_map_ram(pages.as_mut_ptr(), count) }
+    } else {
+        // SAFETY: As above.
+        unsafe { zonemm_vmap(pages.as_mut_ptr(), count) }
+    };
+    NonNull::new(addr.cast::<u8>()).ok_or(ENOMEM)
 }
 
 /// Counts for `region/stats`.
@@ -232,15 +253,7 @@ impl<'a> Regions<'a> {
                 pages.push(page, GFP_KERNEL)?;
             }
         }
-        let count = c_uint::try_from(nr).map_err(|_| EINVAL)?;
-        let addr = if flags.no_guard {
-            // SAFETY: `pages` holds `nr` pages we own.
-            unsafe { zonemm_vm_map_ram(pages.as_mut_ptr(), count) }
-        } else {
-            // SAFETY: As above.
-            unsafe { zonemm_vmap(pages.as_mut_ptr(), count) }
-        };
-        let addr = NonNull::new(addr.cast::<u8>()).ok_or(ENOMEM)?;
+        let addr = map(&mut pages, flags.no_guard)?;
         // INVARIANT: `addr` maps `pages`, owned by `blocks`.
         let region = KBox::new(Region { addr, nr_pages: nr, flags, caller, blocks, pages }, GFP_KERNEL)?;
         self.insert(region)?;
@@ -291,6 +304,32 @@ impl<'a> Regions<'a> {
             self.purge();
         }
         Ok(())
+    }
+
+    /// Rebuilds the mapping of the region at `addr` from its page array,
+    /// after the array changed: a new mapping, then the old one goes.
+    /// Returns the new address (the region's identity moves with it).
+    /// Sleeps.
+    pub(crate) fn remap(&self, addr: NonNull<u8>) -> Result<NonNull<u8>> {
+        let mut inner = self.inner.lock();
+        let start = addr.as_ptr() as usize;
+        let (slot, s, _) = inner.tree.find(start).ok_or(EINVAL)?;
+        if s != start {
+            return Err(EINVAL);
+        }
+        let region = inner.slots[slot as usize].as_mut().ok_or(EINVAL)?;
+        let no_guard = region.flags.no_guard;
+        let new = map(&mut region.pages, no_guard)?;
+        let old = core::mem::replace(&mut region.addr, new);
+        region.unmap_at(old);
+        let area = region.area();
+        inner.tree.remove(start);
+        // The new range is free: the kernel just handed it out.
+        let new_slot = inner.tree.insert(new.as_ptr() as usize, new.as_ptr() as usize + area).map_err(|_| EINVAL)?;
+        if new_slot != slot {
+            inner.slots.swap(slot as usize, new_slot as usize);
+        }
+        Ok(new)
     }
 
     /// Frees every live region (lazily).
@@ -586,6 +625,34 @@ mod tests {
         regions.purge();
         assert_eq!(regions.stats().lazily_pending, 0);
         assert_eq!(pool.nr_free_pages(), before);
+        Ok(())
+    }
+
+    #[test]
+    fn a_remapped_region_keeps_its_contents() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        for no_guard in [false, true] {
+            let flags = RegionFlags { no_guard, ..RegionFlags::default() };
+            let old = regions.alloc(3 * PAGE_SIZE, flags)?;
+            regions.fill(old.as_ptr() as usize, 0x3c)?;
+            let pfns: KVec<_> = {
+                let mut v = KVec::new();
+                for i in 0..3 {
+                    v.push(regions.to_pfn(old.as_ptr() as usize + i * PAGE_SIZE), GFP_KERNEL)?;
+                }
+                v
+            };
+            let new = regions.remap(old)?;
+            let n = new.as_ptr() as usize;
+            assert_eq!(regions.check(n, 0x3c)?, None);
+            for i in 0..3 {
+                assert_eq!(mapped_pfn(n + i * PAGE_SIZE), pfns[i]);
+            }
+            // SAFETY: The new mapping is ours, three pages long.
+            assert_eq!(unsafe { new.as_ptr().add(PAGE_SIZE + 5).read() }, 0x3c);
+            regions.free(new)?;
+        }
         Ok(())
     }
 
