@@ -47,3 +47,18 @@ finish() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]
 }
+
+# refuses DIR FILE INPUT REASON: writing INPUT to DIR/FILE fails, the
+# kernel log gets REASON, and the caller's `views` prints the same before
+# and after.
+refuses() {
+	snap=$(views)
+	dmesg -c >/dev/null
+	if echo "$3" 2>/dev/null >"$1/$2"; then
+		not_ok "$2 '$3' is refused"
+		return
+	fi
+	ok "$2 '$3' is refused"
+	check "$2 '$3': reason logged" sh -c "dmesg | grep -q \"$4\""
+	check "$2 '$3': nothing changed" test "$(views)" = "$snap"
+}

@@ -52,18 +52,7 @@ views() {
 		cat $B/$f
 	done
 }
-# bad FILE INPUT REASON
-bad() {
-	snap=$(views)
-	dmesg -c >/dev/null
-	if echo "$2" 2>/dev/null >"$B/$1"; then
-		not_ok "$1 '$2' is refused"
-		return
-	fi
-	ok "$1 '$2' is refused"
-	check "$1 '$2': reason logged" sh -c "dmesg | grep -q \"$3\""
-	check "$1 '$2': nothing changed" test "$(views)" = "$snap"
-}
+bad() { refuses $B "$@"; }
 echo 'order=3 node=1' >$B/alloc
 bad alloc 'order=11' 'order must be 0..10'
 bad alloc 'order=x' 'order must be 0..10'

@@ -45,17 +45,7 @@ check "purge" sh -c "echo 1 > $R/purge"
 check "nothing waits" test "$(stat lazily_pending)" -eq 0
 
 views() { cat $R/vmallocinfo $R/stats; }
-bad() {
-	snap=$(views)
-	dmesg -c >/dev/null
-	if echo "$2" 2>/dev/null >"$R/$1"; then
-		not_ok "$1 '$2' is refused"
-		return
-	fi
-	ok "$1 '$2' is refused"
-	check "$1 '$2': reason logged" sh -c "dmesg | grep -q \"$3\""
-	check "$1 '$2': nothing changed" test "$(views)" = "$snap"
-}
+bad() { refuses $R "$@"; }
 bad alloc '' 'usage: SIZE'
 bad alloc '0' 'SIZE is a number'
 bad alloc 'lots' 'SIZE is a number'

@@ -49,18 +49,7 @@ check "  and lists the object" sh -c "dmesg | grep -q 'zonemm:   object 0x'"
 check "  and keeps the cache" test -n "$(row demo)"
 
 views() { cat $S/slabinfo $S/demo/tunables; ls $S; }
-# bad FILE INPUT REASON
-bad() {
-	snap=$(views)
-	dmesg -c >/dev/null
-	if echo "$2" 2>/dev/null >"$S/$1"; then
-		not_ok "$1 '$2' is refused"
-		return
-	fi
-	ok "$1 '$2' is refused"
-	check "$1 '$2': reason logged" sh -c "dmesg | grep -q \"$3\""
-	check "$1 '$2': nothing changed" test "$(views)" = "$snap"
-}
+bad() { refuses $S "$@"; }
 bad create '' 'usage: NAME SIZE'
 bad create 'bad!name 64' 'a name is 1 to 31'
 bad create 'x' 'SIZE is required'
