@@ -162,6 +162,11 @@ void zonemm_set_page_private(struct page *page, unsigned long private)
 	set_page_private(page, private);
 }
 
+unsigned long zonemm_page_private_xchg(struct page *page, unsigned long private)
+{
+	return xchg(&page->private, private);
+}
+
 bool zonemm_virt_addr_valid(const void *addr)
 {
 	return virt_addr_valid(addr);

@@ -28,6 +28,7 @@ int zonemm_numa_node_id(void);
 int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg);
 unsigned long zonemm_page_private(const struct page *page);
 void zonemm_set_page_private(struct page *page, unsigned long private);
+unsigned long zonemm_page_private_xchg(struct page *page, unsigned long private);
 bool zonemm_virt_addr_valid(const void *addr);
 unsigned long zonemm_virt_to_pfn(const void *addr);
 void *zonemm_vmap(struct page **pages, unsigned int count);

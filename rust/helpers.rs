@@ -64,6 +64,8 @@ extern "C" {
     pub(crate) fn zonemm_page_private(page: *const bindings::page) -> c_ulong;
     /// `set_page_private()`.
     pub(crate) fn zonemm_set_page_private(page: *mut bindings::page, private: c_ulong);
+    /// `xchg(&page->private, private)`: the old value.
+    pub(crate) fn zonemm_page_private_xchg(page: *mut bindings::page, private: c_ulong) -> c_ulong;
     /// `virt_addr_valid()`: whether `addr` is in the direct map.
     pub(crate) fn zonemm_virt_addr_valid(addr: *const c_void) -> bool;
     /// `PHYS_PFN(__pa(addr))`, for a direct-map address.

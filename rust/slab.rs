@@ -752,6 +752,21 @@ mod tests {
         Ok(())
     }
 
+    #[test]
+    fn atomic_allocations_work_under_a_spinlock() -> Result {
+        let pool = pool()?;
+        let cache = Cache::create(&pool, "atomic", 64, 0, DebugFlags::default(), None)?;
+        let lock = KBox::pin_init(new_spinlock!(0u32, "test"), GFP_KERNEL)?;
+        let guard = lock.lock();
+        // Atomic: only spinlocks and GFP_ATOMIC inside, a slab grown too.
+        let page = pool.alloc_pages(crate::pfn::Order::ZERO, Flags::ATOMIC)?;
+        let obj = cache.alloc(Flags::ATOMIC)?;
+        cache.free(obj);
+        drop(page);
+        drop(guard);
+        Ok(())
+    }
+
     unsafe extern "C" fn stress(arg: *mut c_void, cpu: c_uint) -> c_int {
         // SAFETY: `arg` is the test's `&Cache`, alive until every CPU
         // returns.

@@ -35,6 +35,12 @@ kernel_build_dir() {
 	echo "$ZONEMM_CACHE/kernel/$ver-$hash"
 }
 
+# rustup's cargo (for bindgen-cli and the host tests) may not be on PATH
+# in a non-login shell.
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+	PATH=$HOME/.cargo/bin:$PATH
+fi
+
 step() { printf '==> %s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -115,22 +115,30 @@ pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
         cache.free(ptr);
         return;
     }
-    let private = page_private_of(pool, ptr.as_ptr()).unwrap_or(0);
-    if private & 1 == 1 {
-        // SAFETY: Only `kmalloc_large` tags a page's private, with a
-        // `KBox<PageBlock>` it leaked, and this is the head page: the
-        // block starts at `ptr`'s page.
-        let block = unsafe { KBox::from_raw((private & !1) as *mut PageBlock<'_>) };
-        if block.as_mut_ptr() == ptr.as_ptr() {
-            if let Some(head) = pool.page_of(block.pfn()) {
-                // SAFETY: The head page is ours.
-                unsafe { zonemm_set_page_private(head.as_ptr(), 0) };
+    let head = page_private_of(pool, ptr.as_ptr())
+        .filter(|private| private & 1 == 1)
+        .and_then(|_| {
+            // SAFETY: A direct-map address, checked by `page_private_of`.
+            let pfn = unsafe { zonemm_virt_to_pfn(ptr.as_ptr().cast()) };
+            pool.page_of(crate::pfn::Pfn(pfn as usize))
+        });
+    if let Some(head) = head {
+        // Take the tag atomically, so two racing frees cannot both have it.
+        // SAFETY: A pool page.
+        let private = unsafe { zonemm_page_private_xchg(head.as_ptr(), 0) } as usize;
+        if private & 1 == 1 {
+            // SAFETY: Only `kmalloc_large` tags a head page's private, with
+            // a `KBox<PageBlock>` it leaked; we just took it over.
+            let block = unsafe { KBox::from_raw((private & !1) as *mut PageBlock<'_>) };
+            if block.as_mut_ptr() == ptr.as_ptr() {
+                drop(block);
+                return;
             }
-            drop(block);
-            return;
+            // Inside the block, not its start: put the tag back.
+            let raw = KBox::into_raw(block);
+            // SAFETY: As above; the tag goes back unchanged.
+            unsafe { zonemm_page_private_xchg(head.as_ptr(), raw as c_ulong | 1) };
         }
-        // Not the block's start: put it back untouched.
-        let _ = KBox::into_raw(block);
     }
     pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", ptr.as_ptr() as usize);
 }
@@ -191,6 +199,8 @@ mod tests {
         // SAFETY: Inside the block.
         kfree(&pool, unsafe { big.add(PAGE_SIZE) });
         assert_eq!(km.caches().map(|c| c.active_objects()).sum::<usize>(), 1);
+        kfree(&pool, big);
+        // A second free of the same block finds no tag and is ignored.
         kfree(&pool, big);
         kfree(&pool, p);
         assert_eq!(km.caches().map(|c| c.active_objects()).sum::<usize>(), 0);
