@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host tests of the merger's decisions against a model of page contents.
+
+extern crate std;
+
+use std::{
+    collections::{
+        BTreeMap,
+        HashMap, //
+    },
+    vec,
+    vec::Vec,
+};
+
+use proptest::prelude::*;
+
+use super::*;
+
+const PAGE: usize = 16;
+
+/// Pages of a few regions, shared pages, and the two trees.
+#[derive(Default)]
+struct Model {
+    own: HashMap<Item, Vec<u8>>,
+    maps: HashMap<Item, u32>,
+    shared: HashMap<u32, Vec<u8>>,
+    next: u32,
+    zero: Option<u32>,
+    old: HashMap<Item, u64>,
+    /// hash -> chains -> duplicates.
+    stable: BTreeMap<u64, Vec<Vec<u32>>>,
+    unstable: BTreeMap<u64, Vec<Item>>,
+    freed: usize,
+}
+
+impl Model {
+    fn new(regions: u64, pages: usize) -> Self {
+        let mut m = Self::default();
+        for region in 0..regions {
+            for index in 0..pages {
+                m.own.insert(Item { region, index }, vec![0; PAGE]);
+            }
+        }
+        m
+    }
+
+    fn content(&self, item: Item) -> &[u8] {
+        match self.maps.get(&item) {
+            Some(id) => &self.shared[id],
+            None => &self.own[&item],
+        }
+    }
+
+    /// A write through the region calls: breaks sharing first.
+    fn write(&mut self, item: Item, at: usize, byte: u8) {
+        if let Some(id) = self.maps.remove(&item) {
+            self.own.insert(item, self.shared[&id].clone());
+        }
+        if let Some(page) = self.own.get_mut(&item) {
+            page[at % PAGE] = byte;
+        }
+    }
+
+    fn sharers_of(&self, id: u32) -> usize {
+        self.maps.values().filter(|&&s| s == id).count()
+    }
+
+    /// One full pass, then what `ksm_do_scan()` does at its end.
+    fn scan(&mut self, knobs: &Knobs) -> Vec<Outcome> {
+        let mut items: Vec<Item> = self.own.keys().chain(self.maps.keys()).copied().collect();
+        items.sort();
+        items.dedup();
+        let out = items.iter().map(|&i| cmp_and_merge_page(self, i, knobs)).collect();
+        self.unstable.clear();
+        // Drop stable pages nobody maps (stale stable nodes).
+        let unused: Vec<u32> = self.shared.keys().copied().filter(|&id| self.sharers_of(id) == 0 && Some(id) != self.zero).collect();
+        for id in unused {
+            self.shared.remove(&id);
+            for chains in self.stable.values_mut() {
+                for chain in chains.iter_mut() {
+                    chain.retain(|&d| d != id);
+                }
+                chains.retain(|c| !c.is_empty());
+            }
+        }
+        out
+    }
+
+    /// `run=2`: every page private again.
+    fn unmerge_all(&mut self) {
+        let maps: Vec<(Item, u32)> = self.maps.drain().collect();
+        for (item, id) in maps {
+            self.own.insert(item, self.shared[&id].clone());
+        }
+        self.shared.clear();
+        self.stable.clear();
+        self.zero = None;
+    }
+
+    fn counters(&self) -> Counters {
+        let mut c = Counters { rmap_items: self.own.len() + self.maps.len(), ..Counters::default() };
+        for &id in self.shared.keys() {
+            let n = self.sharers_of(id);
+            if Some(id) == self.zero {
+                c.zero_pages = n;
+            } else if n > 0 {
+                c.pages_shared += 1;
+                c.pages_sharing += n - 1;
+            }
+        }
+        c.pages_unshared = self.unstable.values().map(Vec::len).sum();
+        c
+    }
+}
+
+impl Mm for Model {
+    type Shared = u32;
+
+    fn page(&self, item: Item) -> Page<u32> {
+        match (self.maps.get(&item), self.own.contains_key(&item)) {
+            (Some(&id), _) => Page::Shared(id),
+            (None, true) => Page::Private,
+            (None, false) => Page::Gone,
+        }
+    }
+    fn hash(&self, item: Item) -> u64 {
+        page_hash(self.content(item))
+    }
+    fn is_zero(&self, item: Item) -> bool {
+        self.content(item).iter().all(|&b| b == 0)
+    }
+    fn same(&self, a: Item, b: Item) -> bool {
+        self.content(a) == self.content(b)
+    }
+    fn same_as(&self, a: Item, s: &u32) -> bool {
+        self.content(a) == self.shared[s].as_slice()
+    }
+    fn sharers(&self, s: &u32) -> usize {
+        self.sharers_of(*s)
+    }
+    fn share(&mut self, item: Item) -> Option<u32> {
+        let page = self.own.remove(&item)?;
+        let id = self.next;
+        self.next += 1;
+        self.shared.insert(id, page);
+        self.maps.insert(item, id);
+        Some(id)
+    }
+    fn merge(&mut self, item: Item, s: &u32) -> bool {
+        if self.own.remove(&item).is_none() {
+            return false;
+        }
+        self.freed += 1;
+        self.maps.insert(item, *s);
+        true
+    }
+    fn zero_page(&mut self) -> Option<u32> {
+        if self.zero.is_none() {
+            let id = self.next;
+            self.next += 1;
+            self.shared.insert(id, vec![0; PAGE]);
+            self.zero = Some(id);
+        }
+        self.zero
+    }
+    fn old_hash(&self, item: Item) -> Option<u64> {
+        self.old.get(&item).copied()
+    }
+    fn set_old_hash(&mut self, item: Item, hash: u64) {
+        self.old.insert(item, hash);
+    }
+    fn stable_find(&self, hash: u64, f: &mut dyn FnMut(&u32) -> bool) -> Option<u32> {
+        self.stable.get(&hash)?.iter().flatten().find(|&s| f(s)).copied()
+    }
+    fn stable_insert(&mut self, hash: u64, s: u32, sibling: Option<&u32>) {
+        let chains = self.stable.entry(hash).or_default();
+        match sibling.and_then(|sib| chains.iter_mut().find(|c| c.contains(sib))) {
+            Some(chain) => chain.push(s),
+            None => chains.push(vec![s]),
+        }
+    }
+    fn unstable_find(&self, hash: u64, f: &mut dyn FnMut(Item) -> bool) -> Option<Item> {
+        self.unstable.get(&hash)?.iter().copied().find(|&i| f(i))
+    }
+    fn unstable_insert(&mut self, hash: u64, item: Item) {
+        self.unstable.entry(hash).or_default().push(item);
+    }
+    fn unstable_remove(&mut self, hash: u64, item: Item) {
+        if let Some(v) = self.unstable.get_mut(&hash) {
+            v.retain(|&i| i != item);
+        }
+    }
+}
+
+const KNOBS: Knobs = Knobs { max_page_sharing: 256, use_zero_pages: false };
+
+fn item(region: u64, index: usize) -> Item {
+    Item { region, index }
+}
+
+#[test]
+fn two_equal_regions_merge_after_two_passes() {
+    let mut m = Model::new(2, 4);
+    for r in 0..2 {
+        for i in 0..4 {
+            m.write(item(r, i), 0, 1 + i as u8);
+        }
+    }
+    // First pass: checksums noted (volatile). Second: pairs.
+    assert!(m.scan(&KNOBS).iter().all(|&o| o == Outcome::Volatile));
+    let out = m.scan(&KNOBS);
+    assert_eq!(out.iter().filter(|&&o| o == Outcome::Paired).count(), 4);
+    let c = m.counters();
+    assert_eq!((c.pages_shared, c.pages_sharing, c.pages_volatile()), (4, 4, 0));
+    assert_eq!(m.freed, 4);
+    assert_eq!(c.general_profit(4096, 64), 4 * 4096 - 8 * 64);
+}
+
+#[test]
+fn a_write_breaks_sharing_and_keeps_both_contents() {
+    let mut m = Model::new(2, 1);
+    m.write(item(0, 0), 3, 9);
+    m.write(item(1, 0), 3, 9);
+    m.scan(&KNOBS);
+    m.scan(&KNOBS);
+    assert_eq!(m.counters().pages_sharing, 1);
+    m.write(item(1, 0), 5, 7);
+    assert_eq!(m.content(item(0, 0))[5], 0);
+    assert_eq!(m.content(item(1, 0))[5], 7);
+    assert_eq!(m.content(item(1, 0))[3], 9);
+    m.scan(&KNOBS);
+    let c = m.counters();
+    assert_eq!((c.pages_shared, c.pages_sharing), (1, 0));
+}
+
+#[test]
+fn pages_rewritten_every_pass_stay_volatile() {
+    let mut m = Model::new(2, 1);
+    for pass in 0..6u8 {
+        m.write(item(0, 0), 0, pass + 1);
+        m.write(item(1, 0), 0, pass + 1);
+        assert!(m.scan(&KNOBS).iter().all(|&o| o == Outcome::Volatile));
+    }
+    assert_eq!(m.counters().pages_volatile(), 2);
+}
+
+#[test]
+fn zero_pages_map_the_zero_page() {
+    let mut m = Model::new(3, 2);
+    m.write(item(0, 0), 0, 1);
+    let knobs = Knobs { use_zero_pages: true, ..KNOBS };
+    let out = m.scan(&knobs);
+    assert_eq!(out.iter().filter(|&&o| o == Outcome::Zero).count(), 5);
+    assert_eq!(m.counters().zero_pages, 5);
+    assert_eq!(m.counters().pages_shared, 0);
+}
+
+#[test]
+fn max_page_sharing_grows_chains() {
+    let mut m = Model::new(5, 1);
+    for r in 0..5 {
+        m.write(item(r, 0), 0, 0x42);
+    }
+    let knobs = Knobs { max_page_sharing: 2, ..KNOBS };
+    for _ in 0..4 {
+        m.scan(&knobs);
+    }
+    // 5 equal pages, at most 2 per shared page: two pairs in one chain,
+    // one left over.
+    let c = m.counters();
+    assert_eq!((c.pages_shared, c.pages_sharing), (2, 2));
+    assert!(m.shared.keys().all(|&id| m.sharers_of(id) <= 2));
+    let chains: Vec<usize> = m.stable.values().flatten().map(Vec::len).collect();
+    assert_eq!(chains, [2]);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Write(u64, usize, u8),
+    Scan,
+    Unmerge,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u64..4, 0usize..6, 0u8..3).prop_map(|(r, i, b)| Op::Write(r, i, b)),
+        2 => Just(Op::Scan),
+        1 => Just(Op::Unmerge),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn every_page_reads_back_its_last_write(
+        ops in proptest::collection::vec(op(), 1..120),
+        max in 2usize..4,
+        zero in any::<bool>(),
+    ) {
+        let knobs = Knobs { max_page_sharing: max, use_zero_pages: zero };
+        let mut m = Model::new(4, 6);
+        let mut truth: HashMap<Item, Vec<u8>> = m.own.clone();
+        for op in ops {
+            match op {
+                Op::Write(r, i, b) => {
+                    m.write(item(r, i), i, b);
+                    truth.get_mut(&item(r, i)).unwrap()[i % PAGE] = b;
+                }
+                Op::Scan => drop(m.scan(&knobs)),
+                Op::Unmerge => m.unmerge_all(),
+            }
+            for (&it, want) in &truth {
+                prop_assert_eq!(m.content(it), want.as_slice());
+            }
+            for &id in m.shared.keys() {
+                prop_assert!(Some(id) == m.zero || m.sharers_of(id) <= max);
+            }
+            let c = m.counters();
+            prop_assert_eq!(c.rmap_items, 24);
+            prop_assert_eq!(c.pages_shared + c.pages_sharing + c.zero_pages, m.maps.len());
+        }
+    }
+}
