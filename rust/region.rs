@@ -53,6 +53,7 @@ use crate::{
     },
     helpers::*,
     pfn::{
+        Order,
         Pfn,
         PAGE_SIZE, //
     },
@@ -80,20 +81,39 @@ pub(crate) struct RegionFlags {
     pub(crate) no_guard: bool,
 }
 
+/// What a region holds for a run of its pages.
+enum RegionPage<'a> {
+    /// Its own block (a single page, or a 2 MiB block of a huge region).
+    Own(PageBlock<'a>),
+    /// A shared page (mergeable regions only).
+    Shared(SharedRef<'a>),
+}
+
+mod shared;
+
+pub(crate) use shared::{
+    MergeAccess,
+    SharedPage, //
+};
+use shared::SharedRef;
+
 /// One region (`struct vm_struct`).
 ///
 /// # Invariants
 ///
 /// `addr` maps `pages` (one entry per page, in order) for `nr_pages`
-/// pages, through a `vmap()` that this region owns; `blocks` owns those
-/// pages.
+/// pages, through a mapping this region owns; `blocks` owns or shares
+/// those pages, one entry per page unless the region is huge.
 pub(crate) struct Region<'a> {
+    id: u64,
     addr: NonNull<u8>,
     nr_pages: usize,
     flags: RegionFlags,
     caller: &'static Location<'static>,
-    blocks: KVec<PageBlock<'a>>,
+    blocks: KVec<RegionPage<'a>>,
     pages: KVec<*mut bindings::page>,
+    /// `pages` changed since the mapping was made.
+    dirty: bool,
 }
 
 // SAFETY: The raw pointers are the region's own mapping and pages.
@@ -123,7 +143,25 @@ impl Region<'_> {
     }
 }
 
-impl Region<'_> {
+impl<'a> Region<'a> {
+    /// Copies shared page `i` to a page of its own (the copy of
+    /// copy-on-write), to be mapped at the next remap.
+    fn cow(&mut self, i: usize, pool: &'a Pool) -> Result {
+        let RegionPage::Shared(shared) = &self.blocks[i] else {
+            return Ok(());
+        };
+        let block = pool.alloc_pages(Order::ZERO, Flags::KERNEL)?;
+        // SAFETY: Both are whole pages: the shared one ours to read, the
+        // new one ours alone.
+        unsafe { core::ptr::copy_nonoverlapping(shared.0.content().as_ptr(), block.as_mut_ptr(), PAGE_SIZE) };
+        // SAFETY: The new block's frame.
+        self.pages[i] = unsafe { zonemm_pfn_to_page(block.pfn().0 as c_ulong) };
+        // Drops this page's share of the shared page.
+        self.blocks[i] = RegionPage::Own(block);
+        self.dirty = true;
+        Ok(())
+    }
+
     /// Undoes the mapping at `at`, made by [`map`] with our flags.
     fn unmap_at(&self, at: NonNull<u8>) {
         let addr = at.as_ptr().cast();
@@ -175,10 +213,37 @@ pub(crate) struct RegionStats {
 }
 
 struct Inner<'a> {
+    next_id: u64,
     tree: RegionTree<KVec<Node>>,
     slots: KVec<Option<KBox<Region<'a>>>>,
     lazy: KVec<KBox<Region<'a>>>,
     stats: RegionStats,
+}
+
+impl<'a> Inner<'a> {
+    /// Maps region `slot`'s page array anew and moves its tree entry.
+    fn remap_slot(&mut self, slot: usize) -> Result<NonNull<u8>> {
+        let region = self.slots.get_mut(slot).and_then(Option::as_mut).ok_or(EINVAL)?;
+        let no_guard = region.flags.no_guard;
+        let new = map(&mut region.pages, no_guard)?;
+        let old = core::mem::replace(&mut region.addr, new);
+        region.unmap_at(old);
+        region.dirty = false;
+        let area = region.area();
+        self.tree.remove(old.as_ptr() as usize);
+        // The new range is free: the kernel just handed it out.
+        let start = new.as_ptr() as usize;
+        let new_slot = self.tree.insert(start, start + area).map_err(|_| EINVAL)? as usize;
+        if new_slot != slot {
+            self.slots.swap(slot, new_slot);
+        }
+        Ok(new)
+    }
+
+    /// The slot of the region with identity `id`.
+    fn slot_of(&self, id: u64) -> Option<usize> {
+        self.slots.iter().position(|r| r.as_ref().is_some_and(|r| r.id == id))
+    }
 }
 
 /// All regions over one pool.
@@ -194,6 +259,7 @@ impl<'a> Regions<'a> {
     /// CPU-count bit, more than a small pool holds).
     pub(crate) fn new(pool: &'a Pool) -> Result<Self> {
         let inner = Inner {
+            next_id: 1,
             tree: RegionTree::new(KVec::new()),
             slots: KVec::new(),
             lazy: KVec::new(),
@@ -208,12 +274,14 @@ impl<'a> Regions<'a> {
 
     /// Takes `nr` pages, largest blocks first, split to single pages unless
     /// `huge`.
-    fn alloc_pages(&self, nr: usize, flags: RegionFlags) -> Result<KVec<PageBlock<'a>>> {
+    fn alloc_pages(&self, nr: usize, flags: RegionFlags) -> Result<KVec<RegionPage<'a>>> {
         let mut blocks = KVec::new();
         let mut left = nr;
         let gfp = if flags.zero { Flags::KERNEL.zeroed() } else { Flags::KERNEL };
+        // The merger works page by page: mergeable regions are never huge.
+        let huge = flags.huge && !flags.mergeable;
         while left > 0 {
-            let mut order = next_order(left, max_order(flags.huge));
+            let mut order = next_order(left, max_order(huge));
             let block = loop {
                 match self.pool.alloc_pages(order, gfp) {
                     Ok(b) => break b,
@@ -221,11 +289,11 @@ impl<'a> Regions<'a> {
                 }
             };
             left -= order.nr_pages();
-            if flags.huge && order.get() >= 9 {
-                blocks.push(block, GFP_KERNEL)?;
+            if huge && order.get() >= 9 {
+                blocks.push(RegionPage::Own(block), GFP_KERNEL)?;
             } else {
                 for page in block.split()?.drain_all() {
-                    blocks.push(page, GFP_KERNEL)?;
+                    blocks.push(RegionPage::Own(page), GFP_KERNEL)?;
                 }
             }
         }
@@ -247,6 +315,7 @@ impl<'a> Regions<'a> {
         };
         let mut pages = KVec::with_capacity(nr, GFP_KERNEL)?;
         for b in blocks.iter() {
+            let RegionPage::Own(b) = b else { continue };
             for p in 0..b.order().nr_pages() {
                 // SAFETY: A frame of a block we own.
                 let page = unsafe { zonemm_pfn_to_page((b.pfn().0 + p) as c_ulong) };
@@ -255,12 +324,13 @@ impl<'a> Regions<'a> {
         }
         let addr = map(&mut pages, flags.no_guard)?;
         // INVARIANT: `addr` maps `pages`, owned by `blocks`.
-        let region = KBox::new(Region { addr, nr_pages: nr, flags, caller, blocks, pages }, GFP_KERNEL)?;
+        let region = Region { id: 0, addr, nr_pages: nr, flags, caller, blocks, pages, dirty: false };
+        let region = KBox::new(region, GFP_KERNEL)?;
         self.insert(region)?;
         Ok(addr)
     }
 
-    fn insert(&self, region: KBox<Region<'a>>) -> Result {
+    fn insert(&self, mut region: KBox<Region<'a>>) -> Result {
         let start = region.addr.as_ptr() as usize;
         let end = start + region.area();
         let mut inner = self.inner.lock();
@@ -277,6 +347,8 @@ impl<'a> Regions<'a> {
         while inner.slots.len() <= slot {
             inner.slots.push(None, GFP_KERNEL)?;
         }
+        region.id = inner.next_id;
+        inner.next_id += 1;
         inner.stats.allocations += 1;
         inner.stats.pages_mapped += region.nr_pages;
         inner.slots[slot] = Some(region);
@@ -317,19 +389,7 @@ impl<'a> Regions<'a> {
         if s != start {
             return Err(EINVAL);
         }
-        let region = inner.slots[slot as usize].as_mut().ok_or(EINVAL)?;
-        let no_guard = region.flags.no_guard;
-        let new = map(&mut region.pages, no_guard)?;
-        let old = core::mem::replace(&mut region.addr, new);
-        region.unmap_at(old);
-        let area = region.area();
-        inner.tree.remove(start);
-        // The new range is free: the kernel just handed it out.
-        let new_slot = inner.tree.insert(new.as_ptr() as usize, new.as_ptr() as usize + area).map_err(|_| EINVAL)?;
-        if new_slot != slot {
-            inner.slots.swap(slot as usize, new_slot as usize);
-        }
-        Ok(new)
+        inner.remap_slot(slot as usize)
     }
 
     /// Frees every live region (lazily).
@@ -393,30 +453,63 @@ impl<'a> Regions<'a> {
     }
 
     /// Copies `buf` to `off` of the region at `addr`. `EINVAL` past its end.
+    /// In a mergeable region, a shared page is copied before it is written
+    /// (breaking the sharing), and the region is then remapped: its
+    /// address changes.
     pub(crate) fn write(&self, addr: usize, off: usize, buf: &[u8]) -> Result {
-        self.with(addr, |r, base| {
-            let end = (base + off).checked_add(buf.len()).filter(|&e| e <= r.nr_pages * PAGE_SIZE);
-            end.ok_or(EINVAL)?;
-            for (i, &b) in buf.iter().enumerate() {
-                // SAFETY: The byte lies in one of the region's pages.
-                unsafe { r.byte(base + off + i).write(b) };
+        let mut inner = self.inner.lock();
+        let (slot, start, _) = inner.tree.find(addr).ok_or(EINVAL)?;
+        let slot = slot as usize;
+        let region = inner.slots.get_mut(slot).and_then(Option::as_mut).ok_or(EINVAL)?;
+        let begin = (addr - start).checked_add(off).ok_or(EINVAL)?;
+        let end = begin.checked_add(buf.len()).filter(|&e| e <= region.nr_pages * PAGE_SIZE).ok_or(EINVAL)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if region.flags.mergeable {
+            for page in begin / PAGE_SIZE..=(end - 1) / PAGE_SIZE {
+                region.cow(page, self.pool)?;
             }
-            Ok(())
-        })
-        .ok_or(EINVAL)?
+        }
+        for (i, &b) in buf.iter().enumerate() {
+            // SAFETY: The byte lies in one of the region's own pages.
+            unsafe { region.byte(begin + i).write(b) };
+        }
+        if region.dirty {
+            inner.remap_slot(slot)?;
+        }
+        Ok(())
     }
 
-    /// Fills the whole region starting at `addr` with `byte`.
-    pub(crate) fn fill(&self, addr: usize, byte: u8) -> Result {
-        let (start, size) = self.find(addr).filter(|&(s, _)| s == addr).ok_or(EINVAL)?;
-        let chunk = [byte; 256];
+    /// Fills the whole region starting at `addr` with `byte`. Returns the
+    /// region's address afterwards (a mergeable region may have moved).
+    pub(crate) fn fill(&self, addr: usize, byte: u8) -> Result<usize> {
+        let (mut start, size) = self.find(addr).filter(|&(s, _)| s == addr).ok_or(EINVAL)?;
+        let chunk = [byte; PAGE_SIZE];
         let mut off = 0;
         while off < size {
             let n = chunk.len().min(size - off);
+            let id = self.id_of(start).ok_or(EINVAL)?;
             self.write(start, off, &chunk[..n])?;
+            start = self.addr_of(id).ok_or(EINVAL)?;
             off += n;
         }
-        Ok(())
+        Ok(start)
+    }
+
+    /// The identity of the region starting at `addr`.
+    pub(crate) fn id_of(&self, addr: usize) -> Option<u64> {
+        let inner = self.inner.lock();
+        let (slot, start, _) = inner.tree.find(addr)?;
+        let r = inner.slots.get(slot as usize)?.as_ref()?;
+        (start == addr).then_some(r.id)
+    }
+
+    /// Where the region with identity `id` is mapped now.
+    pub(crate) fn addr_of(&self, id: u64) -> Option<usize> {
+        let inner = self.inner.lock();
+        let slot = inner.slot_of(id)?;
+        inner.slots[slot].as_ref().map(|r| r.addr.as_ptr() as usize)
     }
 
     /// Checks the whole region starting at `addr` holds `byte`: the first
@@ -463,8 +556,12 @@ fn show_line(f: &mut fmt::Formatter<'_>, r: &Region<'_>, start: usize, end: usiz
     write!(f, " pages={} vmalloc", r.nr_pages)?;
     let mut per_node = [0usize; 8];
     for b in r.blocks.iter() {
-        let nid = b.zone().nid().min(per_node.len() - 1);
-        per_node[nid] += b.order().nr_pages();
+        let block = match b {
+            RegionPage::Own(b) => b,
+            RegionPage::Shared(s) => &s.0.block,
+        };
+        let nid = block.zone().nid().min(per_node.len() - 1);
+        per_node[nid] += block.order().nr_pages();
     }
     for (nid, n) in per_node.iter().enumerate().filter(|(_, &n)| n > 0) {
         write!(f, " N{nid}={n}")?;

@@ -31,6 +31,10 @@ mod source;
 #[allow(dead_code)]
 #[expect(unreachable_pub)]
 mod cmd;
+#[path = "core/src/ksm.rs"]
+#[allow(dead_code)]
+#[expect(unreachable_pub)]
+mod ksm;
 #[path = "core/src/page_alloc.rs"]
 #[allow(dead_code)]
 #[expect(unreachable_pub)]

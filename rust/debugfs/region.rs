@@ -121,7 +121,7 @@ fn write_fill(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0; 128];
     let line = read_command(reader, &mut buf)?;
     let (addr, byte) = parse_pattern(state, line).map_err(|bad| refuse("region/fill", bad))?;
-    state.regions.fill(addr, byte)
+    state.regions.fill(addr, byte).map(|_| ())
 }
 
 fn write_check(state: &StateRef, reader: &mut UserSliceReader) -> Result {
