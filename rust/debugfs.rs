@@ -19,6 +19,7 @@ use kernel::{
 use crate::State;
 
 pub(crate) mod buddy;
+pub(crate) mod merge;
 pub(crate) mod region;
 pub(crate) mod slab;
 
@@ -36,6 +37,7 @@ impl Deref for StateRef {
 
 /// The tree's handles: dropping them removes every file.
 pub(crate) struct Tree {
+    _merge: Pin<KBox<Scope<merge::MergeFiles>>>,
     _layers: KVec<Pin<KBox<Scope<StateRef>>>>,
     _slab_files: KVec<Pin<KBox<File<StateRef>>>>,
     _kmalloc: KVec<Pin<KBox<Scope<slab::SlabEntry>>>>,
@@ -46,7 +48,12 @@ pub(crate) struct Tree {
 impl Tree {
     /// Creates the tree under `root` (`zonemm/`), with `slab_dir`
     /// (`zonemm/slab/`) made already, over `state`.
-    pub(crate) fn new(root: Dir, slab_dir: Dir, state: &'static State) -> Result<Self> {
+    pub(crate) fn new(
+        root: Dir,
+        slab_dir: Dir,
+        state: &'static State,
+        merger: &'static crate::merge::Merger<'static>,
+    ) -> Result<Self> {
         let s = StateRef(state);
         let mut layers = KVec::new();
         let source = root.scope(s, c"source", |s, dir| {
@@ -74,7 +81,9 @@ impl Tree {
             let entry = slab::SlabEntry::borrowed(cache);
             kmalloc.push(slab::cache_dir(&slab_dir, cache.name(), entry)?, GFP_KERNEL)?;
         }
-        Ok(Self { _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
+        let merge_files = merge::MergeFiles::new(merger)?;
+        let merge = KBox::pin_init(root.scope(merge_files, c"merge", merge::files), GFP_KERNEL)?;
+        Ok(Self { _merge: merge, _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
     }
 }
 

@@ -9,6 +9,7 @@
 #include <linux/cma.h>
 #include <linux/dma-map-ops.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/gfp.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
@@ -203,4 +204,28 @@ unsigned long zonemm_vmalloc_to_pfn(const void *addr)
 	struct page *page = vmalloc_to_page(addr);
 
 	return page ? page_to_pfn(page) : ULONG_MAX;
+}
+
+/* kthread_run(); NULL on failure. */
+struct task_struct *zonemm_kthread_run(int (*fn)(void *arg), void *arg,
+				       const char *name)
+{
+	struct task_struct *t = kthread_run(fn, arg, "%s", name);
+
+	return IS_ERR(t) ? NULL : t;
+}
+
+void zonemm_kthread_stop(struct task_struct *t)
+{
+	kthread_stop(t);
+}
+
+bool zonemm_kthread_should_stop(void)
+{
+	return kthread_should_stop();
+}
+
+void zonemm_msleep_interruptible(unsigned int msecs)
+{
+	msleep_interruptible(msecs);
 }

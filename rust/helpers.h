@@ -36,5 +36,11 @@ void *zonemm_vm_map_ram(struct page **pages, unsigned int count);
 void zonemm_vm_unmap_ram(const void *addr, unsigned int count);
 void zonemm_vunmap(const void *addr);
 unsigned long zonemm_vmalloc_to_pfn(const void *addr);
+struct task_struct;
+struct task_struct *zonemm_kthread_run(int (*fn)(void *arg), void *arg,
+				       const char *name);
+void zonemm_kthread_stop(struct task_struct *t);
+bool zonemm_kthread_should_stop(void);
+void zonemm_msleep_interruptible(unsigned int msecs);
 
 #endif /* ZONEMM_HELPERS_H */

@@ -82,6 +82,18 @@ extern "C" {
     pub(crate) fn zonemm_vunmap(addr: *const c_void);
     /// `page_to_pfn(vmalloc_to_page(addr))`, or `c_ulong::MAX` if unmapped.
     pub(crate) fn zonemm_vmalloc_to_pfn(addr: *const c_void) -> c_ulong;
+    /// `kthread_run(f, arg, "%s", name)`; null on failure.
+    pub(crate) fn zonemm_kthread_run(
+        f: unsafe extern "C" fn(arg: *mut c_void) -> c_int,
+        arg: *mut c_void,
+        name: *const c_char,
+    ) -> *mut bindings::task_struct;
+    /// `kthread_stop()`: wakes the thread and waits for it to return.
+    pub(crate) fn zonemm_kthread_stop(t: *mut bindings::task_struct);
+    /// `kthread_should_stop()`.
+    pub(crate) fn zonemm_kthread_should_stop() -> bool;
+    /// `msleep_interruptible()`.
+    pub(crate) fn zonemm_msleep_interruptible(msecs: c_uint);
     /// `node_online()`.
     pub(crate) fn zonemm_node_online(nid: c_int) -> bool;
 }

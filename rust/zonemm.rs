@@ -21,6 +21,7 @@ use kernel::{
 mod buddy;
 mod debugfs;
 mod helpers;
+mod merge;
 mod region;
 mod slab;
 mod source;
@@ -148,9 +149,11 @@ impl<T> Drop for Leaked<T> {
 }
 
 struct ZoneMm {
-    // Field order is drop order: debugfs files, then the state, then the
-    // pool whose pages everything above holds.
+    // Field order is drop order: debugfs files, then the merger (its
+    // scanner stopped first), then the state, then the pool whose pages
+    // everything above holds.
     _tree: debugfs::Tree,
+    _merger: Leaked<merge::Merger<'static>>,
     _state: Leaked<State>,
     _pool: Leaked<buddy::Pool>,
 }
@@ -185,7 +188,10 @@ impl kernel::Module for ZoneMm {
             GFP_KERNEL,
         )?;
         let state_owner = Leaked::new(state);
-        let tree = debugfs::Tree::new(root, slab_dir, state_owner.get())?;
-        Ok(Self { _tree: tree, _state: state_owner, _pool: pool_owner })
+        let merger = merge::Merger::new(&state_owner.get().regions)?;
+        let merger_owner = Leaked::new(KBox::pin(merger, GFP_KERNEL)?);
+        merger_owner.get().start()?;
+        let tree = debugfs::Tree::new(root, slab_dir, state_owner.get(), merger_owner.get())?;
+        Ok(Self { _tree: tree, _merger: merger_owner, _state: state_owner, _pool: pool_owner })
     }
 }
