@@ -52,7 +52,7 @@ impl Tree {
         root: Dir,
         slab_dir: Dir,
         state: &'static State,
-        merger: &'static crate::merge::Merger<'static>,
+        merger: &'static crate::merge::Merger<'static, 'static>,
     ) -> Result<Self> {
         let s = StateRef(state);
         let mut layers = KVec::new();

@@ -84,8 +84,8 @@ struct Settings {
 }
 
 /// The merger: its settings, trees, counters and scanner thread.
-pub(crate) struct Merger<'a> {
-    regions: &'a Regions<'a>,
+pub(crate) struct Merger<'r, 'a> {
+    regions: &'r Regions<'a>,
     settings: Settings,
     pages_scanned: Atomic<u64>,
     full_scans: Atomic<u64>,
@@ -95,19 +95,19 @@ pub(crate) struct Merger<'a> {
 
 // SAFETY: The thread pointer is only used to stop the thread, under its
 // mutex; everything else is `Sync`.
-unsafe impl Send for Merger<'_> {}
+unsafe impl Send for Merger<'_, '_> {}
 
 // SAFETY: As above.
-unsafe impl Sync for Merger<'_> {}
+unsafe impl Sync for Merger<'_, '_> {}
 
 /// What the core's decisions work on: the trees, and the regions' pages.
-struct Ctx<'s, 'r, 'a> {
+struct Ctx<'s, 'r, 'g, 'a> {
     st: &'s mut MergeState<'a>,
-    acc: &'s mut MergeAccess<'r, 'a>,
-    regions: &'a Regions<'a>,
+    acc: &'s mut MergeAccess<'g, 'a>,
+    regions: &'r Regions<'a>,
 }
 
-impl<'a> Mm for Ctx<'_, '_, 'a> {
+impl<'a> Mm for Ctx<'_, '_, '_, 'a> {
     type Shared = Shared<'a>;
 
     fn page(&self, item: Item) -> Page<Shared<'a>> {
@@ -211,11 +211,11 @@ impl<'a> Mm for Ctx<'_, '_, 'a> {
     }
 }
 
-impl<'a> Merger<'a> {
+impl<'r, 'a> Merger<'r, 'a> {
     /// A stopped merger over `regions`, with the kernel's defaults
     /// (`pages_to_scan` 100, `sleep_millisecs` 20, `max_page_sharing`
     /// 256, `use_zero_pages` 0).
-    pub(crate) fn new(regions: &'a Regions<'a>) -> Result<Self> {
+    pub(crate) fn new(regions: &'r Regions<'a>) -> Result<Self> {
         let state = MergeState {
             cursor: None,
             stable: RBTree::new(),
@@ -335,7 +335,7 @@ impl<'a> Merger<'a> {
     unsafe extern "C" fn ksmd(arg: *mut c_void) -> c_int {
         // SAFETY: `arg` is the `&'static Merger` `start` passed; it is
         // stopped (and this returns) before the merger goes.
-        let this = unsafe { &*arg.cast::<Merger<'static>>() };
+        let this = unsafe { &*arg.cast::<Merger<'static, 'static>>() };
         // SAFETY: No preconditions.
         while !unsafe { zonemm_kthread_should_stop() } {
             let ms = if this.settings.run.load(Relaxed) == 1 {
@@ -351,7 +351,7 @@ impl<'a> Merger<'a> {
     }
 }
 
-impl Merger<'static> {
+impl Merger<'static, 'static> {
     /// Starts the scanner thread.
     pub(crate) fn start(&'static self) -> Result {
         let arg = (self as *const Self).cast_mut().cast();
@@ -363,7 +363,7 @@ impl Merger<'static> {
     }
 }
 
-impl Drop for Merger<'_> {
+impl Drop for Merger<'_, '_> {
     fn drop(&mut self) {
         if let Some(t) = self.thread.lock().take() {
             // SAFETY: Our running thread; this waits for `ksmd` to return.
@@ -383,7 +383,7 @@ pub(crate) enum Knob {
     UseZeroPages,
 }
 
-impl Merger<'_> {
+impl Merger<'_, '_> {
     /// A knob's value.
     pub(crate) fn knob(&self, k: Knob) -> usize {
         let s = &self.settings;
@@ -445,5 +445,214 @@ impl Merger<'_> {
             _ => return Err(fmt::Error),
         };
         writeln!(f, "{v}")
+    }
+}
+
+#[kunit_tests(zonemm_merge)]
+mod tests {
+    use super::*;
+    use crate::{
+        buddy::Pool,
+        region::RegionFlags,
+        source::{
+            Params,
+            Source, //
+        },
+    };
+
+    const MERGEABLE: RegionFlags = RegionFlags { zero: false, mergeable: true, huge: false, no_guard: false };
+
+    fn pool() -> Result<Pool> {
+        let pool = Pool::new(Source::new(Params::new(8, 8)?)?, 0)?;
+        pool.set_min_free_kbytes(0)?;
+        Ok(pool)
+    }
+
+    /// A mergeable region of `pages` pages, page `i` filled with `fill(i)`.
+    fn region(regions: &Regions<'_>, pages: usize, fill: impl Fn(usize) -> u8) -> Result<u64> {
+        let addr = regions.alloc(pages * PAGE_SIZE, MERGEABLE)?.as_ptr() as usize;
+        let id = regions.id_of(addr).ok_or(EINVAL)?;
+        for i in 0..pages {
+            let a = regions.addr_of(id).ok_or(EINVAL)?;
+            regions.write(a, i * PAGE_SIZE, &[fill(i); PAGE_SIZE])?;
+        }
+        Ok(id)
+    }
+
+    /// Whether page `i` of region `id` holds `byte` throughout.
+    fn holds(regions: &Regions<'_>, id: u64, i: usize, byte: u8) -> Result<bool> {
+        let mut buf = [0u8; PAGE_SIZE];
+        regions.read(regions.addr_of(id).ok_or(EINVAL)?, i * PAGE_SIZE, &mut buf)?;
+        Ok(buf.iter().all(|&b| b == byte))
+    }
+
+    /// Scans `passes` full passes over `pages` mergeable pages.
+    fn passes(m: &Merger<'_, '_>, pages: usize, passes: usize) {
+        m.scan(pages * passes + 1);
+    }
+
+    #[test]
+    fn equal_regions_share_and_free_their_duplicates() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let a = region(&regions, 8, |i| i as u8 + 1)?;
+        let b = region(&regions, 8, |i| i as u8 + 1)?;
+        let m = Merger::new(&regions)?;
+        pool.drain();
+        let free = pool.nr_free_pages();
+        passes(&m, 16, 2);
+        let (c, _, _) = m.counters();
+        assert_eq!((c.pages_shared, c.pages_sharing, c.pages_unshared), (8, 8, 0));
+        assert_eq!(m.full_scans.load(Relaxed), 2);
+        pool.drain();
+        assert_eq!(pool.nr_free_pages(), free + 8);
+        for i in 0..8 {
+            assert!(holds(&regions, a, i, i as u8 + 1)? && holds(&regions, b, i, i as u8 + 1)?);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_write_breaks_sharing_and_both_keep_their_contents() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let a = region(&regions, 4, |_| 7)?;
+        let b = region(&regions, 4, |_| 7)?;
+        let m = Merger::new(&regions)?;
+        passes(&m, 8, 2);
+        assert_eq!(m.counters().0.pages_sharing, 7);
+        regions.write(regions.addr_of(a).ok_or(EINVAL)?, 2 * PAGE_SIZE + 9, &[0xee])?;
+        assert_eq!(m.counters().0.pages_sharing, 6);
+        let mut buf = [0u8; 16];
+        regions.read(regions.addr_of(a).ok_or(EINVAL)?, 2 * PAGE_SIZE, &mut buf)?;
+        assert_eq!((buf[8], buf[9], buf[10]), (7, 0xee, 7));
+        for i in 0..4 {
+            assert!(holds(&regions, b, i, 7)?);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn pages_rewritten_every_pass_stay_volatile() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let a = region(&regions, 2, |_| 1)?;
+        let b = region(&regions, 2, |_| 1)?;
+        let m = Merger::new(&regions)?;
+        for pass in 0..5u8 {
+            for id in [a, b] {
+                for page in 0..2 {
+                    regions.write(regions.addr_of(id).ok_or(EINVAL)?, page * PAGE_SIZE, &[pass; 64])?;
+                }
+            }
+            // Exactly one pass: every page seen once, each time changed.
+            m.scan(4);
+        }
+        let (c, _, _) = m.counters();
+        assert_eq!((c.pages_shared, c.pages_sharing), (0, 0));
+        assert_eq!(c.pages_volatile(), 4);
+        Ok(())
+    }
+
+    #[test]
+    fn zero_pages_map_one_zero_page() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let a = region(&regions, 6, |i| if i < 4 { 0 } else { 3 })?;
+        let m = Merger::new(&regions)?;
+        m.set_knob(Knob::UseZeroPages, 1).map_err(|_| EINVAL)?;
+        passes(&m, 6, 1);
+        assert_eq!(m.counters().0.zero_pages, 4);
+        assert!(holds(&regions, a, 0, 0)? && holds(&regions, a, 5, 3)?);
+        Ok(())
+    }
+
+    #[test]
+    fn max_page_sharing_makes_chains() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let m = Merger::new(&regions)?;
+        m.set_knob(Knob::MaxPageSharing, 2).map_err(|_| EINVAL)?;
+        for _ in 0..5 {
+            region(&regions, 1, |_| 0x42)?;
+        }
+        passes(&m, 5, 3);
+        let (c, chains, dups) = m.counters();
+        assert_eq!((c.pages_shared, c.pages_sharing, chains, dups), (2, 2, 1, 2));
+        // Changing the cap while pages are shared is refused, as in ksm.
+        assert!(m.set_knob(Knob::MaxPageSharing, 3).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn run_2_gives_every_region_private_pages_again() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let a = region(&regions, 4, |i| i as u8)?;
+        let b = region(&regions, 4, |i| i as u8)?;
+        let m = Merger::new(&regions)?;
+        pool.drain();
+        let free = pool.nr_free_pages();
+        passes(&m, 8, 2);
+        m.set_knob(Knob::Run, 2).map_err(|_| EINVAL)?;
+        let (c, _, _) = m.counters();
+        assert_eq!((c.pages_shared, c.pages_sharing), (0, 0));
+        pool.drain();
+        assert_eq!(pool.nr_free_pages(), free);
+        for i in 0..4 {
+            assert!(holds(&regions, a, i, i as u8)? && holds(&regions, b, i, i as u8)?);
+        }
+        Ok(())
+    }
+
+    struct Shared2<'r, 'a> {
+        regions: &'r Regions<'a>,
+        ids: [u64; 2],
+    }
+
+    unsafe extern "C" fn writer(arg: *mut c_void, cpu: c_uint) -> c_int {
+        // SAFETY: `arg` is the test's `Shared2`, alive until every CPU
+        // returns.
+        let s = unsafe { &*arg.cast::<Shared2<'_, '_>>() };
+        let id = s.ids[cpu as usize % 2];
+        for round in 0..200u32 {
+            let byte = (round % 3) as u8;
+            let page = (round as usize * 5 + cpu as usize) % 8;
+            let Some(addr) = s.regions.addr_of(id) else { return EINVAL.to_errno() };
+            // The address may move under a remap: then just retry.
+            if s.regions.write(addr, page * PAGE_SIZE, &[byte; PAGE_SIZE]).is_err() {
+                continue;
+            }
+            let mut buf = [0u8; PAGE_SIZE];
+            let Some(addr) = s.regions.addr_of(id) else { return EINVAL.to_errno() };
+            if s.regions.read(addr, page * PAGE_SIZE, &mut buf).is_ok() && buf.iter().any(|&b| b != byte) {
+                return EIO.to_errno();
+            }
+        }
+        0
+    }
+
+    #[test]
+    fn the_scanner_runs_while_both_cpus_write() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool)?;
+        let ids = [region(&regions, 8, |_| 1)?, region(&regions, 8, |_| 1)?];
+        let m = KBox::pin(Merger::new(&regions)?, GFP_KERNEL)?;
+        m.set_knob(Knob::SleepMillisecs, 0).map_err(|_| EINVAL)?;
+        m.set_knob(Knob::Run, 1).map_err(|_| EINVAL)?;
+        let arg = (&*m as *const Merger<'_, '_>).cast_mut().cast();
+        // SAFETY: The merger outlives the thread: it is stopped below,
+        // before `m` goes.
+        let t = unsafe { zonemm_kthread_run(Merger::ksmd, arg, c"zonemm_ksmd_test".as_ptr().cast()) };
+        let t = NonNull::new(t).ok_or(ENOMEM)?;
+        let shared = Shared2 { regions: &regions, ids };
+        let warg = (&shared as *const Shared2<'_, '_>).cast_mut().cast();
+        // SAFETY: `writer` only uses `shared`, alive until the call returns.
+        let ret = unsafe { zonemm_run_on_each_cpu(writer, warg) };
+        // SAFETY: Our thread; this waits for it to return.
+        unsafe { zonemm_kthread_stop(t.as_ptr()) };
+        assert_eq!(ret, 0);
+        assert!(m.full_scans.load(Relaxed) > 0);
+        Ok(())
     }
 }

@@ -153,7 +153,7 @@ struct ZoneMm {
     // scanner stopped first), then the state, then the pool whose pages
     // everything above holds.
     _tree: debugfs::Tree,
-    _merger: Leaked<merge::Merger<'static>>,
+    _merger: Leaked<merge::Merger<'static, 'static>>,
     _state: Leaked<State>,
     _pool: Leaked<buddy::Pool>,
 }

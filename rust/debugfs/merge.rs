@@ -31,7 +31,7 @@ use crate::{
 
 /// One file: a knob (read/write) or a counter (read-only).
 pub(crate) struct MergeFile {
-    merger: &'static Merger<'static>,
+    merger: &'static Merger<'static, 'static>,
     name: &'static str,
     knob: Option<Knob>,
 }
@@ -62,7 +62,7 @@ const COUNTERS: [(&CStr, &str); 10] = [
 
 impl MergeFiles {
     /// The files' data, over `merger`.
-    pub(crate) fn new(merger: &'static Merger<'static>) -> Result<Self> {
+    pub(crate) fn new(merger: &'static Merger<'static, 'static>) -> Result<Self> {
         let mut v = KVec::new();
         for (_, name, knob) in KNOBS {
             v.push(MergeFile { merger, name, knob: Some(knob) }, GFP_KERNEL)?;
