@@ -28,6 +28,10 @@ show "echo '64K zero' > $D/region/alloc; echo '4M huge' > $D/region/alloc; cat $
 a=$(head -n 1 $D/region/vmallocinfo | cut -d- -f1)
 show "echo '$a 0x5a' > $D/region/fill; echo '$a 0x5a' > $D/region/check && echo check passed"
 show "echo all > $D/region/free; echo 1 > $D/region/purge; cat $D/region/stats"
+show "echo '64K mergeable' > $D/region/alloc; echo '64K mergeable' > $D/region/alloc"
+for a in $(cut -d- -f1 $D/region/vmallocinfo); do echo "$a 0x42" > $D/region/fill; done
+show "echo 5 > $D/merge/sleep_millisecs; echo 1 > $D/merge/run; sleep 1; echo 0 > $D/merge/run"
+show "for f in full_scans pages_shared pages_sharing general_profit; do echo \$f \$(cat $D/merge/\$f); done"
 show "rmmod zonemm"
 cma_back() { [ "$(meminfo CmaFree)" -eq "$(cat /run/zonemm/cmafree.before)" ]; }
 wait_for cma_back
