@@ -7,6 +7,8 @@
 #   make test            set up, build, run every test; ends with
 #                        "N passed, N failed"
 #   make run             boot the guest with zonemm loaded and show it
+#   make bench           zonemm against the kernel, in one guest run:
+#                        out/bench.json, out/bench.md, out/bench.png
 #   make KDIR=/path/to/linux LLVM=1    build against your own 7.3 tree
 #
 # Kbuild (not this file) lists the module's objects.
@@ -25,8 +27,11 @@ test:
 run:
 	scripts/run
 
+bench:
+	scripts/bench
+
 clean:
 	scripts/build-module clean
 	rm -rf out rust/core/target
 
-.PHONY: all module test run clean
+.PHONY: all module test run bench clean

@@ -18,6 +18,7 @@ use kernel::{
 
 use crate::State;
 
+pub(crate) mod bench;
 pub(crate) mod buddy;
 pub(crate) mod merge;
 pub(crate) mod region;
@@ -37,6 +38,7 @@ impl Deref for StateRef {
 
 /// The tree's handles: dropping them removes every file.
 pub(crate) struct Tree {
+    _bench: Pin<KBox<Scope<bench::BenchFiles>>>,
     _merge: Pin<KBox<Scope<merge::MergeFiles>>>,
     _layers: KVec<Pin<KBox<Scope<StateRef>>>>,
     _slab_files: KVec<Pin<KBox<File<StateRef>>>>,
@@ -83,7 +85,10 @@ impl Tree {
         }
         let merge_files = merge::MergeFiles::new(merger)?;
         let merge = KBox::pin_init(root.scope(merge_files, c"merge", merge::files), GFP_KERNEL)?;
-        Ok(Self { _merge: merge, _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
+        let b = crate::bench::Bench::new(state.pool, &state.kmalloc, &state.regions)?;
+        let bench_files = bench::BenchFiles { bench: b, merger };
+        let bench = KBox::pin_init(root.scope(bench_files, c"bench", bench::files), GFP_KERNEL)?;
+        Ok(Self { _bench: bench, _merge: merge, _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
     }
 }
 

@@ -18,6 +18,7 @@ use kernel::{
     sync::Mutex, //
 };
 
+mod bench;
 mod buddy;
 mod debugfs;
 mod helpers;

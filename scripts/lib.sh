@@ -41,6 +41,12 @@ if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
 	PATH=$HOME/.cargo/bin:$PATH
 fi
 
+# build_tools: the static user-space helpers the guest runs (out/tools/).
+build_tools() {
+	mkdir -p "$ZONEMM_OUT/tools"
+	gcc -static -O2 -Wall -o "$ZONEMM_OUT/tools/ksm-bench" "$ZONEMM_ROOT/tools/ksm-bench.c"
+}
+
 step() { printf '==> %s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
