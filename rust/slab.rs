@@ -99,6 +99,28 @@ const SLAB_MAGIC: usize = 0x5a6f_6e65_536c_6162;
 
 type Ac = ArrayCache<KVec<usize>>;
 
+/// A CPU's array cache and its hit counts, under the CPU's lock (so the
+/// fast path updates no shared counter).
+struct CpuCache {
+    ac: Ac,
+    alloc_hit: u64,
+    free_hit: u64,
+}
+
+impl core::ops::Deref for CpuCache {
+    type Target = Ac;
+
+    fn deref(&self) -> &Ac {
+        &self.ac
+    }
+}
+
+impl core::ops::DerefMut for CpuCache {
+    fn deref_mut(&mut self) -> &mut Ac {
+        &mut self.ac
+    }
+}
+
 /// A slab's mutable state, guarded by its node's list lock.
 struct SlabState {
     freelist: Freelist<KVec<u16>, KVec<u64>>,
@@ -148,9 +170,7 @@ struct NodeLists<'a> {
 
 /// Event counts for `<cache>/stats`.
 struct CacheStats {
-    alloc_hit: Atomic<u64>,
     alloc_miss: Atomic<u64>,
-    free_hit: Atomic<u64>,
     free_miss: Atomic<u64>,
     refills: Atomic<u64>,
     flushes: Atomic<u64>,
@@ -163,9 +183,7 @@ struct CacheStats {
 impl CacheStats {
     const fn new() -> Self {
         Self {
-            alloc_hit: Atomic::new(0),
             alloc_miss: Atomic::new(0),
-            free_hit: Atomic::new(0),
             free_miss: Atomic::new(0),
             refills: Atomic::new(0),
             flushes: Atomic::new(0),
@@ -185,7 +203,7 @@ pub(crate) struct Cache<'a> {
     debug: DebugFlags,
     ctor: Option<Ctor>,
     nodes: KVec<Pin<KBox<SpinLock<NodeLists<'a>>>>>,
-    cpus: KVec<Pin<KBox<SpinLock<Ac>>>>,
+    cpus: KVec<Pin<KBox<SpinLock<CpuCache>>>>,
     colour_next: Atomic<usize>,
     stats: CacheStats,
 }
@@ -215,7 +233,8 @@ impl<'a> Cache<'a> {
         for _ in 0..cpu::nr_cpu_ids() {
             let entries = KVec::from_elem(0usize, ARRAY_CACHE_MAX, GFP_KERNEL)?;
             let ac = Ac::new(entries, limit, batchcount).map_err(|_| EINVAL)?;
-            cpus.push(KBox::pin_init(new_spinlock!(ac, "Cache::cpu"), GFP_KERNEL)?, GFP_KERNEL)?;
+            let cc = CpuCache { ac, alloc_hit: 0, free_hit: 0 };
+            cpus.push(KBox::pin_init(new_spinlock!(cc, "Cache::cpu"), GFP_KERNEL)?, GFP_KERNEL)?;
         }
         let cache = Self {
             name: CString::try_from_fmt(fmt!("{name}"))?,
@@ -241,7 +260,7 @@ impl<'a> Cache<'a> {
         &self.layout
     }
 
-    fn this_cpu(&self) -> &SpinLock<Ac> {
+    fn this_cpu(&self) -> &SpinLock<CpuCache> {
         let cpu = CpuId::current().as_u32() as usize;
         &self.cpus[cpu.min(self.cpus.len() - 1)]
     }
@@ -269,7 +288,7 @@ impl<'a> Cache<'a> {
             if !self.debug.any() {
                 let mut ac = self.this_cpu().lock();
                 if let Some(obj) = ac.pop() {
-                    self.stats.alloc_hit.add(1, Relaxed);
+                    ac.alloc_hit += 1;
                     return NonNull::new(obj as *mut u8).ok_or(EINVAL);
                 }
                 let mut n = self.nodes[nid].lock();
@@ -401,21 +420,30 @@ impl<'a> Cache<'a> {
         if !core::ptr::eq(slab.cache, self) {
             return None;
         }
-        let off = (ptr as usize).checked_sub(slab.base as usize + self.layout.object_offset)?;
-        // Non-zero by construction; `NonZero` keeps a panic path out.
-        let slot = core::num::NonZeroUsize::new(self.layout.slot)?;
-        let i = off / slot;
-        (off % slot == 0 && i < self.layout.objects).then_some((slab, i))
+        Some((slab, self.index_in(slab, ptr)?))
     }
 
     /// `kmem_cache_free()`: gives `ptr` back. A pointer that is not an
     /// object of this cache, or (in a debug cache) a double free, is
     /// reported and ignored.
     pub(crate) fn free(&self, ptr: NonNull<u8>) {
-        let Some((slab, i)) = self.lookup(ptr.as_ptr()) else {
-            self.report(ptr.as_ptr(), 0, "free of a pointer that is not one of its objects");
-            return;
-        };
+        match self.lookup(ptr.as_ptr()) {
+            Some((slab, i)) => self.free_object(slab, i, ptr),
+            None => self.report(ptr.as_ptr(), 0, "free of a pointer that is not one of its objects"),
+        }
+    }
+
+    /// The index of `ptr` in `slab` (one of ours), if it starts an object.
+    fn index_in(&self, slab: &Slab<'a>, ptr: *const u8) -> Option<usize> {
+        let off = (ptr as usize).checked_sub(slab.base as usize + self.layout.object_offset)?;
+        // Non-zero by construction; `NonZero` keeps a panic path out.
+        let slot = core::num::NonZeroUsize::new(self.layout.slot)?;
+        let i = off / slot;
+        (off % slot == 0 && i < self.layout.objects).then_some(i)
+    }
+
+    /// Frees object `i` of `slab`, found from `ptr`.
+    fn free_object(&self, slab: &Slab<'a>, i: usize, ptr: NonNull<u8>) {
         if self.debug.any() {
             let mut n = self.nodes[slab.nid].lock();
             if slab.state.access(&*n).freelist.is_free(i) {
@@ -434,7 +462,7 @@ impl<'a> Cache<'a> {
             self.stats.flushes.add(1, Relaxed);
             ac.flush(false, |obj| self.free_trusted(obj as *const u8));
         } else {
-            self.stats.free_hit.add(1, Relaxed);
+            ac.free_hit += 1;
         }
         ac.push(ptr.as_ptr() as usize);
     }
@@ -558,11 +586,17 @@ impl<'a> Cache<'a> {
 
     /// The event counters, as `name value` lines.
     pub(crate) fn show_stats(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        let (mut alloc_hit, mut free_hit) = (0, 0);
+        for cpu in self.cpus.iter() {
+            let cc = cpu.lock();
+            alloc_hit += cc.alloc_hit;
+            free_hit += cc.free_hit;
+        }
+        writeln!(f, "alloc_hit {alloc_hit}")?;
+        writeln!(f, "alloc_miss {}", self.stats.alloc_miss.load(Relaxed))?;
+        writeln!(f, "free_hit {free_hit}")?;
         let s = &self.stats;
         let all = [
-            ("alloc_hit", &s.alloc_hit),
-            ("alloc_miss", &s.alloc_miss),
-            ("free_hit", &s.free_hit),
             ("free_miss", &s.free_miss),
             ("refills", &s.refills),
             ("flushes", &s.flushes),

@@ -231,9 +231,24 @@ impl Params {
     }
 }
 
-/// All the chunks zonemm took, in the order it took them.
+/// How a `MAX_ORDER_NR_PAGES` slot of frames relates to the chunks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// No chunk page in it.
+    None,
+    /// Wholly inside one chunk.
+    Whole,
+    /// Partly: ask the chunks.
+    Partial,
+}
+
+/// All the chunks zonemm took, in the order it took them, and a map of
+/// which `MAX_ORDER_NR_PAGES` slots of frames they cover, so that "is this
+/// frame one of ours" is O(1) (`pfn_valid()`-style, over a sparse map).
 pub(crate) struct Source {
     chunks: KVec<Chunk>,
+    slot_base: usize,
+    slots: KVec<Slot>,
 }
 
 impl Source {
@@ -298,7 +313,25 @@ impl Source {
                 chunks.push(chunk?, GFP_KERNEL)?;
             }
         }
-        Ok(Self { chunks })
+        let (slot_base, slots) = Self::slot_map(&chunks)?;
+        Ok(Self { chunks, slot_base, slots })
+    }
+
+    /// The slot map over `chunks`: first slot number, and one entry per
+    /// slot from there to the last chunk's end.
+    fn slot_map(chunks: &[Chunk]) -> Result<(usize, KVec<Slot>)> {
+        let first = chunks.iter().map(|c| c.range.start.0 / MAX_ORDER_NR_PAGES).min().unwrap_or(0);
+        let end = chunks.iter().map(|c| c.range.end().0.div_ceil(MAX_ORDER_NR_PAGES)).max().unwrap_or(0);
+        let mut slots = KVec::from_elem(Slot::None, end.saturating_sub(first), GFP_KERNEL)?;
+        for c in chunks {
+            let (start, stop) = (c.range.start.0, c.range.end().0);
+            for slot in start / MAX_ORDER_NR_PAGES..stop.div_ceil(MAX_ORDER_NR_PAGES) {
+                let whole = start <= slot * MAX_ORDER_NR_PAGES && (slot + 1) * MAX_ORDER_NR_PAGES <= stop;
+                let e = &mut slots[slot - first];
+                *e = if whole && *e == Slot::None { Slot::Whole } else { Slot::Partial };
+            }
+        }
+        Ok((first, slots))
     }
 
     /// The chunks, in the order they were taken.
@@ -308,7 +341,14 @@ impl Source {
 
     /// The `struct page` of frame `pfn`, if it is one of the chunks'.
     pub(crate) fn page_of(&self, pfn: Pfn) -> Option<NonNull<bindings::page>> {
-        self.chunks.iter().find_map(|c| c.page(pfn))
+        let slot = (pfn.0 / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base)?;
+        match self.slots.get(slot)? {
+            Slot::None => None,
+            // SAFETY: The frame lies in one of our chunks, so it has a
+            // `struct page`.
+            Slot::Whole => NonNull::new(unsafe { zonemm_pfn_to_page(pfn.0 as c_ulong) }),
+            Slot::Partial => self.chunks.iter().find_map(|c| c.page(pfn)),
+        }
     }
 
     /// Shows `source/areas`: a header, then one line per chunk.
@@ -333,6 +373,23 @@ impl Source {
 #[kunit_tests(zonemm_source)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_of_knows_every_chunk_frame_and_no_other() -> Result {
+        let source = Source::new(Params::new(2, 4)?)?;
+        for c in source.chunks() {
+            let r = c.range();
+            for pfn in [r.start, Pfn(r.end().0 - 1), Pfn(r.start.0 + r.nr_pages / 2)] {
+                assert_eq!(source.page_of(pfn), c.page(pfn));
+                assert!(source.page_of(pfn).is_some());
+            }
+            // Just past a chunk (a partial CMA slot's tail) is not ours.
+            let after = r.end();
+            assert_eq!(source.page_of(after).is_some(), source.chunks().iter().any(|o| o.range().contains(after)));
+        }
+        assert!(source.page_of(Pfn(0)).is_none());
+        Ok(())
+    }
 
     #[test]
     fn params_reject_zero_overflow_and_partial_blocks() {

@@ -112,7 +112,10 @@ pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
     if let Some(slab) = slab_of(pool, ptr.as_ptr()) {
         // SAFETY: A cache outlives its slabs.
         let cache = unsafe { &*slab.cache };
-        cache.free(ptr);
+        match cache.index_in(slab, ptr.as_ptr()) {
+            Some(i) => cache.free_object(slab, i, ptr),
+            None => cache.report(ptr.as_ptr(), 0, "kfree of a pointer inside an object"),
+        }
         return;
     }
     let head = page_private_of(pool, ptr.as_ptr())

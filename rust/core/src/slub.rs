@@ -23,20 +23,22 @@ pub const KMALLOC_SIZES: [usize; 13] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1
 /// larger requests go straight to the buddy pool.
 pub const KMALLOC_MAX_CACHE_SIZE: usize = 8192;
 
+/// Classes of sizes up to 192 by `(size - 1) / 8`, as the kernel's
+/// `kmalloc_size_index[]`.
+const SIZE_INDEX: [u8; 24] = [0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6];
+
 /// `kmalloc_index()`: the class that serves `size`, or `None` above
-/// [`KMALLOC_MAX_CACHE_SIZE`] (or for 0).
+/// [`KMALLOC_MAX_CACHE_SIZE`] (or for 0). A table up to 192 bytes, then
+/// powers of two, as `kmalloc_slab()` looks it up.
 pub const fn kmalloc_index(size: usize) -> Option<usize> {
-    if size == 0 {
+    if size == 0 || size > KMALLOC_MAX_CACHE_SIZE {
         return None;
     }
-    let mut i = 0;
-    while i < KMALLOC_SIZES.len() {
-        if size <= KMALLOC_SIZES[i] {
-            return Some(i);
-        }
-        i += 1;
+    if size <= 192 {
+        return Some(SIZE_INDEX[(size - 1) / 8] as usize);
     }
-    None
+    // 193..=256 is class 7 (256), then one class per power of two.
+    Some((usize::BITS - (size - 1).leading_zeros()) as usize - 1)
 }
 
 /// Byte of a free object (`POISON_FREE`).
