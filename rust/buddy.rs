@@ -458,9 +458,15 @@ impl Pool {
         )
     }
 
-    /// The `struct page` of frame `pfn`, if it is one of the pool's.
-    pub(crate) fn page_of(&self, pfn: Pfn) -> Option<core::ptr::NonNull<kernel::bindings::page>> {
-        self.source.page_of(pfn)
+    /// The frame of a direct-map address, if it is a pool page.
+    pub(crate) fn pfn_of(&self, addr: *const u8) -> Option<Pfn> {
+        self.source.pfn_of(addr)
+    }
+
+    /// The owner word of pool page `pfn` (the source layer's, lent to the
+    /// layers above as `page->private` is lent to a page's owner).
+    pub(crate) fn owner(&self, pfn: Pfn) -> Option<&Atomic<usize>> {
+        self.source.owner(pfn)
     }
 
     /// The source layer under the pool.

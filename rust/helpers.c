@@ -155,29 +155,10 @@ int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg)
 	return ret;
 }
 
-unsigned long zonemm_page_private(const struct page *page)
+/* Where the direct map starts (PAGE_OFFSET), for virt-to-pfn in Rust. */
+unsigned long zonemm_page_offset(void)
 {
-	return page_private(page);
-}
-
-void zonemm_set_page_private(struct page *page, unsigned long private)
-{
-	set_page_private(page, private);
-}
-
-unsigned long zonemm_page_private_xchg(struct page *page, unsigned long private)
-{
-	return xchg(&page->private, private);
-}
-
-bool zonemm_virt_addr_valid(const void *addr)
-{
-	return virt_addr_valid(addr);
-}
-
-unsigned long zonemm_virt_to_pfn(const void *addr)
-{
-	return PHYS_PFN(__pa(addr));
+	return PAGE_OFFSET;
 }
 
 void *zonemm_vmap(struct page **pages, unsigned int count)

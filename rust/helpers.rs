@@ -60,16 +60,6 @@ extern "C" {
         f: unsafe extern "C" fn(arg: *mut c_void, cpu: c_uint) -> c_int,
         arg: *mut c_void,
     ) -> c_int;
-    /// `page_private()`.
-    pub(crate) fn zonemm_page_private(page: *const bindings::page) -> c_ulong;
-    /// `set_page_private()`.
-    pub(crate) fn zonemm_set_page_private(page: *mut bindings::page, private: c_ulong);
-    /// `xchg(&page->private, private)`: the old value.
-    pub(crate) fn zonemm_page_private_xchg(page: *mut bindings::page, private: c_ulong) -> c_ulong;
-    /// `virt_addr_valid()`: whether `addr` is in the direct map.
-    pub(crate) fn zonemm_virt_addr_valid(addr: *const c_void) -> bool;
-    /// `PHYS_PFN(__pa(addr))`, for a direct-map address.
-    pub(crate) fn zonemm_virt_to_pfn(addr: *const c_void) -> c_ulong;
     /// `vmap(pages, count, VM_MAP, PAGE_KERNEL)`, with its guard page;
     /// null on failure. Sleeps.
     pub(crate) fn zonemm_vmap(pages: *mut *mut bindings::page, count: c_uint) -> *mut c_void;
@@ -120,6 +110,8 @@ extern "C" {
     pub(crate) fn zonemm_cycles() -> u64;
     /// `page_zone(page)->free_area[order].nr_free`.
     pub(crate) fn zonemm_kernel_zone_nr_free(page: *const bindings::page, order: c_uint) -> c_ulong;
+    /// `PAGE_OFFSET`: where the direct map starts.
+    pub(crate) fn zonemm_page_offset() -> c_ulong;
     /// `node_online()`.
     pub(crate) fn zonemm_node_online(nid: c_int) -> bool;
 }

@@ -152,10 +152,13 @@ unsafe impl Sync for Slab<'_> {}
 
 impl Drop for Slab<'_> {
     fn drop(&mut self) {
+        // SAFETY: The cache outlives its slabs.
+        let pool = unsafe { &*self.cache }.pool;
         let pfn = self.block.pfn();
         for p in 0..self.block.order().nr_pages() {
-            // SAFETY: The slab's own pages; clearing hands them back clean.
-            unsafe { zonemm_set_page_private(zonemm_pfn_to_page((pfn.0 + p) as c_ulong), 0) };
+            if let Some(owner) = pool.owner(Pfn(pfn.0 + p)) {
+                owner.store(0, Relaxed);
+            }
         }
     }
 }
@@ -375,10 +378,8 @@ impl<'a> Cache<'a> {
         let pfn = slab.block.pfn();
         for p in 0..slab.block.order().nr_pages() {
             // INVARIANT: every page of the slab points back to it.
-            // SAFETY: The slab's own pages.
-            unsafe {
-                let page = zonemm_pfn_to_page((pfn.0 + p) as c_ulong);
-                zonemm_set_page_private(page, &*slab as *const Slab<'a> as c_ulong);
+            if let Some(owner) = self.pool.owner(Pfn(pfn.0 + p)) {
+                owner.store(&*slab as *const Slab<'a> as usize, Relaxed);
             }
         }
         let mut slab = Some(slab);
@@ -635,28 +636,20 @@ impl Drop for Cache<'_> {
 
 /// The slab that `ptr` lies in, if it is in a slab of `pool`.
 fn slab_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Slab<'a>> {
-    let private = page_private_of(pool, ptr)?;
+    let private = owner_of(pool, ptr)?.load(Relaxed);
     if private == 0 || private & 1 != 0 {
         return None;
     }
     // SAFETY: Only a live slab puts a (word-aligned) non-zero value with a
-    // clear low bit in `page->private` of a pool page, and clears it
-    // before it goes away; the pool's pages start with it zeroed.
+    // clear low bit in a pool page's owner word, and clears it before it
+    // goes away; owner words start at zero.
     let slab = unsafe { &*(private as *const Slab<'a>) };
     (slab.magic == SLAB_MAGIC).then_some(slab)
 }
 
-/// `page->private` of the pool page holding `ptr`, if it is one.
-fn page_private_of(pool: &Pool, ptr: *const u8) -> Option<usize> {
-    // SAFETY: Any address may be asked about.
-    if !unsafe { zonemm_virt_addr_valid(ptr.cast()) } {
-        return None;
-    }
-    // SAFETY: `ptr` is a direct-map address, checked just above.
-    let pfn = Pfn(unsafe { zonemm_virt_to_pfn(ptr.cast()) } as usize);
-    let page = pool.page_of(pfn)?;
-    // SAFETY: A page of the pool.
-    Some(unsafe { zonemm_page_private(page.as_ptr()) } as usize)
+/// The owner word of the pool page holding `ptr`, if it is one.
+fn owner_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Atomic<usize>> {
+    pool.owner(pool.pfn_of(ptr)?)
 }
 
 #[kunit_tests(zonemm_slab)]

@@ -16,7 +16,8 @@ use kernel::{
     bindings,
     fmt,
     prelude::*,
-    str::CStrExt, //
+    str::CStrExt,
+    sync::atomic::Atomic, //
 };
 
 use crate::{
@@ -27,7 +28,8 @@ use crate::{
         Pfn,
         PfnRange,
         MAX_ORDER_NR_PAGES,
-        PAGES_PER_MIB, //
+        PAGES_PER_MIB,
+        PAGE_SHIFT, //
     },
     zone::ZoneType,
 };
@@ -139,12 +141,6 @@ impl Chunk {
             unsafe { origin.release(page, nr_pages) };
             return Err(EINVAL);
         };
-        // Owners above (the slab layer) keep their own data in
-        // `page->private`; start from zero.
-        for p in 0..nr_pages {
-            // SAFETY: Each frame of the run we own has a `struct page`.
-            unsafe { zonemm_set_page_private(zonemm_pfn_to_page((pfn as usize + p) as c_ulong), 0) };
-        }
         // INVARIANT: the caller passed us ownership of the pages in
         // `range`, which lies in the one zone `zone`.
         Ok(Self { origin, page, range, nid, zone })
@@ -245,10 +241,18 @@ enum Slot {
 /// All the chunks zonemm took, in the order it took them, and a map of
 /// which `MAX_ORDER_NR_PAGES` slots of frames they cover, so that "is this
 /// frame one of ours" is O(1) (`pfn_valid()`-style, over a sparse map).
+///
+/// Each of our frames also has an *owner word* for the layers above, as
+/// `page->private` is the owner's in the kernel: the slab layer keeps its
+/// slab's address there. Owner words start at zero.
 pub(crate) struct Source {
     chunks: KVec<Chunk>,
     slot_base: usize,
     slots: KVec<Slot>,
+    /// For each slot, the index of its run of owner words, or `u32::MAX`.
+    dense: KVec<u32>,
+    owners: KVec<Atomic<usize>>,
+    page_offset: usize,
 }
 
 impl Source {
@@ -314,7 +318,20 @@ impl Source {
             }
         }
         let (slot_base, slots) = Self::slot_map(&chunks)?;
-        Ok(Self { chunks, slot_base, slots })
+        let mut dense = KVec::with_capacity(slots.len(), GFP_KERNEL)?;
+        let mut next = 0u32;
+        for s in slots.iter() {
+            let d = if *s == Slot::None { u32::MAX } else { next };
+            next += u32::from(*s != Slot::None);
+            dense.push(d, GFP_KERNEL)?;
+        }
+        let mut owners = KVec::with_capacity(next as usize * MAX_ORDER_NR_PAGES, GFP_KERNEL)?;
+        for _ in 0..next as usize * MAX_ORDER_NR_PAGES {
+            owners.push(Atomic::new(0), GFP_KERNEL)?;
+        }
+        // SAFETY: No preconditions.
+        let page_offset = unsafe { zonemm_page_offset() } as usize;
+        Ok(Self { chunks, slot_base, slots, dense, owners, page_offset })
     }
 
     /// The slot map over `chunks`: first slot number, and one entry per
@@ -349,6 +366,33 @@ impl Source {
             Slot::Whole => NonNull::new(unsafe { zonemm_pfn_to_page(pfn.0 as c_ulong) }),
             Slot::Partial => self.chunks.iter().find_map(|c| c.page(pfn)),
         }
+    }
+
+    /// Whether frame `pfn` is one of the chunks'.
+    pub(crate) fn contains(&self, pfn: Pfn) -> bool {
+        let Some(slot) = (pfn.0 / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base) else { return false };
+        match self.slots.get(slot) {
+            Some(Slot::Whole) => true,
+            Some(Slot::Partial) => self.chunks.iter().any(|c| c.range.contains(pfn)),
+            _ => false,
+        }
+    }
+
+    /// The frame of a direct-map address, if it is one of ours
+    /// (`virt_to_pfn()` plus the check). Any address may be asked about.
+    pub(crate) fn pfn_of(&self, addr: *const u8) -> Option<Pfn> {
+        let pfn = Pfn((addr as usize).checked_sub(self.page_offset)? >> PAGE_SHIFT);
+        self.contains(pfn).then_some(pfn)
+    }
+
+    /// The owner word of our frame `pfn`.
+    pub(crate) fn owner(&self, pfn: Pfn) -> Option<&Atomic<usize>> {
+        if !self.contains(pfn) {
+            return None;
+        }
+        let slot = pfn.0 / MAX_ORDER_NR_PAGES - self.slot_base;
+        let d = *self.dense.get(slot)? as usize;
+        self.owners.get(d * MAX_ORDER_NR_PAGES + pfn.0 % MAX_ORDER_NR_PAGES)
     }
 
     /// Shows `source/areas`: a header, then one line per chunk.

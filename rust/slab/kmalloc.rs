@@ -12,8 +12,10 @@ use core::ptr::NonNull;
 
 use kernel::prelude::*;
 
+use kernel::sync::atomic::Relaxed;
+
 use super::{
-    page_private_of,
+    owner_of,
     slab_of,
     Cache,
 };
@@ -23,7 +25,6 @@ use crate::{
         PageBlock,
         Pool, //
     },
-    helpers::*,
     pfn::{
         Order,
         PAGE_SIZE, //
@@ -98,11 +99,10 @@ fn kmalloc_large(pool: &Pool, size: usize, flags: Flags) -> Result<NonNull<u8>> 
     let block = pool.alloc_pages(order, flags)?;
     let addr = block.as_mut_ptr();
     let gfp = if flags.atomic { GFP_ATOMIC } else { GFP_KERNEL };
-    let head = pool.page_of(block.pfn()).ok_or(EINVAL)?;
+    let owner = pool.owner(block.pfn()).ok_or(EINVAL)?;
     let boxed = KBox::into_raw(KBox::new(block, gfp)?);
-    // SAFETY: The head page is ours; a `KBox` is at least word aligned,
-    // so the low bit is free for the tag.
-    unsafe { zonemm_set_page_private(head.as_ptr(), boxed as c_ulong | 1) };
+    // A `KBox` is at least word aligned: the low bit is free for the tag.
+    owner.store(boxed as usize | 1, Relaxed);
     NonNull::new(addr).ok_or(EINVAL)
 }
 
@@ -118,29 +118,23 @@ pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
         }
         return;
     }
-    let head = page_private_of(pool, ptr.as_ptr())
-        .filter(|private| private & 1 == 1)
-        .and_then(|_| {
-            // SAFETY: A direct-map address, checked by `page_private_of`.
-            let pfn = unsafe { zonemm_virt_to_pfn(ptr.as_ptr().cast()) };
-            pool.page_of(crate::pfn::Pfn(pfn as usize))
-        });
-    if let Some(head) = head {
+    if let Some(owner) = owner_of(pool, ptr.as_ptr()) {
         // Take the tag atomically, so two racing frees cannot both have it.
-        // SAFETY: A pool page.
-        let private = unsafe { zonemm_page_private_xchg(head.as_ptr(), 0) } as usize;
+        let private = owner.xchg(0, Relaxed);
         if private & 1 == 1 {
-            // SAFETY: Only `kmalloc_large` tags a head page's private, with
-            // a `KBox<PageBlock>` it leaked; we just took it over.
+            // SAFETY: Only `kmalloc_large` tags an owner word, with a
+            // `KBox<PageBlock>` it leaked, at the block's head page; we just
+            // took it over.
             let block = unsafe { KBox::from_raw((private & !1) as *mut PageBlock<'_>) };
             if block.as_mut_ptr() == ptr.as_ptr() {
                 drop(block);
                 return;
             }
             // Inside the block, not its start: put the tag back.
-            let raw = KBox::into_raw(block);
-            // SAFETY: As above; the tag goes back unchanged.
-            unsafe { zonemm_page_private_xchg(head.as_ptr(), raw as c_ulong | 1) };
+            owner.store(KBox::into_raw(block) as usize | 1, Relaxed);
+        } else if private != 0 {
+            // Not ours to take: a slab's word (handled above) or another's.
+            owner.store(private, Relaxed);
         }
     }
     pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", ptr.as_ptr() as usize);
@@ -149,12 +143,9 @@ pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
 #[kunit_tests(zonemm_kmalloc)]
 mod tests {
     use super::*;
-    use crate::{
-        pfn::Pfn,
-        source::{
-            Params,
-            Source, //
-        },
+    use crate::source::{
+        Params,
+        Source, //
     };
 
     #[test]
@@ -168,9 +159,7 @@ mod tests {
             let bytes = unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), size) };
             bytes.fill(0xa7);
             assert!(bytes.iter().all(|&b| b == 0xa7));
-            // SAFETY: A direct-map address of ours.
-            let pfn = Pfn(unsafe { zonemm_virt_to_pfn(p.as_ptr().cast()) } as usize);
-            assert!(pool.page_of(pfn).is_some());
+            assert!(pool.pfn_of(p.as_ptr()).is_some());
             if let Some(i) = kmalloc_index(size) {
                 let class = KMALLOC_SIZES[i];
                 assert!(class >= size);
