@@ -261,11 +261,8 @@ fn zm_pages(b: &Bench<'_>, iters: usize, param: usize) -> usize {
     let rounds = (iters / batch).max(1);
     let Ok(mut held) = KVec::<PageBlock<'_>>::with_capacity(batch, GFP_KERNEL) else { return 0 };
     for _ in 0..rounds {
-        for _ in 0..batch {
-            let Ok(block) = b.pool.alloc_pages(order, Flags::KERNEL) else { return 0 };
-            if held.push_within_capacity(block).is_err() {
-                return 0;
-            }
+        if b.pool.alloc_pages_bulk(order, Flags::KERNEL, batch, &mut held) != batch {
+            return 0;
         }
         held.clear();
     }

@@ -449,6 +449,49 @@ impl Pool {
         Err(ENOMEM)
     }
 
+    /// `alloc_pages_bulk()`: up to `n` blocks of `order` into `out`, which
+    /// must have room for them already (nothing here allocates). Zones are
+    /// tried in zonelist order, each while it stays above its low
+    /// watermark by the whole batch. Returns how many were added. Never
+    /// sleeps.
+    pub(crate) fn alloc_pages_bulk<'p>(&'p self, order: Order, flags: Flags, n: usize, out: &mut KVec<PageBlock<'p>>) -> usize {
+        let n = n.min(out.capacity() - out.len());
+        let preferred = match flags.node {
+            Some(nid) => nid,
+            None => {
+                // SAFETY: No preconditions.
+                let nid = unsafe { zonemm_numa_node_id() };
+                nid as usize
+            }
+        };
+        let mut got = 0;
+        if preferred < self.nodes.len() {
+            let zones = zonelist(preferred, self.nodes.len(), flags.highest, flags.this_node)
+                .filter_map(|(nid, ztype)| self.zone(nid, ztype));
+            for zone in zones {
+                if got == n {
+                    break;
+                }
+                let pages = (n - got) << order.get();
+                if !zone.watermark_ok_plus(order, Mark::Low, pages, flags.highest, flags.atomic) {
+                    continue;
+                }
+                got += zone.rmqueue_bulk(order, flags.mt, n - got, |idx| {
+                    // INVARIANT: `zone` just gave the block out to us.
+                    let block = PageBlock { zone, idx, order, mt: flags.mt };
+                    if flags.zero {
+                        // SAFETY: The block is ours and `size()` bytes long.
+                        unsafe { core::ptr::write_bytes(block.as_mut_ptr(), 0, block.size()) };
+                    }
+                    // Room was checked above: this never fails.
+                    let _ = out.push_within_capacity(block);
+                });
+            }
+        }
+        self.stats.allocs[order.index()].add(got as u64, Relaxed);
+        got
+    }
+
     /// Allocations and failures per order, and zone fallbacks.
     pub(crate) fn alloc_stats(&self) -> ([u64; NR_PAGE_ORDERS], [u64; NR_PAGE_ORDERS], u64) {
         (
@@ -633,6 +676,27 @@ mod tests {
         let u2 = pool.alloc_pages(order(2), Flags::KERNEL.this_node(0))?;
         assert_eq!(dma32.snapshot().stats.fallbacks, 1);
         drop((m, u, u2));
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    #[test]
+    fn bulk_allocation_fills_the_batch() -> Result {
+        let pool = pool(4, 4, 0)?;
+        let mut blocks = KVec::with_capacity(300, GFP_KERNEL)?;
+        assert_eq!(pool.alloc_pages_bulk(order(0), Flags::KERNEL, 256, &mut blocks), 256);
+        assert_eq!(pool.alloc_pages_bulk(order(3), Flags::KERNEL, 40, &mut blocks), 40);
+        // No more than the room there is.
+        assert_eq!(pool.alloc_pages_bulk(order(0), Flags::KERNEL, 100, &mut blocks), 4);
+        let mut pfns = KVec::with_capacity(blocks.len(), GFP_KERNEL)?;
+        for b in blocks.iter() {
+            pfns.push(b.pfn().0, GFP_KERNEL)?;
+        }
+        // Distinct blocks.
+        for (i, a) in pfns.iter().enumerate() {
+            assert!(pfns[i + 1..].iter().all(|b| b != a));
+        }
+        drop(blocks);
         assert!(all_back(&pool));
         Ok(())
     }

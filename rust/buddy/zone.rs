@@ -242,11 +242,17 @@ impl Zone {
     /// `zone_watermark_fast()`: whether a block of `order` for an
     /// allocation whose highest zone is `highest` may come from here.
     pub(crate) fn watermark_ok(&self, order: Order, mark: Mark, highest: ZoneType, atomic: bool) -> bool {
+        self.watermark_ok_plus(order, mark, 0, highest, atomic)
+    }
+
+    /// [`Zone::watermark_ok`] with `extra` pages more to stay above, as
+    /// `alloc_pages_bulk()` checks for its whole batch.
+    pub(crate) fn watermark_ok_plus(&self, order: Order, mark: Mark, extra: usize, highest: ZoneType, atomic: bool) -> bool {
         let mask = self.free_orders.load(Relaxed);
         watermark_ok(
             self.free_pages(),
             order,
-            self.watermarks().get(mark),
+            self.watermarks().get(mark) + extra,
             self.lowmem_reserve[highest.index()].load(Relaxed),
             atomic,
             |o| (mask >> o & 1) as usize,
@@ -276,6 +282,37 @@ impl Zone {
         let idx = lists.rmqueue(order, mt);
         self.publish(&lists);
         idx.map(|i| i as u32)
+    }
+
+    /// Up to `n` blocks of `order` as `mt`, handed to `f` one by one, for
+    /// `alloc_pages_bulk()`: this CPU's lists are taken once for the lot.
+    /// Returns how many `f` got.
+    pub(crate) fn rmqueue_bulk(&self, order: Order, mt: MigrateType, n: usize, mut f: impl FnMut(u32)) -> usize {
+        let mut got = 0;
+        if !pcp_allowed_order(order) {
+            while got < n {
+                let Some(idx) = self.rmqueue(order, mt) else { break };
+                f(idx);
+                got += 1;
+            }
+            return got;
+        }
+        let mut pcp = self.this_cpu_pcp().lock();
+        while got < n {
+            let idx = match pcp.pop(order, mt) {
+                Some(idx) => Some(idx),
+                None => {
+                    let mut lists = self.lock.lock();
+                    let idx = pcp.refill(order, mt, || lists.rmqueue(order, mt).map(|i| i as u32));
+                    self.publish(&lists);
+                    idx
+                }
+            };
+            let Some(idx) = idx else { break };
+            f(idx);
+            got += 1;
+        }
+        got
     }
 
     /// Frees a block [`Zone::rmqueue`] gave out as `mt`: onto this CPU's
