@@ -6,6 +6,7 @@
 #                        reference kernel, set up on first use)
 #   make test            set up, build, run every test; ends with
 #                        "N passed, N failed"
+#   make test-debug      the same on a KASAN/lockdep/kmemleak kernel
 #   make run             boot the guest with zonemm loaded and show it
 #   make bench           zonemm against the kernel, in one guest run:
 #                        out/bench.json, out/bench.md, out/bench.png
@@ -24,6 +25,9 @@ module:
 test:
 	scripts/test
 
+test-debug:
+	ZONEMM_KERNEL=debug scripts/test
+
 run:
 	scripts/run
 
@@ -34,4 +38,4 @@ clean:
 	scripts/build-module clean
 	rm -rf out rust/core/target
 
-.PHONY: all module test run bench clean
+.PHONY: all module test test-debug run bench clean

@@ -19,6 +19,13 @@ TOOLS_DIR=$ZONEMM_CACHE/tools
 BINDGEN_TOOL=$TOOLS_DIR/bin/bindgen
 SRC_DIR=$ZONEMM_CACHE/src/linux-source-$KERNEL_SERIES
 FRAGMENT=$ZONEMM_ROOT/qemu/zonemm.config
+# ZONEMM_KERNEL=debug: the reference fragment plus qemu/debug.config, as one
+# file (so the debug kernel has its own cache key).
+if [ "${ZONEMM_KERNEL:-}" = debug ]; then
+	mkdir -p "$ZONEMM_CACHE"
+	cat "$FRAGMENT" "$ZONEMM_ROOT/qemu/debug.config" >"$ZONEMM_CACHE/debug-kernel.config"
+	FRAGMENT=$ZONEMM_CACHE/debug-kernel.config
+fi
 
 # Toolchain flags for every make of the kernel or the module; LLVM, RUSTC
 # and BINDGEN from the environment win (for building against your kernel).
