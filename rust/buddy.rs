@@ -414,6 +414,10 @@ impl Pool {
     /// `__alloc_pages()`: a block of `order` as `flags` ask, or `ENOMEM`.
     /// Never sleeps.
     pub(crate) fn alloc_pages(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
+        if crate::fault::should_fail(crate::fault::Site::Buddy, order.nr_pages() << PAGE_SHIFT) {
+            self.stats.fails[order.index()].add(1, Relaxed);
+            return Err(ENOMEM);
+        }
         let preferred = match flags.node {
             Some(nid) => nid,
             None => {
@@ -456,6 +460,9 @@ impl Pool {
     /// sleeps.
     pub(crate) fn alloc_pages_bulk<'p>(&'p self, order: Order, flags: Flags, n: usize, out: &mut KVec<PageBlock<'p>>) -> usize {
         let n = n.min(out.capacity() - out.len());
+        if crate::fault::should_fail(crate::fault::Site::Buddy, n << order.get() << PAGE_SHIFT) {
+            return 0;
+        }
         let preferred = match flags.node {
             Some(nid) => nid,
             None => {

@@ -20,9 +20,11 @@ use crate::State;
 
 pub(crate) mod bench;
 pub(crate) mod buddy;
+pub(crate) mod fault;
 pub(crate) mod merge;
 pub(crate) mod region;
 pub(crate) mod slab;
+pub(crate) mod stress;
 
 /// What every file's data is: the module's state.
 #[derive(Clone, Copy)]
@@ -38,6 +40,7 @@ impl Deref for StateRef {
 
 /// The tree's handles: dropping them removes every file.
 pub(crate) struct Tree {
+    _stress: Pin<KBox<Scope<stress::StressFiles>>>,
     _bench: Pin<KBox<Scope<bench::BenchFiles>>>,
     _merge: Pin<KBox<Scope<merge::MergeFiles>>>,
     _layers: KVec<Pin<KBox<Scope<StateRef>>>>,
@@ -64,6 +67,7 @@ impl Tree {
         layers.push(KBox::pin_init(source, GFP_KERNEL)?, GFP_KERNEL)?;
         layers.push(KBox::pin_init(root.scope(s, c"buddy", buddy::files), GFP_KERNEL)?, GFP_KERNEL)?;
         layers.push(KBox::pin_init(root.scope(s, c"region", region::files), GFP_KERNEL)?, GFP_KERNEL)?;
+        layers.push(KBox::pin_init(root.scope(s, c"fault", fault::files), GFP_KERNEL)?, GFP_KERNEL)?;
 
         let mut slab_files = KVec::new();
         slab_files.push(
@@ -88,7 +92,9 @@ impl Tree {
         let b = crate::bench::Bench::new(state.pool, &state.kmalloc, &state.regions)?;
         let bench_files = bench::BenchFiles { bench: b, merger };
         let bench = KBox::pin_init(root.scope(bench_files, c"bench", bench::files), GFP_KERNEL)?;
-        Ok(Self { _bench: bench, _merge: merge, _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
+        let stress_files = stress::StressFiles { stress: crate::stress::Stress::new()?, state, merger };
+        let stress = KBox::pin_init(root.scope(stress_files, c"stress", stress::files), GFP_KERNEL)?;
+        Ok(Self { _stress: stress, _bench: bench, _merge: merge, _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
     }
 }
 

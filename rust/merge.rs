@@ -158,6 +158,9 @@ impl<'a> Mm for Ctx<'_, '_, '_, 'a> {
     }
 
     fn set_old_hash(&mut self, item: Item, hash: u64) {
+        if crate::fault::should_fail(crate::fault::Site::Merge, 64) {
+            return;
+        }
         if let Some(h) = self.st.old.get_mut(&item) {
             *h = hash;
         } else if self.st.old.try_create_and_insert(item, hash, GFP_KERNEL).is_err() {
@@ -170,6 +173,11 @@ impl<'a> Mm for Ctx<'_, '_, '_, 'a> {
     }
 
     fn stable_insert(&mut self, hash: u64, s: Shared<'a>, sibling: Option<&Shared<'a>>) {
+        if crate::fault::should_fail(crate::fault::Site::Merge, 64) {
+            // As if the node could not be allocated: the page stays shared,
+            // untracked, and is unmerged when its users write or go.
+            return;
+        }
         if self.st.stable.get(&hash).is_none() && self.st.stable.try_create_and_insert(hash, KVec::new(), GFP_KERNEL).is_err() {
             return;
         }
@@ -192,6 +200,9 @@ impl<'a> Mm for Ctx<'_, '_, '_, 'a> {
     }
 
     fn unstable_insert(&mut self, hash: u64, item: Item) {
+        if crate::fault::should_fail(crate::fault::Site::Merge, 64) {
+            return;
+        }
         if self.st.unstable.get(&hash).is_none() && self.st.unstable.try_create_and_insert(hash, KVec::new(), GFP_KERNEL).is_err() {
             return;
         }

@@ -303,8 +303,21 @@ impl<'a> Regions<'a> {
     /// `vmalloc()`: a region of `size` bytes (rounded up to pages). Sleeps.
     #[track_caller]
     pub(crate) fn alloc(&self, size: usize, flags: RegionFlags) -> Result<NonNull<u8>> {
-        let caller = Location::caller();
+        self.alloc_at(size, flags, Location::caller()).map(|(_, addr)| addr)
+    }
+
+    /// [`Regions::alloc`], returning the region's identity too (a
+    /// mergeable region's address may change before the caller looks).
+    #[track_caller]
+    pub(crate) fn alloc_id(&self, size: usize, flags: RegionFlags) -> Result<u64> {
+        self.alloc_at(size, flags, Location::caller()).map(|(id, _)| id)
+    }
+
+    fn alloc_at(&self, size: usize, flags: RegionFlags, caller: &'static Location<'static>) -> Result<(u64, NonNull<u8>)> {
         let nr = nr_pages(size).filter(|&n| n <= self.pool.managed()).ok_or(EINVAL)?;
+        if crate::fault::should_fail(crate::fault::Site::Region, size) {
+            return Err(ENOMEM);
+        }
         let blocks = match self.alloc_pages(nr, flags) {
             Ok(b) => b,
             Err(_) => {
@@ -326,11 +339,10 @@ impl<'a> Regions<'a> {
         // INVARIANT: `addr` maps `pages`, owned by `blocks`.
         let region = Region { id: 0, addr, nr_pages: nr, flags, caller, blocks, pages, dirty: false };
         let region = KBox::new(region, GFP_KERNEL)?;
-        self.insert(region)?;
-        Ok(addr)
+        Ok((self.insert(region)?, addr))
     }
 
-    fn insert(&self, mut region: KBox<Region<'a>>) -> Result {
+    fn insert(&self, mut region: KBox<Region<'a>>) -> Result<u64> {
         let start = region.addr.as_ptr() as usize;
         let end = start + region.area();
         let mut inner = self.inner.lock();
@@ -347,23 +359,27 @@ impl<'a> Regions<'a> {
         while inner.slots.len() <= slot {
             inner.slots.push(None, GFP_KERNEL)?;
         }
-        region.id = inner.next_id;
+        let id = inner.next_id;
+        region.id = id;
         inner.next_id += 1;
         inner.stats.allocations += 1;
         inner.stats.pages_mapped += region.nr_pages;
         inner.slots[slot] = Some(region);
-        Ok(())
+        Ok(id)
     }
 
     /// `vfree()`: the region starting at `addr` goes on the lazy list; a
     /// purge follows once enough waits. `EINVAL` if no region starts there.
     pub(crate) fn free(&self, addr: NonNull<u8>) -> Result {
+        let id = self.id_of(addr.as_ptr() as usize).ok_or(EINVAL)?;
+        self.free_id(id)
+    }
+
+    /// [`Regions::free`] by identity, which a remap does not change.
+    pub(crate) fn free_id(&self, id: u64) -> Result {
         let mut inner = self.inner.lock();
-        let start = addr.as_ptr() as usize;
-        match inner.tree.find(start) {
-            Some((_, s, _)) if s == start => {}
-            _ => return Err(EINVAL),
-        }
+        let slot = inner.slot_of(id).ok_or(EINVAL)?;
+        let start = inner.slots[slot].as_ref().map(|r| r.addr.as_ptr() as usize).ok_or(EINVAL)?;
         let (slot, _, _) = inner.tree.remove(start).ok_or(EINVAL)?;
         let region = inner.slots[slot as usize].take().ok_or(EINVAL)?;
         inner.stats.frees += 1;
@@ -484,17 +500,43 @@ impl<'a> Regions<'a> {
     /// Fills the whole region starting at `addr` with `byte`. Returns the
     /// region's address afterwards (a mergeable region may have moved).
     pub(crate) fn fill(&self, addr: usize, byte: u8) -> Result<usize> {
-        let (mut start, size) = self.find(addr).filter(|&(s, _)| s == addr).ok_or(EINVAL)?;
-        let chunk = [byte; PAGE_SIZE];
-        let mut off = 0;
-        while off < size {
-            let n = chunk.len().min(size - off);
-            let id = self.id_of(start).ok_or(EINVAL)?;
-            self.write(start, off, &chunk[..n])?;
-            start = self.addr_of(id).ok_or(EINVAL)?;
-            off += n;
+        let id = self.id_of(addr).ok_or(EINVAL)?;
+        self.fill_id(id, byte)
+    }
+
+    /// [`Regions::fill`] by identity, under one hold of the lock, so a
+    /// concurrent remap cannot get in between.
+    pub(crate) fn fill_id(&self, id: u64, byte: u8) -> Result<usize> {
+        let mut inner = self.inner.lock();
+        let slot = inner.slot_of(id).ok_or(EINVAL)?;
+        let region = inner.slots[slot].as_mut().ok_or(EINVAL)?;
+        for page in 0..region.nr_pages {
+            if region.flags.mergeable {
+                region.cow(page, self.pool)?;
+            }
+            // SAFETY: A whole page of the region, its own after `cow`.
+            unsafe { core::ptr::write_bytes(region.byte(page * PAGE_SIZE), byte, PAGE_SIZE) };
         }
-        Ok(start)
+        if region.dirty {
+            inner.remap_slot(slot)?;
+        }
+        inner.slots[slot].as_ref().map(|r| r.addr.as_ptr() as usize).ok_or(EINVAL)
+    }
+
+    /// [`Regions::check`] by identity.
+    pub(crate) fn check_id(&self, id: u64, byte: u8) -> Result<Option<(usize, u8)>> {
+        let inner = self.inner.lock();
+        let slot = inner.slot_of(id).ok_or(EINVAL)?;
+        let region = inner.slots[slot].as_ref().ok_or(EINVAL)?;
+        for page in 0..region.nr_pages {
+            // SAFETY: A whole page of the region, read under the lock that
+            // every writer takes.
+            let bytes = unsafe { core::slice::from_raw_parts(region.byte(page * PAGE_SIZE), PAGE_SIZE) };
+            if let Some(i) = bytes.iter().position(|&b| b != byte) {
+                return Ok(Some((page * PAGE_SIZE + i, bytes[i])));
+            }
+        }
+        Ok(None)
     }
 
     /// The identity of the region starting at `addr`.
@@ -515,18 +557,8 @@ impl<'a> Regions<'a> {
     /// Checks the whole region starting at `addr` holds `byte`: the first
     /// mismatch as `(offset, found)`, or `EINVAL` if no region starts there.
     pub(crate) fn check(&self, addr: usize, byte: u8) -> Result<Option<(usize, u8)>> {
-        let (start, size) = self.find(addr).filter(|&(s, _)| s == addr).ok_or(EINVAL)?;
-        let mut buf = [0u8; 256];
-        let mut off = 0;
-        while off < size {
-            let n = buf.len().min(size - off);
-            self.read(start, off, &mut buf[..n])?;
-            if let Some(i) = buf[..n].iter().position(|&b| b != byte) {
-                return Ok(Some((off + i, buf[i])));
-            }
-            off += n;
-        }
-        Ok(None)
+        let id = self.id_of(addr).ok_or(EINVAL)?;
+        self.check_id(id, byte)
     }
 
     /// The counters.

@@ -285,6 +285,9 @@ impl<'a> Cache<'a> {
     /// (allocating a slab descriptor) otherwise.
     #[track_caller]
     pub(crate) fn alloc(&self, flags: Flags) -> Result<NonNull<u8>> {
+        if crate::fault::should_fail(crate::fault::Site::Slab, self.layout.object_size) {
+            return Err(ENOMEM);
+        }
         let caller = Location::caller();
         let mut nid = self.local_nid();
         loop {

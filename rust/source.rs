@@ -261,6 +261,9 @@ impl Source {
     ///
     /// Must not be called from atomic context.
     pub(crate) fn new(params: Params) -> Result<Self> {
+        if crate::fault::should_fail(crate::fault::Site::Source, params.pool_pages << crate::pfn::PAGE_SHIFT) {
+            return Err(ENOMEM);
+        }
         let mut chunks = KVec::new();
         let mut idx = 0;
         loop {

@@ -21,11 +21,13 @@ use kernel::{
 mod bench;
 mod buddy;
 mod debugfs;
+mod fault;
 mod helpers;
 mod merge;
 mod region;
 mod slab;
 mod source;
+mod stress;
 
 // The `no_std` algorithm core, shared with the host crate in `core/`. The
 // module uses a subset of it; the host crate's tests cover all of it.
@@ -33,6 +35,10 @@ mod source;
 #[allow(dead_code)]
 #[expect(unreachable_pub)]
 mod cmd;
+#[path = "core/src/fault.rs"]
+#[allow(dead_code)]
+#[expect(unreachable_pub)]
+mod fault_core;
 #[path = "core/src/ksm.rs"]
 #[allow(dead_code)]
 #[expect(unreachable_pub)]

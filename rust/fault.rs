@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fault injection at zonemm's allocation points, like the kernel's
+//! `failslab` and `fail_page_alloc` (`lib/fault-inject.c`): one set of
+//! knobs (`probability`, `interval`, `times`, `space`) and a choice of
+//! sites (`where`). The decision is the core's `FaultAttr::should_fail`.
+//!
+//! Disabled (no site chosen), a check is one relaxed load. The knobs are
+//! atomics read and updated without a lock, as the kernel's are: racing
+//! chances may both see the same state, which only blurs the counts.
+
+use kernel::sync::atomic::{
+    Atomic,
+    Relaxed, //
+};
+
+pub(crate) use crate::fault_core::FaultAttr;
+use crate::fault_core::xorshift;
+
+/// Where a failure may be injected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Site {
+    /// Taking chunks (`Source::new`).
+    Source = 1,
+    /// Buddy allocations.
+    Buddy = 2,
+    /// Slab objects and slab growth.
+    Slab = 4,
+    /// Region allocations.
+    Region = 8,
+    /// The merger's metadata.
+    Merge = 16,
+}
+
+/// The sites by name, for `fault/where`.
+pub(crate) const SITES: [(&str, Site); 5] = [
+    ("source", Site::Source),
+    ("buddy", Site::Buddy),
+    ("slab", Site::Slab),
+    ("region", Site::Region),
+    ("merge", Site::Merge),
+];
+
+static WHERE: Atomic<u32> = Atomic::new(0);
+static PROBABILITY: Atomic<u32> = Atomic::new(0);
+static INTERVAL: Atomic<u64> = Atomic::new(1);
+static TIMES: Atomic<i64> = Atomic::new(-1);
+static SPACE: Atomic<u64> = Atomic::new(0);
+static COUNT: Atomic<u64> = Atomic::new(0);
+static SEED: Atomic<u64> = Atomic::new(0x2545_f491_4f6c_dd1d);
+static INJECTED: Atomic<u64> = Atomic::new(0);
+
+/// Whether this chance at `site`, for `size` bytes, should fail.
+#[inline]
+pub(crate) fn should_fail(site: Site, size: usize) -> bool {
+    if WHERE.load(Relaxed) & site as u32 == 0 {
+        return false;
+    }
+    let mut attr = attr();
+    let mut seed = SEED.load(Relaxed);
+    let fail = attr.should_fail(size, xorshift(&mut seed));
+    SEED.store(seed, Relaxed);
+    TIMES.store(attr.times, Relaxed);
+    SPACE.store(attr.space, Relaxed);
+    COUNT.store(attr.count, Relaxed);
+    if fail {
+        INJECTED.add(1, Relaxed);
+    }
+    fail
+}
+
+/// The knobs now.
+pub(crate) fn attr() -> FaultAttr {
+    FaultAttr {
+        probability: PROBABILITY.load(Relaxed),
+        interval: INTERVAL.load(Relaxed),
+        times: TIMES.load(Relaxed),
+        space: SPACE.load(Relaxed),
+        count: COUNT.load(Relaxed),
+    }
+}
+
+/// Sets the knobs (checked by the caller).
+pub(crate) fn set(attr: FaultAttr) {
+    PROBABILITY.store(attr.probability, Relaxed);
+    INTERVAL.store(attr.interval, Relaxed);
+    TIMES.store(attr.times, Relaxed);
+    SPACE.store(attr.space, Relaxed);
+    COUNT.store(attr.count, Relaxed);
+}
+
+/// The chosen sites, as a mask of [`Site`]s.
+pub(crate) fn sites() -> u32 {
+    WHERE.load(Relaxed)
+}
+
+/// Chooses the sites.
+pub(crate) fn set_sites(mask: u32) {
+    WHERE.store(mask, Relaxed);
+}
+
+/// Failures injected so far.
+pub(crate) fn injected() -> u64 {
+    INJECTED.load(Relaxed)
+}
