@@ -34,8 +34,11 @@ run:
 bench:
 	scripts/bench
 
+stress:
+	scripts/stress
+
 clean:
 	scripts/build-module clean
 	rm -rf out rust/core/target
 
-.PHONY: all module test test-debug run bench clean
+.PHONY: all module test test-debug run bench stress clean

@@ -483,8 +483,7 @@ impl Bench<'_> {
         let pages = (1024 / scale.max(1)).max(8);
         let mut ids = [0u64; 2];
         for id in ids.iter_mut() {
-            let addr = self.regions.alloc(pages * PAGE_SIZE, RegionFlags { mergeable: true, ..RegionFlags::default() })?;
-            *id = self.regions.id_of(addr.as_ptr() as usize).ok_or(EINVAL)?;
+            *id = self.regions.alloc_id(pages * PAGE_SIZE, RegionFlags { mergeable: true, ..RegionFlags::default() })?;
             for p in 0..pages {
                 let a = self.regions.addr_of(*id).ok_or(EINVAL)?;
                 self.regions.write(a, p * PAGE_SIZE, &[(p % 251) as u8 + 1; 64])?;
@@ -497,9 +496,7 @@ impl Bench<'_> {
         let (t1, c1) = now();
         let merged = merger.counters().0.pages_sharing;
         for id in ids {
-            if let Some(a) = self.regions.addr_of(id).and_then(|a| NonNull::new(a as *mut u8)) {
-                self.regions.free(a)?;
-            }
+            self.regions.free_id(id)?;
         }
         self.regions.purge();
         let bytes = (merged * PAGE_SIZE) as u64;
