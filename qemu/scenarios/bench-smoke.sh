@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # zonemm-file: ksm-bench
 # zonemm-params: pool_mb=48
+# zonemm-skip-debug
 # The benchmark runs end to end with tiny counts (make bench runs it in
 # full): every case has a number for both sides. No timing is judged.
 . /zonemm/lib.sh

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * zonemm's API for other kernel modules.
+ *
+ * A module using any of these holds a reference on zonemm (the module
+ * loader records the dependency): zonemm cannot be unloaded under it.
+ * Everything it allocates and does not free goes back when zonemm is
+ * unloaded after it.
+ */
+#ifndef _ZONEMM_H
+#define _ZONEMM_H
+
+#include <linux/types.h>
+
+struct zonemm_cache;
+
+/**
+ * zonemm_alloc_pages() - allocate 2^order physically contiguous pool pages
+ * @order: 0 to 10
+ * @zero: zero the block
+ *
+ * Context: Any context that may take a spinlock; never sleeps.
+ * Return: the block's kernel address, or NULL (no memory, bad order).
+ */
+void *zonemm_alloc_pages(unsigned int order, bool zero);
+
+/**
+ * zonemm_free_pages() - free a block from zonemm_alloc_pages()
+ * @addr: its address; anything else is reported and ignored
+ *
+ * Context: Process context.
+ */
+void zonemm_free_pages(void *addr);
+
+/**
+ * zonemm_cache_create() - create an object cache on the pool
+ * @name: a name for slabinfo (copied)
+ * @size: object size, 1 to 32768
+ * @align: alignment, a power of two up to 4096, or 0 for the default
+ *
+ * Context: Process context; may sleep.
+ * Return: the cache, or NULL (bad arguments, no memory).
+ */
+struct zonemm_cache *zonemm_cache_create(const char *name, size_t size, size_t align);
+
+/**
+ * zonemm_cache_alloc() - allocate an object
+ * @cache: from zonemm_cache_create()
+ *
+ * Context: Process context; may sleep (growing the cache).
+ * Return: the object, or NULL.
+ */
+void *zonemm_cache_alloc(struct zonemm_cache *cache);
+
+/**
+ * zonemm_cache_free() - free an object of @cache
+ * @cache: its cache
+ * @obj: the object; a foreign pointer is reported and ignored
+ *
+ * Context: Process context.
+ */
+void zonemm_cache_free(struct zonemm_cache *cache, void *obj);
+
+/**
+ * zonemm_cache_destroy() - destroy a cache with no object in use
+ * @cache: from zonemm_cache_create()
+ *
+ * Context: Process context; may sleep.
+ * Return: 0, or -EBUSY (objects in use, listed in the kernel log; nothing
+ * is freed) or -EINVAL (not a cache of ours).
+ */
+int zonemm_cache_destroy(struct zonemm_cache *cache);
+
+/**
+ * zonemm_kmalloc() - allocate @size bytes (kmalloc classes up to 8 KiB,
+ * whole pool blocks above)
+ * @size: bytes, at least 1
+ *
+ * Context: Process context; may sleep.
+ * Return: the memory, or NULL.
+ */
+void *zonemm_kmalloc(size_t size);
+
+/**
+ * zonemm_kfree() - free memory from zonemm_kmalloc()
+ * @ptr: the pointer; NULL is ignored, a foreign one reported and ignored
+ *
+ * Context: Process context.
+ */
+void zonemm_kfree(const void *ptr);
+
+#define ZONEMM_REGION_ZERO	0x1
+#define ZONEMM_REGION_MERGEABLE	0x2
+#define ZONEMM_REGION_HUGE	0x4
+#define ZONEMM_REGION_NO_GUARD	0x8
+
+/**
+ * zonemm_region_alloc() - allocate a virtually contiguous region
+ * @size: bytes (rounded up to pages)
+ * @flags: ZONEMM_REGION_*
+ *
+ * A mergeable region must be read and written with zonemm_region_read()
+ * and zonemm_region_write() only: the merger may share its pages, and its
+ * address may change (zonemm_region_addr() gives the current one).
+ *
+ * Context: Process context; sleeps.
+ * Return: a handle (> 0), or a negative errno.
+ */
+s64 zonemm_region_alloc(size_t size, unsigned int flags);
+
+/**
+ * zonemm_region_addr() - the region's current address
+ * @handle: from zonemm_region_alloc()
+ *
+ * Return: the address, or NULL if there is no such region.
+ */
+void *zonemm_region_addr(s64 handle);
+
+/**
+ * zonemm_region_read() - copy @len bytes at @off of the region to @buf
+ * Context: Process context; sleeps.
+ * Return: 0, or -EINVAL (no such region, out of bounds).
+ */
+int zonemm_region_read(s64 handle, size_t off, void *buf, size_t len);
+
+/**
+ * zonemm_region_write() - copy @len bytes from @buf to @off of the region
+ * (breaking any page sharing first)
+ * Context: Process context; sleeps.
+ * Return: 0, -EINVAL (no such region, out of bounds) or -ENOMEM.
+ */
+int zonemm_region_write(s64 handle, size_t off, const void *buf, size_t len);
+
+/**
+ * zonemm_region_free() - free a region (lazily, as vfree())
+ * Context: Process context; sleeps.
+ * Return: 0 or -EINVAL.
+ */
+int zonemm_region_free(s64 handle);
+
+#endif /* _ZONEMM_H */
