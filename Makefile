@@ -37,8 +37,17 @@ bench:
 stress:
 	scripts/stress
 
+htmldocs:
+	scripts/htmldocs
+
+rust-analyzer:
+	scripts/build-module rust-analyzer
+
+shell:
+	scripts/shell
+
 clean:
 	scripts/build-module clean
 	rm -rf out rust/core/target
 
-.PHONY: all module test test-debug run bench stress clean
+.PHONY: all module test test-debug run bench stress htmldocs rust-analyzer shell clean

@@ -32,6 +32,7 @@ show "echo '64K mergeable' > $D/region/alloc; echo '64K mergeable' > $D/region/a
 for a in $(cut -d- -f1 $D/region/vmallocinfo); do echo "$a 0x42" > $D/region/fill; done
 show "echo 5 > $D/merge/sleep_millisecs; echo 1 > $D/merge/run; sleep 1; echo 0 > $D/merge/run"
 show "for f in full_scans pages_shared pages_sharing general_profit; do echo \$f \$(cat $D/merge/\$f); done"
+show "/zonemm/zonemm-top -n 1"
 show "rmmod zonemm"
 cma_back() { [ "$(meminfo CmaFree)" -eq "$(cat /run/zonemm/cmafree.before)" ]; }
 wait_for cma_back

@@ -279,7 +279,7 @@ fn k_pages(_: &Bench<'_>, iters: usize, param: usize) -> usize {
                 return 0;
             }
             // SAFETY: Allocated just above with this order.
-            unsafe { zonemm_free_pages(page, order.get()) };
+            unsafe { zonemm_kernel_free_pages(page, order.get()) };
         }
         return iters;
     }
@@ -306,7 +306,7 @@ fn k_pages(_: &Bench<'_>, iters: usize, param: usize) -> usize {
         }
         for &p in pages.iter() {
             // SAFETY: Allocated above with this order.
-            unsafe { zonemm_free_pages(p, order.get()) };
+            unsafe { zonemm_kernel_free_pages(p, order.get()) };
         }
     }
     rounds * batch
@@ -563,7 +563,7 @@ impl Bench<'_> {
                 kept.push((page, order), GFP_KERNEL)?;
             } else {
                 // SAFETY: Allocated above with `order`.
-                unsafe { zonemm_free_pages(page, order.get()) };
+                unsafe { zonemm_kernel_free_pages(page, order.get()) };
             }
         }
         self.pool.drain();
@@ -576,7 +576,7 @@ impl Bench<'_> {
         };
         for (page, order) in kept.drain_all() {
             // SAFETY: Allocated above with `order`.
-            unsafe { zonemm_free_pages(page, order.get()) };
+            unsafe { zonemm_kernel_free_pages(page, order.get()) };
         }
         drop(zheld);
         Ok((unusable_index(&zonemm.unwrap_or([0; NR_PAGE_ORDERS])), unusable_index(&kernel_counts)))

@@ -51,7 +51,7 @@ struct page *zonemm_alloc_pages_node(int nid, unsigned int order)
 				__GFP_NOWARN | __GFP_NORETRY, order);
 }
 
-void zonemm_free_pages(struct page *page, unsigned int order)
+void zonemm_kernel_free_pages(struct page *page, unsigned int order)
 {
 	__free_pages(page, order);
 }

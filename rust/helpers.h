@@ -15,7 +15,7 @@ struct page *zonemm_cma_alloc(struct cma *cma, unsigned long count,
 bool zonemm_cma_release(struct cma *cma, const struct page *pages,
 			unsigned long count);
 struct page *zonemm_alloc_pages_node(int nid, unsigned int order);
-void zonemm_free_pages(struct page *page, unsigned int order);
+void zonemm_kernel_free_pages(struct page *page, unsigned int order);
 unsigned long zonemm_page_to_pfn(const struct page *page);
 struct page *zonemm_pfn_to_page(unsigned long pfn);
 int zonemm_page_to_nid(const struct page *page);

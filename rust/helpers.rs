@@ -37,7 +37,7 @@ extern "C" {
     /// __GFP_NORETRY, order)`; null on failure.
     pub(crate) fn zonemm_alloc_pages_node(nid: c_int, order: c_uint) -> *mut bindings::page;
     /// `__free_pages()`.
-    pub(crate) fn zonemm_free_pages(page: *mut bindings::page, order: c_uint);
+    pub(crate) fn zonemm_kernel_free_pages(page: *mut bindings::page, order: c_uint);
     /// `page_to_pfn()`.
     pub(crate) fn zonemm_page_to_pfn(page: *const bindings::page) -> c_ulong;
     /// `pfn_to_page()`.

@@ -523,6 +523,44 @@ impl<'a> Regions<'a> {
         inner.slots[slot].as_ref().map(|r| r.addr.as_ptr() as usize).ok_or(EINVAL)
     }
 
+    /// [`Regions::read`] by identity.
+    pub(crate) fn read_id(&self, id: u64, off: usize, buf: &mut [u8]) -> Result {
+        let inner = self.inner.lock();
+        let slot = inner.slot_of(id).ok_or(EINVAL)?;
+        let region = inner.slots[slot].as_ref().ok_or(EINVAL)?;
+        off.checked_add(buf.len()).filter(|&e| e <= region.nr_pages * PAGE_SIZE).ok_or(EINVAL)?;
+        for (i, b) in buf.iter_mut().enumerate() {
+            // SAFETY: The byte lies in one of the region's pages, read
+            // under the lock every writer takes.
+            *b = unsafe { region.byte(off + i).read() };
+        }
+        Ok(())
+    }
+
+    /// [`Regions::write`] by identity, breaking page sharing first.
+    pub(crate) fn write_id(&self, id: u64, off: usize, buf: &[u8]) -> Result {
+        let mut inner = self.inner.lock();
+        let slot = inner.slot_of(id).ok_or(EINVAL)?;
+        let region = inner.slots[slot].as_mut().ok_or(EINVAL)?;
+        let end = off.checked_add(buf.len()).filter(|&e| e <= region.nr_pages * PAGE_SIZE).ok_or(EINVAL)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if region.flags.mergeable {
+            for page in off / PAGE_SIZE..=(end - 1) / PAGE_SIZE {
+                region.cow(page, self.pool)?;
+            }
+        }
+        for (i, &b) in buf.iter().enumerate() {
+            // SAFETY: The byte lies in one of the region's own pages.
+            unsafe { region.byte(off + i).write(b) };
+        }
+        if region.dirty {
+            inner.remap_slot(slot)?;
+        }
+        Ok(())
+    }
+
     /// [`Regions::check`] by identity.
     pub(crate) fn check_id(&self, id: u64, byte: u8) -> Result<Option<(usize, u8)>> {
         let inner = self.inner.lock();

@@ -62,7 +62,7 @@ impl Origin {
             }
             // SAFETY: By the caller's guarantee this is a block of `order`
             // from the page allocator.
-            Self::Pages(order) => unsafe { zonemm_free_pages(page.as_ptr(), order.get()) },
+            Self::Pages(order) => unsafe { zonemm_kernel_free_pages(page.as_ptr(), order.get()) },
         }
     }
 }

@@ -22,6 +22,7 @@ mod bench;
 mod buddy;
 mod debugfs;
 mod fault;
+mod ffi;
 mod helpers;
 mod merge;
 mod region;
@@ -156,9 +157,10 @@ impl<T> Drop for Leaked<T> {
 }
 
 struct ZoneMm {
-    // Field order is drop order: debugfs files, then the merger (its
-    // scanner stopped first), then the state, then the pool whose pages
-    // everything above holds.
+    // Field order is drop order: the exported API (no user module is left
+    // by then), debugfs files, then the merger (its scanner stopped first),
+    // then the state, then the pool whose pages everything above holds.
+    _api: Leaked<ffi::Api>,
     _tree: debugfs::Tree,
     _merger: Leaked<merge::Merger<'static, 'static>>,
     _state: Leaked<State>,
@@ -199,6 +201,8 @@ impl kernel::Module for ZoneMm {
         let merger_owner = Leaked::new(KBox::pin(merger, GFP_KERNEL)?);
         merger_owner.get().start()?;
         let tree = debugfs::Tree::new(root, slab_dir, state_owner.get(), merger_owner.get())?;
-        Ok(Self { _tree: tree, _merger: merger_owner, _state: state_owner, _pool: pool_owner })
+        let api = Leaked::new(KBox::pin(ffi::Api::new(state_owner.get())?, GFP_KERNEL)?);
+        ffi::Api::publish(api.get());
+        Ok(Self { _api: api, _tree: tree, _merger: merger_owner, _state: state_owner, _pool: pool_owner })
     }
 }

@@ -48,10 +48,12 @@ if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
 	PATH=$HOME/.cargo/bin:$PATH
 fi
 
-# build_tools: the static user-space helpers the guest runs (out/tools/).
+# build_tools: what the guest runs besides zonemm (out/tools/): the static
+# user-space helpers, and the sample client modules built with zonemm.
 build_tools() {
 	mkdir -p "$ZONEMM_OUT/tools"
 	gcc -static -O2 -Wall -o "$ZONEMM_OUT/tools/ksm-bench" "$ZONEMM_ROOT/tools/ksm-bench.c"
+	cp "$ZONEMM_ROOT"/samples/*/zonemm_sample_*.ko "$ZONEMM_OUT/tools/"
 }
 
 step() { printf '==> %s\n' "$*"; }

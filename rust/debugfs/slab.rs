@@ -129,6 +129,13 @@ pub(crate) fn show_slabinfo(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt
         let cache = entry.cache();
         procfs::slabinfo_line(f, cache.name(), &cache.slabinfo())?;
     }
+    let mut result = Ok(());
+    crate::ffi::for_each_cache(|cache| {
+        if result.is_ok() {
+            result = procfs::slabinfo_line(f, cache.name(), &cache.slabinfo());
+        }
+    });
+    result?;
     for cache in state.kmalloc.caches() {
         procfs::slabinfo_line(f, cache.name(), &cache.slabinfo())?;
     }

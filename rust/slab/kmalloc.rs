@@ -96,6 +96,12 @@ impl<'a> Kmalloc<'a> {
 /// `kfree()`.
 fn kmalloc_large(pool: &Pool, size: usize, flags: Flags) -> Result<NonNull<u8>> {
     let order = Order::for_pages(size.div_ceil(PAGE_SIZE)).ok_or(ENOMEM)?;
+    kmalloc_block(pool, order, flags)
+}
+
+/// A block of `order` that [`kfree`] gives back, as `__get_free_pages()`
+/// for zonemm's exported API.
+pub(crate) fn kmalloc_block(pool: &Pool, order: Order, flags: Flags) -> Result<NonNull<u8>> {
     let block = pool.alloc_pages(order, flags)?;
     let addr = block.as_mut_ptr();
     let gfp = if flags.atomic { GFP_ATOMIC } else { GFP_KERNEL };
