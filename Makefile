@@ -48,6 +48,7 @@ shell:
 
 clean:
 	scripts/build-module clean
-	rm -rf out rust/core/target
+	rm -rf out rust/core/target rust/core-bench/target
+	rm -f rust-project.json samples/*/rust-project.json
 
 .PHONY: all module test test-debug run bench stress htmldocs rust-analyzer shell clean
