@@ -115,6 +115,13 @@ impl Flags {
     pub(crate) const fn zeroed(self) -> Self {
         Self { zero: true, ..self }
     }
+
+    /// The node to start the zonelist from: the one asked for, else the
+    /// current CPU's (`numa_node_id()`).
+    fn preferred_node(&self) -> usize {
+        // SAFETY: No preconditions.
+        self.node.unwrap_or_else(|| unsafe { zonemm_numa_node_id() } as usize)
+    }
 }
 
 /// A block of `2^order` physically contiguous pool pages, freed on drop.
@@ -418,14 +425,7 @@ impl Pool {
             self.stats.fails[order.index()].add(1, Relaxed);
             return Err(ENOMEM);
         }
-        let preferred = match flags.node {
-            Some(nid) => nid,
-            None => {
-                // SAFETY: No preconditions.
-                let nid = unsafe { zonemm_numa_node_id() };
-                nid as usize
-            }
-        };
+        let preferred = flags.preferred_node();
         if preferred < self.nodes.len() {
             for mark in [Mark::Low, Mark::Min] {
                 let zones = zonelist(preferred, self.nodes.len(), flags.highest, flags.this_node)
@@ -463,14 +463,7 @@ impl Pool {
         if crate::fault::should_fail(crate::fault::Site::Buddy, n << order.get() << PAGE_SHIFT) {
             return 0;
         }
-        let preferred = match flags.node {
-            Some(nid) => nid,
-            None => {
-                // SAFETY: No preconditions.
-                let nid = unsafe { zonemm_numa_node_id() };
-                nid as usize
-            }
-        };
+        let preferred = flags.preferred_node();
         let mut got = 0;
         if preferred < self.nodes.len() {
             let zones = zonelist(preferred, self.nodes.len(), flags.highest, flags.this_node)

@@ -7,23 +7,86 @@
 
 use kernel::prelude::*;
 
-use super::Regions;
+use super::{Inner, Region, Regions};
+use crate::buddy::Pool;
 use crate::pfn::PAGE_SIZE;
+
+/// The region covering `addr` and how far into it `addr` lies.
+fn slot_at(inner: &Inner<'_>, addr: usize) -> Option<(usize, usize)> {
+    let (slot, start, _) = inner.tree.find(addr)?;
+    Some((slot as usize, addr - start))
+}
+
+impl Region<'_> {
+    /// `EINVAL` unless `[begin, begin + len)` lies within the region's
+    /// pages; else the range's end.
+    fn range_end(&self, begin: usize, len: usize) -> Result<usize> {
+        begin.checked_add(len).filter(|&e| e <= self.nr_pages * PAGE_SIZE).ok_or(EINVAL)
+    }
+
+    /// Calls `f(ptr, done, n)` for each piece of `[begin, begin + len)`
+    /// that lies in one page: `ptr` is the piece's direct-map address,
+    /// `done` how much of the range came before it, `n` its length. One
+    /// frame lookup per page, not per byte.
+    fn for_each_chunk(&self, begin: usize, len: usize, mut f: impl FnMut(*mut u8, usize, usize)) {
+        let mut done = 0;
+        while done < len {
+            let pos = begin + done;
+            let n = (PAGE_SIZE - pos % PAGE_SIZE).min(len - done);
+            f(self.byte(pos), done, n);
+            done += n;
+        }
+    }
+}
+
+impl<'a> Inner<'a> {
+    /// Copies region `slot`'s bytes from `begin` into `buf`.
+    fn read_at(&self, slot: usize, begin: usize, buf: &mut [u8]) -> Result {
+        let region = self.slots.get(slot).and_then(Option::as_ref).ok_or(EINVAL)?;
+        region.range_end(begin, buf.len())?;
+        let dst = buf.as_mut_ptr();
+        region.for_each_chunk(begin, buf.len(), |src, done, n| {
+            // SAFETY: `src` starts `n` bytes within one of the region's
+            // pages, read under the lock every writer takes; `dst + done`
+            // starts `n` bytes within `buf`.
+            unsafe { core::ptr::copy_nonoverlapping(src, dst.add(done), n) }
+        });
+        Ok(())
+    }
+
+    /// Copies `buf` to region `slot` at `begin`. In a mergeable region a
+    /// shared page is copied before it is written (breaking the sharing),
+    /// and the region is then remapped.
+    fn write_at(&mut self, slot: usize, begin: usize, buf: &[u8], pool: &'a Pool) -> Result {
+        let region = self.slots.get_mut(slot).and_then(Option::as_mut).ok_or(EINVAL)?;
+        let end = region.range_end(begin, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if region.flags.mergeable {
+            for page in begin / PAGE_SIZE..=(end - 1) / PAGE_SIZE {
+                region.cow(page, pool)?;
+            }
+        }
+        region.for_each_chunk(begin, buf.len(), |dst, done, n| {
+            // SAFETY: `dst` starts `n` bytes within one of the region's
+            // own pages (after `cow`); `buf[done..]` holds at least `n`.
+            unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr().add(done), dst, n) }
+        });
+        if region.dirty {
+            self.remap_slot(slot)?;
+        }
+        Ok(())
+    }
+}
 
 impl<'a> Regions<'a> {
     /// Copies `buf.len()` bytes at `off` of the region at `addr` into
     /// `buf`. `EINVAL` past the region's end.
     pub(crate) fn read(&self, addr: usize, off: usize, buf: &mut [u8]) -> Result {
-        self.with(addr, |r, base| {
-            let end = (base + off).checked_add(buf.len()).filter(|&e| e <= r.nr_pages * PAGE_SIZE);
-            end.ok_or(EINVAL)?;
-            for (i, b) in buf.iter_mut().enumerate() {
-                // SAFETY: The byte lies in one of the region's pages.
-                *b = unsafe { r.byte(base + off + i).read() };
-            }
-            Ok(())
-        })
-        .ok_or(EINVAL)?
+        let inner = self.inner.lock();
+        let (slot, base) = slot_at(&inner, addr).ok_or(EINVAL)?;
+        inner.read_at(slot, base.checked_add(off).ok_or(EINVAL)?, buf)
     }
 
     /// Copies `buf` to `off` of the region at `addr`. `EINVAL` past its end.
@@ -32,27 +95,8 @@ impl<'a> Regions<'a> {
     /// address changes.
     pub(crate) fn write(&self, addr: usize, off: usize, buf: &[u8]) -> Result {
         let mut inner = self.inner.lock();
-        let (slot, start, _) = inner.tree.find(addr).ok_or(EINVAL)?;
-        let slot = slot as usize;
-        let region = inner.slots.get_mut(slot).and_then(Option::as_mut).ok_or(EINVAL)?;
-        let begin = (addr - start).checked_add(off).ok_or(EINVAL)?;
-        let end = begin.checked_add(buf.len()).filter(|&e| e <= region.nr_pages * PAGE_SIZE).ok_or(EINVAL)?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        if region.flags.mergeable {
-            for page in begin / PAGE_SIZE..=(end - 1) / PAGE_SIZE {
-                region.cow(page, self.pool)?;
-            }
-        }
-        for (i, &b) in buf.iter().enumerate() {
-            // SAFETY: The byte lies in one of the region's own pages.
-            unsafe { region.byte(begin + i).write(b) };
-        }
-        if region.dirty {
-            inner.remap_slot(slot)?;
-        }
-        Ok(())
+        let (slot, base) = slot_at(&inner, addr).ok_or(EINVAL)?;
+        inner.write_at(slot, base.checked_add(off).ok_or(EINVAL)?, buf, self.pool)
     }
 
     /// Fills the whole region starting at `addr` with `byte`. Returns the
@@ -85,38 +129,14 @@ impl<'a> Regions<'a> {
     pub(crate) fn read_id(&self, id: u64, off: usize, buf: &mut [u8]) -> Result {
         let inner = self.inner.lock();
         let slot = inner.slot_of(id).ok_or(EINVAL)?;
-        let region = inner.slots[slot].as_ref().ok_or(EINVAL)?;
-        off.checked_add(buf.len()).filter(|&e| e <= region.nr_pages * PAGE_SIZE).ok_or(EINVAL)?;
-        for (i, b) in buf.iter_mut().enumerate() {
-            // SAFETY: The byte lies in one of the region's pages, read
-            // under the lock every writer takes.
-            *b = unsafe { region.byte(off + i).read() };
-        }
-        Ok(())
+        inner.read_at(slot, off, buf)
     }
 
     /// [`Regions::write`] by identity, breaking page sharing first.
     pub(crate) fn write_id(&self, id: u64, off: usize, buf: &[u8]) -> Result {
         let mut inner = self.inner.lock();
         let slot = inner.slot_of(id).ok_or(EINVAL)?;
-        let region = inner.slots[slot].as_mut().ok_or(EINVAL)?;
-        let end = off.checked_add(buf.len()).filter(|&e| e <= region.nr_pages * PAGE_SIZE).ok_or(EINVAL)?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        if region.flags.mergeable {
-            for page in off / PAGE_SIZE..=(end - 1) / PAGE_SIZE {
-                region.cow(page, self.pool)?;
-            }
-        }
-        for (i, &b) in buf.iter().enumerate() {
-            // SAFETY: The byte lies in one of the region's own pages.
-            unsafe { region.byte(off + i).write(b) };
-        }
-        if region.dirty {
-            inner.remap_slot(slot)?;
-        }
-        Ok(())
+        inner.write_at(slot, off, buf, self.pool)
     }
 
     /// [`Regions::check`] by identity.
@@ -156,5 +176,4 @@ impl<'a> Regions<'a> {
         let id = self.id_of(addr).ok_or(EINVAL)?;
         self.check_id(id, byte)
     }
-
 }
