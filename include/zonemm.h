@@ -25,7 +25,23 @@ struct zonemm_cache;
 void *zonemm_alloc_pages(unsigned int order, bool zero);
 
 /**
- * zonemm_free_pages() - free a block from zonemm_alloc_pages()
+ * zonemm_alloc_pages_bulk() - allocate up to @nr blocks of 2^order pages
+ * @order: 0 to 10
+ * @nr: how many
+ * @addrs: room for @nr addresses, filled from the front
+ *
+ * Takes this CPU's lists once for the whole batch, as alloc_pages_bulk()
+ * does; unlike it, any order is accepted. Each block is freed on its own
+ * with zonemm_free_pages().
+ *
+ * Context: Process context; may sleep (it allocates its bookkeeping).
+ * Return: how many blocks were allocated (0 to @nr).
+ */
+unsigned int zonemm_alloc_pages_bulk(unsigned int order, unsigned int nr, void **addrs);
+
+/**
+ * zonemm_free_pages() - free a block from zonemm_alloc_pages() or
+ * zonemm_alloc_pages_bulk()
  * @addr: its address; anything else is reported and ignored
  *
  * Context: Process context.

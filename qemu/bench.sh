@@ -1,17 +1,33 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# make bench's guest side: the in-kernel benchmark (bench/run), then the
-# kernel's own KSM timed from user space, on the same number of pages.
-# "quick" on the command line (zonemm.bench=quick) makes both tiny.
+# make bench's guest side. zonemm_bench.ko, a client of zonemm's API, times
+# every layer against the kernel's allocators; tools/zonemm-bench times
+# zonemm's merger and the kernel's KSM the same way from user space and
+# runs the fragmentation workload on both; source/metadata is read at two
+# pool sizes. "quick" on the command line (zonemm.bench=quick) makes it
+# all tiny. Every line is key=value, for scripts/bench-report.
 . /zonemm/lib.sh
+B=/sys/kernel/debug/zonemm_bench
 
 mode=$(sed -n 's/.*zonemm.bench=\([a-z]*\).*/\1/p' /proc/cmdline)
-run="all"
-pages=1024
-if [ "$mode" = quick ]; then
-	run="quick all"
-	pages=8
-fi
-echo "$run" >$D/bench/run || exit 1
-cat $D/bench/results
-/zonemm/ksm-bench "$pages" | sed "s/^/layer=merge case=kernel_ksm param=$pages /"
+run="all" pages=1024 reps=5 percent=50
+[ "$mode" = quick ] && run="quick all" pages=16 reps=2 percent=10
+
+insmod /zonemm/zonemm_bench.ko || exit 1
+# Fragmentation first, on zones no benchmark case has churned yet.
+/zonemm/zonemm-bench frag "$percent" || exit 1
+echo "$run" >$B/run || exit 1
+cat $B/results
+/zonemm/zonemm-bench merge "$pages" "$reps" || exit 1
+rmmod zonemm_bench || exit 1
+
+# metadata POOL_MB: source/metadata as one line.
+metadata() {
+	awk -v mb="$1" 'BEGIN { printf "layer=memory pool_mb=%s node_mb=16", mb }
+		{ printf " %s=%s", $1, $2 } END { print "" }' $D/source/metadata
+}
+metadata "$(sed -n 's/.*pool_mb=\([0-9]*\).*/\1/p' /zonemm/params)"
+rmmod zonemm || exit 1
+insmod /zonemm/zonemm.ko pool_mb=16 || exit 1
+metadata 16
+rmmod zonemm

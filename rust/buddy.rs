@@ -218,6 +218,26 @@ fn sort_by_key<T: Copy>(v: &mut [T], key: impl Fn(&T) -> (usize, usize, usize)) 
     }
 }
 
+/// Bytes of bookkeeping the pool keeps, by kind.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Metadata {
+    /// The zones' page arrays (`PageMeta`, padding included).
+    pub(crate) page_meta: usize,
+    /// The source layer's owner words (`page->private`'s counterpart).
+    pub(crate) owner_words: usize,
+    /// Per-CPU lists: their locks, headers and rings.
+    pub(crate) pcp: usize,
+    /// Slot maps, chunk and node tables, zone headers.
+    pub(crate) maps: usize,
+}
+
+impl Metadata {
+    /// All of it.
+    pub(crate) fn total(&self) -> usize {
+        self.page_meta + self.owner_words + self.pcp + self.maps
+    }
+}
+
 /// Allocation counts for `buddy/stats`.
 struct PoolStats {
     allocs: [Atomic<u64>; NR_PAGE_ORDERS],
@@ -510,6 +530,21 @@ impl Pool {
     /// layers above as `page->private` is lent to a page's owner).
     pub(crate) fn owner(&self, pfn: Pfn) -> Option<&Atomic<usize>> {
         self.source.owner(pfn)
+    }
+
+    /// Everything the pool and its source keep per managed page, summed
+    /// (for `source/metadata`).
+    pub(crate) fn metadata(&self) -> Metadata {
+        let (owner_words, source_maps) = self.source.metadata_bytes();
+        let mut m = Metadata { owner_words, maps: source_maps, ..Metadata::default() };
+        for zone in self.zones() {
+            let (meta, pcp, maps) = zone.metadata_bytes();
+            m.page_meta += meta;
+            m.pcp += pcp;
+            m.maps += maps;
+        }
+        m.maps += self.nodes.capacity() * core::mem::size_of::<[Option<Pin<KBox<Zone>>>; MAX_NR_ZONES]>();
+        m
     }
 
     /// The source layer under the pool.

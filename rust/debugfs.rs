@@ -18,7 +18,6 @@ use kernel::{
 
 use crate::State;
 
-pub(crate) mod bench;
 pub(crate) mod buddy;
 pub(crate) mod fault;
 pub(crate) mod merge;
@@ -41,7 +40,6 @@ impl Deref for StateRef {
 /// The tree's handles: dropping them removes every file.
 pub(crate) struct Tree {
     _stress: Pin<KBox<Scope<stress::StressFiles>>>,
-    _bench: Pin<KBox<Scope<bench::BenchFiles>>>,
     _merge: Pin<KBox<Scope<merge::MergeFiles>>>,
     _layers: KVec<Pin<KBox<Scope<StateRef>>>>,
     _slab_files: KVec<Pin<KBox<File<StateRef>>>>,
@@ -63,6 +61,7 @@ impl Tree {
         let mut layers = KVec::new();
         let source = root.scope(s, c"source", |s, dir| {
             dir.read_callback_file(c"areas", s, &show_areas);
+            dir.read_callback_file(c"metadata", s, &show_metadata);
         });
         layers.push(KBox::pin_init(source, GFP_KERNEL)?, GFP_KERNEL)?;
         layers.push(KBox::pin_init(root.scope(s, c"buddy", buddy::files), GFP_KERNEL)?, GFP_KERNEL)?;
@@ -89,15 +88,24 @@ impl Tree {
         }
         let merge_files = merge::MergeFiles::new(merger)?;
         let merge = KBox::pin_init(root.scope(merge_files, c"merge", merge::files), GFP_KERNEL)?;
-        let b = crate::bench::Bench::new(state.pool, &state.kmalloc, &state.regions)?;
-        let bench_files = bench::BenchFiles { bench: b, merger };
-        let bench = KBox::pin_init(root.scope(bench_files, c"bench", bench::files), GFP_KERNEL)?;
         let stress_files = stress::StressFiles { stress: crate::stress::Stress::new()?, state, merger };
         let stress = KBox::pin_init(root.scope(stress_files, c"stress", stress::files), GFP_KERNEL)?;
-        Ok(Self { _stress: stress, _bench: bench, _merge: merge, _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
+        Ok(Self { _stress: stress, _merge: merge, _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
     }
 }
 
 fn show_areas(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     state.pool.source().show_areas(f)
+}
+
+/// `source/metadata`: what zonemm keeps for the pages it manages, in
+/// bytes, on top of the `struct page` every one of them keeps.
+fn show_metadata(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let m = state.pool.metadata();
+    writeln!(f, "managed_pages {}", state.pool.managed())?;
+    writeln!(f, "page_meta_bytes {}", m.page_meta)?;
+    writeln!(f, "owner_word_bytes {}", m.owner_words)?;
+    writeln!(f, "pcp_bytes {}", m.pcp)?;
+    writeln!(f, "map_bytes {}", m.maps)?;
+    writeln!(f, "total_bytes {}", m.total())
 }

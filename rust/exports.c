@@ -10,6 +10,7 @@
 #include "../include/zonemm.h"
 
 EXPORT_SYMBOL_GPL(zonemm_alloc_pages);
+EXPORT_SYMBOL_GPL(zonemm_alloc_pages_bulk);
 EXPORT_SYMBOL_GPL(zonemm_free_pages);
 EXPORT_SYMBOL_GPL(zonemm_cache_create);
 EXPORT_SYMBOL_GPL(zonemm_cache_alloc);

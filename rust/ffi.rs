@@ -29,7 +29,8 @@ use crate::{
     slab::{
         kmalloc::{
             kfree,
-            kmalloc_block, //
+            kmalloc_block,
+            tag_block, //
         },
         Cache,
     },
@@ -96,6 +97,30 @@ pub(crate) extern "C" fn zonemm_alloc_pages(order: c_uint, zero: bool) -> *mut c
     let Some(order) = Order::new(order) else { return core::ptr::null_mut() };
     let flags = if zero { Flags::KERNEL.zeroed() } else { Flags::KERNEL };
     to_ptr(kmalloc_block(api.state.pool, order, flags))
+}
+
+/// `zonemm_alloc_pages_bulk()`: see `include/zonemm.h`.
+///
+/// # Safety
+///
+/// `addrs` must be valid for writes of `nr` pointers.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn zonemm_alloc_pages_bulk(order: c_uint, nr: c_uint, addrs: *mut *mut c_void) -> c_uint {
+    let (Some(api), Some(order)) = (api(), Order::new(order)) else { return 0 };
+    if addrs.is_null() || nr == 0 {
+        return 0;
+    }
+    let Ok(mut held) = KVec::with_capacity(nr as usize, GFP_KERNEL) else { return 0 };
+    api.state.pool.alloc_pages_bulk(order, Flags::KERNEL, nr as usize, &mut held);
+    let mut done = 0;
+    for block in held.drain_all() {
+        // A failed tag frees its block; the rest are freed as `held` drains.
+        let Ok(addr) = tag_block(api.state.pool, block, Flags::KERNEL) else { break };
+        // SAFETY: `done < nr`, and the caller gave room for `nr` pointers.
+        unsafe { addrs.add(done).write(addr.as_ptr().cast()) };
+        done += 1;
+    }
+    done as c_uint
 }
 
 /// `zonemm_free_pages()`: see `include/zonemm.h`.

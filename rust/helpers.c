@@ -13,7 +13,6 @@
 #include <linux/gfp.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
-#include <linux/timex.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/nodemask.h>
@@ -213,69 +212,7 @@ void zonemm_msleep_interruptible(unsigned int msecs)
 	msleep_interruptible(msecs);
 }
 
-/* The kernel's own allocators, for the benchmark's other side. */
-struct page *zonemm_kernel_alloc_pages(unsigned int order)
-{
-	return alloc_pages(GFP_KERNEL | __GFP_NOWARN, order);
-}
-
-unsigned long zonemm_kernel_alloc_pages_bulk(unsigned long nr, struct page **pages)
-{
-	return alloc_pages_bulk(GFP_KERNEL | __GFP_NOWARN, nr, pages);
-}
-
-struct kmem_cache *zonemm_kernel_cache_create(const char *name, unsigned int size)
-{
-	return kmem_cache_create(name, size, 0, SLAB_HWCACHE_ALIGN, NULL);
-}
-
-void zonemm_kernel_cache_destroy(struct kmem_cache *s)
-{
-	kmem_cache_destroy(s);
-}
-
-void *zonemm_kernel_cache_alloc(struct kmem_cache *s)
-{
-	return kmem_cache_alloc(s, GFP_KERNEL);
-}
-
-void zonemm_kernel_cache_free(struct kmem_cache *s, void *obj)
-{
-	kmem_cache_free(s, obj);
-}
-
-void *zonemm_kernel_kmalloc(size_t size)
-{
-	return kmalloc(size, GFP_KERNEL);
-}
-
-void zonemm_kernel_kfree(const void *obj)
-{
-	kfree(obj);
-}
-
-void *zonemm_kernel_vmalloc(unsigned long size)
-{
-	return vmalloc(size);
-}
-
-void zonemm_kernel_vfree(const void *addr)
-{
-	vfree(addr);
-}
-
 u64 zonemm_ktime_ns(void)
 {
 	return ktime_get_ns();
-}
-
-u64 zonemm_cycles(void)
-{
-	return get_cycles();
-}
-
-/* free_area[order].nr_free of the zone holding page, as extfrag reads it. */
-unsigned long zonemm_kernel_zone_nr_free(const struct page *page, unsigned int order)
-{
-	return data_race(page_zone(page)->free_area[order].nr_free);
 }

@@ -38,19 +38,6 @@ struct task_struct *zonemm_kthread_run(int (*fn)(void *arg), void *arg,
 void zonemm_kthread_stop(struct task_struct *t);
 bool zonemm_kthread_should_stop(void);
 void zonemm_msleep_interruptible(unsigned int msecs);
-struct kmem_cache;
-struct page *zonemm_kernel_alloc_pages(unsigned int order);
-unsigned long zonemm_kernel_alloc_pages_bulk(unsigned long nr, struct page **pages);
-struct kmem_cache *zonemm_kernel_cache_create(const char *name, unsigned int size);
-void zonemm_kernel_cache_destroy(struct kmem_cache *s);
-void *zonemm_kernel_cache_alloc(struct kmem_cache *s);
-void zonemm_kernel_cache_free(struct kmem_cache *s, void *obj);
-void *zonemm_kernel_kmalloc(size_t size);
-void zonemm_kernel_kfree(const void *obj);
-void *zonemm_kernel_vmalloc(unsigned long size);
-void zonemm_kernel_vfree(const void *addr);
 u64 zonemm_ktime_ns(void);
-u64 zonemm_cycles(void);
-unsigned long zonemm_kernel_zone_nr_free(const struct page *page, unsigned int order);
 
 #endif /* ZONEMM_HELPERS_H */

@@ -84,32 +84,8 @@ extern "C" {
     pub(crate) fn zonemm_kthread_should_stop() -> bool;
     /// `msleep_interruptible()`.
     pub(crate) fn zonemm_msleep_interruptible(msecs: c_uint);
-    /// `alloc_pages(GFP_KERNEL | __GFP_NOWARN, order)`: the kernel's own.
-    pub(crate) fn zonemm_kernel_alloc_pages(order: c_uint) -> *mut bindings::page;
-    /// `alloc_pages_bulk(GFP_KERNEL | __GFP_NOWARN, nr, pages)`: pages set.
-    pub(crate) fn zonemm_kernel_alloc_pages_bulk(nr: c_ulong, pages: *mut *mut bindings::page) -> c_ulong;
-    /// `kmem_cache_create(name, size, 0, SLAB_HWCACHE_ALIGN, NULL)`.
-    pub(crate) fn zonemm_kernel_cache_create(name: *const c_char, size: c_uint) -> *mut c_void;
-    /// `kmem_cache_destroy()`.
-    pub(crate) fn zonemm_kernel_cache_destroy(s: *mut c_void);
-    /// `kmem_cache_alloc(s, GFP_KERNEL)`.
-    pub(crate) fn zonemm_kernel_cache_alloc(s: *mut c_void) -> *mut c_void;
-    /// `kmem_cache_free()`.
-    pub(crate) fn zonemm_kernel_cache_free(s: *mut c_void, obj: *mut c_void);
-    /// `kmalloc(size, GFP_KERNEL)`.
-    pub(crate) fn zonemm_kernel_kmalloc(size: usize) -> *mut c_void;
-    /// `kfree()`.
-    pub(crate) fn zonemm_kernel_kfree(obj: *const c_void);
-    /// `vmalloc()`.
-    pub(crate) fn zonemm_kernel_vmalloc(size: c_ulong) -> *mut c_void;
-    /// `vfree()`.
-    pub(crate) fn zonemm_kernel_vfree(addr: *const c_void);
     /// `ktime_get_ns()`.
     pub(crate) fn zonemm_ktime_ns() -> u64;
-    /// `get_cycles()`.
-    pub(crate) fn zonemm_cycles() -> u64;
-    /// `page_zone(page)->free_area[order].nr_free`.
-    pub(crate) fn zonemm_kernel_zone_nr_free(page: *const bindings::page, order: c_uint) -> c_ulong;
     /// `PAGE_OFFSET`: where the direct map starts.
     pub(crate) fn zonemm_page_offset() -> c_ulong;
     /// `node_online()`.

@@ -388,6 +388,16 @@ impl Source {
         self.contains(pfn).then_some(pfn)
     }
 
+    /// Bytes of bookkeeping: the owner words, and the slot maps with the
+    /// chunk list.
+    pub(crate) fn metadata_bytes(&self) -> (usize, usize) {
+        let owners = self.owners.capacity() * core::mem::size_of::<Atomic<usize>>();
+        let maps = self.slots.capacity() * core::mem::size_of::<Slot>()
+            + self.dense.capacity() * core::mem::size_of::<u32>()
+            + self.chunks.capacity() * core::mem::size_of::<Chunk>();
+        (owners, maps)
+    }
+
     /// The owner word of our frame `pfn`.
     pub(crate) fn owner(&self, pfn: Pfn) -> Option<&Atomic<usize>> {
         if !self.contains(pfn) {

@@ -18,7 +18,6 @@ use kernel::{
     sync::Mutex, //
 };
 
-mod bench;
 mod buddy;
 mod debugfs;
 mod fault;

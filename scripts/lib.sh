@@ -49,11 +49,13 @@ if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
 fi
 
 # build_tools: what the guest runs besides zonemm (out/tools/): the static
-# user-space helpers, and the sample client modules built with zonemm.
+# user-space helpers, and the client modules built with zonemm (samples,
+# benchmark).
 build_tools() {
 	mkdir -p "$ZONEMM_OUT/tools"
-	gcc -static -O2 -Wall -o "$ZONEMM_OUT/tools/ksm-bench" "$ZONEMM_ROOT/tools/ksm-bench.c"
-	cp "$ZONEMM_ROOT"/samples/*/zonemm_sample_*.ko "$ZONEMM_OUT/tools/"
+	gcc -static -O2 -Wall -Werror -o "$ZONEMM_OUT/tools/zonemm-bench" "$ZONEMM_ROOT/tools/zonemm-bench.c"
+	cp "$ZONEMM_ROOT"/samples/*/zonemm_sample_*.ko "$ZONEMM_ROOT/testing/bench/zonemm_bench.ko" \
+		"$ZONEMM_OUT/tools/"
 }
 
 step() { printf '==> %s\n' "$*"; }

@@ -1,24 +1,63 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# zonemm-file: ksm-bench
+# zonemm-file: zonemm-bench
+# zonemm-file: zonemm_bench.ko
 # zonemm-params: pool_mb=48
 # zonemm-skip-debug
-# The benchmark runs end to end with tiny counts (make bench runs it in
-# full): every case has a number for both sides. No timing is judged.
+# The benchmark end to end with tiny counts (make bench runs it in full and
+# judges the numbers): every case done in full on both sides with every tag
+# intact, both mergers reach exactly the expected sharing, both sides of
+# the fragmentation workload allocate all of it, bad input is refused, and
+# the benchmark module goes away leaving zonemm as it was. No timing is
+# judged here.
 . /zonemm/lib.sh
-B=$D/bench
+B=/sys/kernel/debug/zonemm_bench
 
-check "bench/run quick all" sh -c "echo 'quick all' > $B/run"
-res=$B/results
+# views: after giving back what waits (lazy regions, empty slabs, then
+# the per-CPU lists they went to), as the samples scenario reads them.
+views() {
+	echo 1 >$D/region/purge
+	for c in $(cut -d' ' -f1 $D/slab/slabinfo | grep '^kmalloc-'); do echo 1 >$D/slab/$c/shrink; done
+	echo 1 >$D/buddy/drain
+	cat $D/buddy/buddyinfo $D/region/vmallocinfo
+	grep -v '^zonemm_bench' $D/slab/slabinfo
+}
+before=$(views)
+check "insmod zonemm_bench" insmod /zonemm/zonemm_bench.ko
+check "zonemm cannot be unloaded under it" sh -c "! rmmod zonemm 2>/dev/null"
+check "run quick all" sh -c "echo 'quick all' > $B/run"
+res=/tmp/results
+cat $B/results >$res
 cat $res
-cases=$(grep -c '_ps=' $res)
-check "37 timed cases" test "$cases" -eq 37
-check "both sides of every case timed" \
-	test "$(grep '_ps=' $res | grep -c -e 'zonemm_ps=0 ' -e 'kernel_ps=0 ')" -eq 0
-check "the merge case merged" sh -c "grep '^layer=merge' $res | grep -qv 'merged_pages=0 '"
-check "metadata per page" sh -c "grep -q '^layer=memory case=metadata_bytes_per_page zonemm=[1-9]' $res"
-check "unusable index for 11 orders" test "$(grep -c 'case=unusable_index' $res)" -eq 11
-check "bad run input refused" sh -c "! echo 'slow all' > $B/run 2>/dev/null"
-check "the kernel's KSM timed" sh -c "/zonemm/ksm-bench 8 | grep -q '^ksm_mib_per_s_x1000=[0-9]* merged_pages=8$'"
-check "rmmod" rmmod zonemm
+check "36 timed cases" test "$(grep -c '^layer=[a-z]* case=' $res)" -eq 36
+check "every case valid" test "$(grep '^layer=[a-z]* case=' $res | grep -vc ' valid=1$')" -eq 0
+check "both sides did every operation" sh -c "! awk '/ case=/ {
+	for (i = 1; i <= NF; i++) { split(\$i, kv, \"=\"); v[kv[1]] = kv[2] }
+	if (v[\"zonemm_ops\"] != v[\"expected_ops\"] || (\$0 !~ /kernel=none/ && v[\"kernel_ops\"] != v[\"expected_ops\"])) bad = 1
+	delete v } END { exit !bad }' $res"
+check "cases on 2 CPUs ran" grep -q ' cpus=2 ' $res
+check "the order>0 bulk rows say zonemm only" test "$(grep -c 'case=order[39]_bulk16_zonemm_only .* kernel=none' $res)" -eq 2
+check "struct page size reported" grep -q '^layer=info struct_page_bytes=[1-9]' $res
+/zonemm/zonemm-bench merge 16 2 >/tmp/merge
+cat /tmp/merge
+check "4 merge runs" test "$(grep -c '^layer=merge' /tmp/merge)" -eq 4
+check "each reached exactly the expected sharing" test "$(awk '/^layer=merge/ {
+	for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	if (v["sharing"] == v["want_sharing"] && v["shared"] == v["want_shared"]) n++ } END { print n + 0 }' /tmp/merge)" -eq 4
+check "merge regions freed" grep -q '^pages=0 ' $B/merge
+/zonemm/zonemm-bench frag 10 >/tmp/frag
+cat /tmp/frag
+check "frag: both sides allocated their whole workload" test "$(grep -c ' failed=0 ' /tmp/frag)" -eq 2
+check "frag: the kernel's blocks are back" grep -q '^allocations=0 ' $B/frag
+for bad in "slow all" "quick quick" "all buddy" "buddy quick"; do
+	check "run '$bad' refused" sh -c "! echo '$bad' > $B/run 2>/dev/null"
+done
+check "merge 'alloc 0' refused" sh -c "! echo 'alloc 0' > $B/merge 2>/dev/null"
+check "frag 'alloc x' refused" sh -c "! echo 'alloc x' > $B/frag 2>/dev/null"
+check "rmmod zonemm_bench" rmmod zonemm_bench
+after=$(views)
+check "every view is back" test "$after" = "$before"
+[ "$after" = "$before" ] || { echo "$before" >/tmp/v1; echo "$after" >/tmp/v2; diff /tmp/v1 /tmp/v2; }
+check "source/metadata lists every kind" test "$(grep -c '_bytes [0-9]' $D/source/metadata)" -eq 5
+check "rmmod zonemm" rmmod zonemm
 finish

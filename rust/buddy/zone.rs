@@ -161,6 +161,16 @@ impl Zone {
         )
     }
 
+    /// Bytes of bookkeeping: the page array (`PageMeta` per spanned page),
+    /// the per-CPU lists with their rings, and the slot map.
+    pub(crate) fn metadata_bytes(&self) -> (usize, usize, usize) {
+        let meta = self.spanned * core::mem::size_of::<PageMeta>();
+        let pcp = self.pcp.capacity() * core::mem::size_of::<Pin<KBox<SpinLock<Pcp>>>>()
+            + self.pcp.len() * (core::mem::size_of::<SpinLock<Pcp>>() + PCP_SLOTS * core::mem::size_of::<u32>());
+        let maps = self.slot_pfn.capacity() * core::mem::size_of::<usize>() + core::mem::size_of::<Self>();
+        (meta, pcp, maps)
+    }
+
     /// The node.
     pub(crate) fn nid(&self) -> usize {
         self.nid

@@ -102,7 +102,13 @@ fn kmalloc_large(pool: &Pool, size: usize, flags: Flags) -> Result<NonNull<u8>> 
 /// A block of `order` that [`kfree`] gives back, as `__get_free_pages()`
 /// for zonemm's exported API.
 pub(crate) fn kmalloc_block(pool: &Pool, order: Order, flags: Flags) -> Result<NonNull<u8>> {
-    let block = pool.alloc_pages(order, flags)?;
+    tag_block(pool, pool.alloc_pages(order, flags)?, flags)
+}
+
+/// Hands `block` out as a [`kfree`]-able address: its head page's owner
+/// word takes the block. On failure the block is freed. Allocates with
+/// `flags`' context.
+pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>, flags: Flags) -> Result<NonNull<u8>> {
     let addr = block.as_mut_ptr();
     let gfp = if flags.atomic { GFP_ATOMIC } else { GFP_KERNEL };
     let owner = pool.owner(block.pfn()).ok_or(EINVAL)?;

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zonemm-bench: the user-space half of make bench, for what is timed or
+ * driven from user space on both sides alike.
+ *
+ * zonemm-bench merge PAGES REPS
+ *	The kernel's KSM and zonemm's merger on the same contents: 2 x PAGES
+ *	pages, page p of each half holding (p % 251) + 1 in its first 64
+ *	bytes and zeroes after. KSM's pages are this process's anonymous
+ *	memory (prctl(PR_SET_MEMORY_MERGE)); zonemm's are two mergeable regions
+ *	that zonemm_bench.ko fills through zonemm's API. Each side is run as
+ *	a user runs it: knobs written (pages_to_scan 100000, sleep_millisecs
+ *	0, use_zero_pages 0), then the clock runs from the write of run=1
+ *	until pages_sharing reaches 2 x PAGES - distinct, polled every 200 us
+ *	on both sides. REPS repetitions, alternating which side goes first.
+ *	One line per run: side, pages_sharing and pages_shared reached,
+ *	expected values, nanoseconds.
+ *
+ * zonemm-bench frag PERCENT
+ *	The fragmentation workload on node 0's DMA32 zone of each allocator,
+ *	sized relative to that zone: blocks of order 0 to 3 in a fixed
+ *	pseudo-random sequence until PERCENT % of the zone's free pages are
+ *	held, then every other block freed. zonemm's side goes through
+ *	zonemm/buddy/alloc, the kernel's through zonemm_bench/frag. Prints
+ *	each zone's free blocks per order (buddyinfo) before and after.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE		4096UL
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#endif
+#define NR_ORDERS	11
+#define KSM		"/sys/kernel/mm/ksm"
+#define ZONEMM		"/sys/kernel/debug/zonemm"
+#define BENCH		"/sys/kernel/debug/zonemm_bench"
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("zonemm-bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+/* Writes value to path in one write(); returns 0 or the errno. */
+static int try_write(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return errno;
+	if (fputs(value, f) < 0)
+		err = errno;
+	if (fclose(f) && !err)
+		err = errno ? errno : EIO;
+	return err;
+}
+
+static void put(const char *path, const char *fmt, ...)
+{
+	char value[128];
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	err = try_write(path, value);
+	if (err)
+		die("cannot write '%s' to %s: %s", value, path, strerror(err));
+}
+
+static long get(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v;
+
+	if (!f || fscanf(f, "%ld", &v) != 1)
+		die("cannot read a number from %s", path);
+	fclose(f);
+	return v;
+}
+
+static long long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* -- merge ------------------------------------------------------------ */
+
+struct merger {
+	const char *name;
+	const char *knobs;	/* the directory of run, pages_sharing, ... */
+	void (*setup)(unsigned long pages);
+	void (*teardown)(unsigned long pages);
+};
+
+static char *ksm_mem;
+
+static void ksm_setup(unsigned long pages)
+{
+	unsigned long p;
+
+	ksm_mem = mmap(NULL, 2 * pages * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (ksm_mem == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	for (p = 0; p < 2 * pages; p++)
+		memset(ksm_mem + p * PAGE, (int)((p % pages) % 251 + 1), 64);
+	/*
+	 * The whole process mergeable, as the guest kernel has no madvise()
+	 * (tinyconfig: no CONFIG_ADVISE_SYSCALLS): its few other anonymous
+	 * pages are scanned too, and the run checks that they share nothing.
+	 */
+	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		die("prctl(PR_SET_MEMORY_MERGE): %s", strerror(errno));
+}
+
+static void ksm_teardown(unsigned long pages)
+{
+	prctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0);
+	munmap(ksm_mem, 2 * pages * PAGE);
+}
+
+static void zonemm_setup(unsigned long pages)
+{
+	put(BENCH "/merge", "alloc %lu", pages);
+}
+
+static void zonemm_teardown(unsigned long pages)
+{
+	put(BENCH "/merge", "free");
+}
+
+static const struct merger mergers[] = {
+	{ "ksm", KSM, ksm_setup, ksm_teardown },
+	{ "zonemm", ZONEMM "/merge", zonemm_setup, zonemm_teardown },
+};
+
+static void knob(const struct merger *m, const char *name, const char *value)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", m->knobs, name);
+	put(path, "%s", value);
+}
+
+static long counter(const struct merger *m, const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", m->knobs, name);
+	return get(path);
+}
+
+static void merge_once(const struct merger *m, unsigned long pages, int rep)
+{
+	unsigned long distinct = pages < 251 ? pages : 251;
+	long want = 2 * pages - distinct, sharing = 0, shared;
+	long long t0, t1;
+
+	knob(m, "run", "2");	/* nothing merged from before */
+	knob(m, "pages_to_scan", "100000");
+	knob(m, "sleep_millisecs", "0");
+	knob(m, "use_zero_pages", "0");
+	m->setup(pages);
+	t0 = now_ns();
+	knob(m, "run", "1");
+	while (now_ns() - t0 < 120000000000LL) {
+		sharing = counter(m, "pages_sharing");
+		if (sharing >= want)
+			break;
+		usleep(200);
+	}
+	t1 = now_ns();
+	knob(m, "run", "0");
+	shared = counter(m, "pages_shared");
+	sharing = counter(m, "pages_sharing");
+	printf("layer=merge side=%s rep=%d pages=%lu want_sharing=%ld want_shared=%lu "
+	       "sharing=%ld shared=%ld ns=%lld\n",
+	       m->name, rep, 2 * pages, want, distinct, sharing, shared, t1 - t0);
+	fflush(stdout);
+	knob(m, "run", "2");
+	m->teardown(pages);
+}
+
+static int merge(unsigned long pages, int reps)
+{
+	int rep;
+
+	for (rep = 0; rep < reps; rep++) {
+		int first = rep & 1;
+
+		merge_once(&mergers[first], pages, rep);
+		merge_once(&mergers[!first], pages, rep);
+	}
+	return 0;
+}
+
+/* -- frag ------------------------------------------------------------- */
+
+/* The same sequence as zonemm_bench's frag_order(). */
+static unsigned int frag_order(unsigned long i)
+{
+	return (unsigned int)((i * 0x9e3779b9ULL) >> 7) % 4;
+}
+
+/* Free blocks per order of "Node 0, zone DMA32" in a buddyinfo file. */
+static void buddyinfo(const char *path, unsigned long counts[NR_ORDERS])
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		die("cannot open %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		char zone[16], *p = line;
+		int node, o, n;
+
+		if (sscanf(line, "Node %d, zone %15s%n", &node, zone, &n) != 2 ||
+		    node != 0 || strcmp(zone, "DMA32"))
+			continue;
+		p += n;
+		for (o = 0; o < NR_ORDERS; o++) {
+			if (sscanf(p, "%lu%n", &counts[o], &n) != 1)
+				die("short line in %s", path);
+			p += n;
+		}
+		fclose(f);
+		return;
+	}
+	die("no 'Node 0, zone DMA32' line in %s", path);
+}
+
+static unsigned long free_pages(const unsigned long counts[NR_ORDERS])
+{
+	unsigned long sum = 0;
+	int o;
+
+	for (o = 0; o < NR_ORDERS; o++)
+		sum += counts[o] << o;
+	return sum;
+}
+
+static void print_counts(const char *key, const unsigned long counts[NR_ORDERS])
+{
+	int o;
+
+	printf(" %s=", key);
+	for (o = 0; o < NR_ORDERS; o++)
+		printf("%s%lu", o ? "," : "", counts[o]);
+}
+
+/* zonemm's side: buddy/alloc one block at a time, handles read back. */
+static void frag_zonemm(unsigned long target, unsigned long *nr, unsigned long *failed,
+			unsigned long *pages)
+{
+	char line[256];
+	unsigned long i = 0, handle;
+	FILE *f;
+
+	*nr = *failed = *pages = 0;
+	while (*pages < target) {
+		char cmd[64];
+		unsigned int order = frag_order(i);
+
+		snprintf(cmd, sizeof(cmd), "order=%u zone=DMA32 node=0", order);
+		if (try_write(ZONEMM "/buddy/alloc", cmd)) {
+			(*failed)++;
+			break;
+		}
+		(*nr)++;
+		*pages += 1UL << order;
+		i++;
+	}
+	/* Handles in allocation order: free every other one. */
+	f = fopen(ZONEMM "/buddy/allocations", "r");
+	if (!f)
+		die("cannot open buddy/allocations");
+	for (i = 0; fgets(line, sizeof(line), f);) {
+		if (line[0] == '#' || sscanf(line, "%lu", &handle) != 1)
+			continue;
+		if (i++ % 2 == 1)
+			put(ZONEMM "/buddy/free", "%lu", handle);
+	}
+	fclose(f);
+	put(ZONEMM "/buddy/drain", "1");
+}
+
+static int frag(unsigned long percent)
+{
+	unsigned long before[NR_ORDERS], after[NR_ORDERS], target, nr, failed, pages;
+	FILE *f;
+
+	/* zonemm */
+	put(ZONEMM "/buddy/drain", "1");
+	buddyinfo(ZONEMM "/buddy/buddyinfo", before);
+	target = free_pages(before) * percent / 100;
+	frag_zonemm(target, &nr, &failed, &pages);
+	buddyinfo(ZONEMM "/buddy/buddyinfo", after);
+	printf("layer=frag side=zonemm percent=%lu zone_free_pages=%lu target_pages=%lu "
+	       "allocations=%lu failed=%lu pages=%lu",
+	       percent, free_pages(before), target, nr, failed, pages);
+	print_counts("before", before);
+	print_counts("after", after);
+	printf("\n");
+	put(ZONEMM "/buddy/free", "all");
+
+	/* the kernel */
+	buddyinfo("/proc/buddyinfo", before);
+	target = free_pages(before) * percent / 100;
+	put(BENCH "/frag", "alloc %lu", target);
+	f = fopen(BENCH "/frag", "r");
+	if (!f || fscanf(f, "allocations=%lu failed=%lu pages=%lu", &nr, &failed, &pages) != 3)
+		die("cannot read %s", BENCH "/frag");
+	fclose(f);
+	put(BENCH "/frag", "free_odd");
+	buddyinfo("/proc/buddyinfo", after);
+	printf("layer=frag side=kernel percent=%lu zone_free_pages=%lu target_pages=%lu "
+	       "allocations=%lu failed=%lu pages=%lu",
+	       percent, free_pages(before), target, nr, failed, pages);
+	print_counts("before", before);
+	print_counts("after", after);
+	printf("\n");
+	put(BENCH "/frag", "free");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char *end;
+
+	if (argc == 4 && !strcmp(argv[1], "merge")) {
+		unsigned long pages = strtoul(argv[2], &end, 0);
+		int reps = atoi(argv[3]);
+
+		if (*end || !pages || pages > 65536 || reps < 1 || reps > 99)
+			die("merge PAGES (1 to 65536) REPS (1 to 99)");
+		return merge(pages, reps);
+	}
+	if (argc == 3 && !strcmp(argv[1], "frag")) {
+		unsigned long percent = strtoul(argv[2], &end, 0);
+
+		if (*end || !percent || percent > 90)
+			die("frag PERCENT (1 to 90)");
+		return frag(percent);
+	}
+	fprintf(stderr, "usage: zonemm-bench merge PAGES REPS | frag PERCENT\n");
+	return 2;
+}
