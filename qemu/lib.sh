@@ -25,9 +25,16 @@ wait_for() {
 	done
 }
 
-# Minimal TAP for scenario scripts: ok / not_ok NAME, then finish.
+# Minimal TAP for scenario scripts: plan N first (the number of checks
+# the scenario makes), ok / not_ok NAME, then finish. A scenario that
+# stops early, or runs more or fewer checks than it planned, fails.
 tap_n=0
 tap_failed=0
+tap_plan=
+plan() {
+	tap_plan=$1
+	echo "1..$1"
+}
 ok() {
 	tap_n=$((tap_n + 1))
 	echo "ok $tap_n - $*"
@@ -44,7 +51,14 @@ check() {
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 finish() {
-	echo "1..$tap_n"
+	if [ -z "$tap_plan" ]; then
+		echo "# no plan: the scenario must call plan N first"
+		return 1
+	fi
+	if [ "$tap_n" -ne "$tap_plan" ]; then
+		echo "# planned $tap_plan checks, ran $tap_n"
+		return 1
+	fi
 	[ "$tap_failed" -eq 0 ]
 }
 

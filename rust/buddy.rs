@@ -558,7 +558,7 @@ impl Drop for Pool {
         self.drain();
         let free = self.nr_free_pages();
         if free != self.managed() {
-            pr_err!("{} pages still allocated at teardown\n", self.managed() - free);
+            pr_err!("{} pages leaked at teardown\n", self.managed() - free);
         }
     }
 }

@@ -527,7 +527,7 @@ impl Drop for Cache<'_> {
         self.flush_cpu_caches();
         let live = self.active_objects();
         if live > 0 {
-            pr_err!("cache {} destroyed with {} objects in use\n", self.name(), live);
+            pr_err!("cache {}: {} objects leaked at teardown\n", self.name(), live);
         }
         // The node lists drop their slabs, which give their pages back.
     }

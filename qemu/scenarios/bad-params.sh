@@ -4,6 +4,7 @@
 # Each bad module parameter fails insmod with EINVAL and a one-line
 # reason, and leaves nothing allocated.
 . /zonemm/lib.sh
+plan 47
 
 cma_before=$(meminfo CmaFree)
 

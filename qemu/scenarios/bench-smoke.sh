@@ -11,6 +11,7 @@
 # the benchmark module goes away leaving zonemm as it was. No timing is
 # judged here.
 . /zonemm/lib.sh
+plan 24
 B=/sys/kernel/debug/zonemm_bench
 
 # views: after giving back what waits (lazy regions, empty slabs, then

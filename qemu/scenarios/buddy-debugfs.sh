@@ -4,6 +4,7 @@
 # predicts, 'free all' restores it, and every malformed write gets EINVAL,
 # a one-line reason, and changes no view.
 . /zonemm/lib.sh
+plan 75
 B=$D/buddy
 
 # split LINE ORDER: the buddyinfo line after taking one block of ORDER

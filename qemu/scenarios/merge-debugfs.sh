@@ -4,6 +4,7 @@
 # once the scanner has been round twice; counters as predicted; every
 # region still checks; run=2 unmerges; out-of-range writes change nothing.
 . /zonemm/lib.sh
+plan 48
 M=$D/merge
 R=$D/region
 

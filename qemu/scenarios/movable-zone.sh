@@ -4,6 +4,7 @@
 # movable_mb carves a Movable zone off the top of each node's pages;
 # movable allocations go there first, kernel ones never do.
 . /zonemm/lib.sh
+plan 6
 B=$D/buddy
 
 cat $B/buddyinfo

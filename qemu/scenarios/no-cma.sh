@@ -5,6 +5,7 @@
 # With no CMA area, zonemm runs on page-allocator chunks on every node and
 # says so in one log line.
 . /zonemm/lib.sh
+plan 5
 
 cat "$D/source/areas"
 check "says it runs without CMA" grep -q 'zonemm: no CMA area reachable' /run/zonemm/insmod.log

@@ -4,6 +4,7 @@
 # write-only controls 0200, read/write knobs 0600. And an unloaded
 # zonemm leaves nothing behind in debugfs.
 . /zonemm/lib.sh
+plan 7
 
 bad=0
 for f in $(find $D -type f); do

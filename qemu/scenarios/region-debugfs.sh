@@ -3,6 +3,7 @@
 # region/: vmallocinfo lines appear and disappear as alloc/free predict,
 # fill then check round-trips, and malformed writes change nothing.
 . /zonemm/lib.sh
+plan 69
 R=$D/region
 
 # newest ADDRS_BEFORE: the start of the one line not in ADDRS_BEFORE.

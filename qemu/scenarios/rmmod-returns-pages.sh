@@ -7,6 +7,7 @@
 # debug kernel, KASAN's quarantine keeps memory the KUnit run at insmod
 # freed, so "before insmod" is no baseline there.)
 . /zonemm/lib.sh
+plan 7
 
 cma_before=$(cat /run/zonemm/cmafree.before)
 node0_before=$(cat /run/zonemm/memfree.0.before)

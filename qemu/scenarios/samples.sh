@@ -5,6 +5,7 @@
 # The sample client modules load after zonemm, use its API, hold it
 # (zonemm cannot go first), and leave every view as it was when they go.
 . /zonemm/lib.sh
+plan 15
 
 # views: after giving back what waits (lazy regions, empty slabs, then
 # the per-CPU lists they went to).

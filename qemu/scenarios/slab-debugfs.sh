@@ -4,6 +4,7 @@
 # destroy refuses a cache in use; malformed writes get EINVAL, a reason,
 # and change no view.
 . /zonemm/lib.sh
+plan 109
 S=$D/slab
 
 # row NAME: the cache's slabinfo row.

@@ -4,6 +4,7 @@
 # source/areas lists the CMA chunk on the CMA node and page-allocator
 # chunks, in MAX_PAGE_ORDER blocks, on every other node.
 . /zonemm/lib.sh
+plan 11
 
 areas=$D/source/areas
 check "source/areas exists" test -r "$areas"

@@ -4,6 +4,7 @@
 # again under fault injection at every site. Nothing is lost, mixed or
 # leaked, and faults show up only as ENOMEM. (make stress runs it longer.)
 . /zonemm/lib.sh
+plan 34
 S=$D/stress
 F=$D/fault
 secs=$(sed -n 's/.*zonemm.stress=\([0-9]*\).*/\1/p' /proc/cmdline)
