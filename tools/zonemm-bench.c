@@ -9,8 +9,8 @@
  *	bytes and zeroes after. KSM's pages are this process's anonymous
  *	memory (prctl(PR_SET_MEMORY_MERGE)); zonemm's are two mergeable regions
  *	that zonemm_bench.ko fills through zonemm's API. Each side is run as
- *	a user runs it: knobs written (pages_to_scan 100000, sleep_millisecs
- *	0, use_zero_pages 0), then the clock runs from the write of run=1
+ *	a user runs it: knobs written (pages_to_scan 2 x PAGES, one pass per
+ *	wake-up; sleep_millisecs 0; use_zero_pages 0), then the clock runs from the write of run=1
  *	until pages_sharing reaches 2 x PAGES - distinct, polled every 200 us
  *	on both sides. REPS repetitions, alternating which side goes first.
  *	One line per run: side, pages_sharing and pages_shared reached,
@@ -175,9 +175,12 @@ static void merge_once(const struct merger *m, unsigned long pages, int rep)
 	unsigned long distinct = pages < 251 ? pages : 251;
 	long want = 2 * pages - distinct, sharing = 0, shared;
 	long long t0, t1;
+	char scan[32];
 
+	/* One pass over the pages per wake-up, on both sides. */
+	snprintf(scan, sizeof(scan), "%lu", 2 * pages);
 	knob(m, "run", "2");	/* nothing merged from before */
-	knob(m, "pages_to_scan", "100000");
+	knob(m, "pages_to_scan", scan);
 	knob(m, "sleep_millisecs", "0");
 	knob(m, "use_zero_pages", "0");
 	m->setup(pages);
@@ -268,13 +271,50 @@ static void print_counts(const char *key, const unsigned long counts[NR_ORDERS])
 		printf("%s%lu", o ? "," : "", counts[o]);
 }
 
-/* zonemm's side: buddy/alloc one block at a time, handles read back. */
-static void frag_zonemm(unsigned long target, unsigned long *nr, unsigned long *failed,
-			unsigned long *pages)
+/*
+ * Calls fn(handle, index) for each block in buddy/allocations with a handle
+ * above `after`, in allocation order; returns the highest handle seen.
+ */
+static unsigned long for_each_block(unsigned long after,
+				    void (*fn)(unsigned long handle, unsigned long i))
 {
+	unsigned long handle, last = after, i = 0;
 	char line[256];
-	unsigned long i = 0, handle;
-	FILE *f;
+	FILE *f = fopen(ZONEMM "/buddy/allocations", "r");
+
+	if (!f)
+		die("cannot open buddy/allocations");
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || sscanf(line, "%lu", &handle) != 1 || handle <= after)
+			continue;
+		if (fn)
+			fn(handle, i);
+		i++;
+		last = handle > last ? handle : last;
+	}
+	fclose(f);
+	return last;
+}
+
+static void free_odd(unsigned long handle, unsigned long i)
+{
+	if (i % 2 == 1)
+		put(ZONEMM "/buddy/free", "%lu", handle);
+}
+
+static void free_block(unsigned long handle, unsigned long i)
+{
+	put(ZONEMM "/buddy/free", "%lu", handle);
+}
+
+/*
+ * zonemm's side: buddy/alloc one block at a time, then every other one of
+ * those (handles above `first`, which the blocks of others are not) freed.
+ */
+static void frag_zonemm(unsigned long first, unsigned long target, unsigned long *nr,
+			unsigned long *failed, unsigned long *pages)
+{
+	unsigned long i = 0;
 
 	*nr = *failed = *pages = 0;
 	while (*pages < target) {
@@ -290,30 +330,21 @@ static void frag_zonemm(unsigned long target, unsigned long *nr, unsigned long *
 		*pages += 1UL << order;
 		i++;
 	}
-	/* Handles in allocation order: free every other one. */
-	f = fopen(ZONEMM "/buddy/allocations", "r");
-	if (!f)
-		die("cannot open buddy/allocations");
-	for (i = 0; fgets(line, sizeof(line), f);) {
-		if (line[0] == '#' || sscanf(line, "%lu", &handle) != 1)
-			continue;
-		if (i++ % 2 == 1)
-			put(ZONEMM "/buddy/free", "%lu", handle);
-	}
-	fclose(f);
+	for_each_block(first, free_odd);
 	put(ZONEMM "/buddy/drain", "1");
 }
 
 static int frag(unsigned long percent)
 {
-	unsigned long before[NR_ORDERS], after[NR_ORDERS], target, nr, failed, pages;
+	unsigned long before[NR_ORDERS], after[NR_ORDERS], target, nr, failed, pages, first;
 	FILE *f;
 
 	/* zonemm */
+	first = for_each_block(0, NULL);
 	put(ZONEMM "/buddy/drain", "1");
 	buddyinfo(ZONEMM "/buddy/buddyinfo", before);
 	target = free_pages(before) * percent / 100;
-	frag_zonemm(target, &nr, &failed, &pages);
+	frag_zonemm(first, target, &nr, &failed, &pages);
 	buddyinfo(ZONEMM "/buddy/buddyinfo", after);
 	printf("layer=frag side=zonemm percent=%lu zone_free_pages=%lu target_pages=%lu "
 	       "allocations=%lu failed=%lu pages=%lu",
@@ -321,7 +352,7 @@ static int frag(unsigned long percent)
 	print_counts("before", before);
 	print_counts("after", after);
 	printf("\n");
-	put(ZONEMM "/buddy/free", "all");
+	for_each_block(first, free_block);
 
 	/* the kernel */
 	buddyinfo("/proc/buddyinfo", before);

@@ -9,7 +9,9 @@
  * times on the same sizes: allocate, write a tag word into the memory,
  * read it back, free. Setup (cache creation, arrays) happens before the
  * timed part on both sides, and each side runs once untimed first, so both
- * start warm. Repetitions alternate which side goes first. One-CPU cases
+ * start warm. Repetitions rotate which side goes first (the one-CPU slab
+ * cases have a third side, the kernel's kmalloc of the same size, timed in
+ * the same repetitions as a check on the kernel's kmem_cache side). One-CPU cases
  * run in a kthread bound to CPU 0; two-CPU cases run a bound kthread per
  * CPU, released together, and the slower CPU's cost per operation counts.
  * Each side counts the operations it completed and the tag words that
@@ -67,6 +69,12 @@ struct bench_case {
 	unsigned long iters;	/* per CPU and repetition, at full size */
 	side_fn zonemm;
 	side_fn kernel;		/* NULL: the kernel has no such call */
+	/*
+	 * A second kernel side timed in the same repetitions, as a check on
+	 * the first: the one-CPU slab cases time the kernel's kmalloc of the
+	 * same size, which must cost about what its kmem_cache does.
+	 */
+	side_fn reference;
 };
 
 /* What one CPU did in one timed run. */
@@ -98,7 +106,7 @@ struct bench_result {
 	const struct bench_case *c;
 	unsigned int reps;
 	unsigned long expected_ops;
-	struct side_result zonemm, kernel;
+	struct side_result zonemm, kernel, reference;
 };
 
 static DEFINE_MUTEX(bench_lock);	/* run and results */
@@ -365,39 +373,39 @@ static unsigned long k_region(struct bench_ctx *ctx, struct bench_cpu *cpu,
 }
 
 #define PAGES(n, o, b, it, cpus_, k) \
-	{ "buddy", n, cpus_, o, b, 0, it, zm_pages, k }
+	{ "buddy", n, cpus_, o, b, 0, it, zm_pages, k, NULL }
 #define BULK(n, o, b, it, cpus_, k) \
-	{ "buddy", n, cpus_, o, b, 0, it, zm_pages_bulk, k }
-#define SLAB(n, s, b, cpus_) \
-	{ "slab", n, cpus_, 0, b, s, 20000, zm_cache, k_cache }
+	{ "buddy", n, cpus_, o, b, 0, it, zm_pages_bulk, k, NULL }
+#define SLAB(n, s, b, cpus_, ref) \
+	{ "slab", n, cpus_, 0, b, s, 200000, zm_cache, k_cache, ref }
 #define KMALLOC(n, s) \
-	{ "kmalloc", n, 1, 0, 1, s, 20000, zm_kmalloc, k_kmalloc }
+	{ "kmalloc", n, 1, 0, 1, s, 200000, zm_kmalloc, k_kmalloc, NULL }
 #define REGION(n, pages, it, cpus_) \
-	{ "region", n, cpus_, 0, 1, pages, it, zm_region, k_region }
+	{ "region", n, cpus_, 0, 1, pages, it, zm_region, k_region, NULL }
 
 static const struct bench_case cases[] = {
-	PAGES("order0", 0, 1, 20000, 1, k_pages),
-	PAGES("order3", 3, 1, 20000, 1, k_pages),
-	PAGES("order9", 9, 1, 200, 1, k_pages),
-	BULK("order0_bulk16", 0, 16, 20000, 1, k_pages_bulk),
-	BULK("order0_bulk256", 0, 256, 20480, 1, k_pages_bulk),
+	PAGES("order0", 0, 1, 100000, 1, k_pages),
+	PAGES("order3", 3, 1, 100000, 1, k_pages),
+	PAGES("order9", 9, 1, 10000, 1, k_pages),
+	BULK("order0_bulk16", 0, 16, 100000, 1, k_pages_bulk),
+	BULK("order0_bulk256", 0, 256, 102400, 1, k_pages_bulk),
 	/* The kernel's alloc_pages_bulk() is order-0 only: no kernel side. */
-	BULK("order3_bulk16_zonemm_only", 3, 16, 20000, 1, NULL),
-	BULK("order9_bulk16_zonemm_only", 9, 16, 192, 1, NULL),
-	PAGES("order0", 0, 1, 20000, 2, k_pages),
-	PAGES("order3", 3, 1, 20000, 2, k_pages),
-	PAGES("order9", 9, 1, 200, 2, k_pages),
-	BULK("order0_bulk16", 0, 16, 20000, 2, k_pages_bulk),
-	BULK("order0_bulk256", 0, 256, 20480, 2, k_pages_bulk),
-	SLAB("size64", 64, 1, 1),
-	SLAB("size256", 256, 1, 1),
-	SLAB("size1024", 1024, 1, 1),
-	SLAB("size64_hold64", 64, 64, 1),
-	SLAB("size256_hold64", 256, 64, 1),
-	SLAB("size1024_hold64", 1024, 64, 1),
-	SLAB("size64", 64, 1, 2),
-	SLAB("size256", 256, 1, 2),
-	SLAB("size1024", 1024, 1, 2),
+	BULK("order3_bulk16_zonemm_only", 3, 16, 100000, 1, NULL),
+	BULK("order9_bulk16_zonemm_only", 9, 16, 9600, 1, NULL),
+	PAGES("order0", 0, 1, 100000, 2, k_pages),
+	PAGES("order3", 3, 1, 100000, 2, k_pages),
+	PAGES("order9", 9, 1, 10000, 2, k_pages),
+	BULK("order0_bulk16", 0, 16, 100000, 2, k_pages_bulk),
+	BULK("order0_bulk256", 0, 256, 102400, 2, k_pages_bulk),
+	SLAB("size64", 64, 1, 1, k_kmalloc),
+	SLAB("size256", 256, 1, 1, k_kmalloc),
+	SLAB("size1024", 1024, 1, 1, k_kmalloc),
+	SLAB("size64_hold64", 64, 64, 1, NULL),
+	SLAB("size256_hold64", 256, 64, 1, NULL),
+	SLAB("size1024_hold64", 1024, 64, 1, NULL),
+	SLAB("size64", 64, 1, 2, NULL),
+	SLAB("size256", 256, 1, 2, NULL),
+	SLAB("size1024", 1024, 1, 2, NULL),
 	KMALLOC("kmalloc-8", 8),
 	KMALLOC("kmalloc-32", 32),
 	KMALLOC("kmalloc-64", 64),
@@ -407,12 +415,12 @@ static const struct bench_case cases[] = {
 	KMALLOC("kmalloc-1k", 1024),
 	KMALLOC("kmalloc-4k", 4096),
 	KMALLOC("kmalloc-8k", 8192),
-	REGION("fix_size_1", 1, 400, 1),
-	REGION("fix_size_16", 16, 400, 1),
-	REGION("fix_size_256", 256, 400, 1),
-	REGION("random_size", 0, 400, 1),
-	REGION("fix_size_16", 16, 400, 2),
-	REGION("random_size", 0, 400, 2),
+	REGION("fix_size_1", 1, 10000, 1),
+	REGION("fix_size_16", 16, 4000, 1),
+	REGION("fix_size_256", 256, 800, 1),
+	REGION("random_size", 0, 1000, 1),
+	REGION("fix_size_16", 16, 4000, 2),
+	REGION("random_size", 0, 1000, 2),
 };
 
 /* -- running a case --------------------------------------------------- */
@@ -550,11 +558,19 @@ static int run_case(const struct bench_case *c, unsigned int scale,
 		    unsigned int reps, struct bench_result *r)
 {
 	unsigned long iters = max_t(unsigned long, c->iters / scale, c->batch);
+	struct {
+		side_fn fn;
+		struct side_result *res;
+	} sides[3] = { { c->zonemm, &r->zonemm } };
+	unsigned int rep, i, nr = 1;
 	unsigned long ops, bad;
 	struct bench_ctx ctx;
-	unsigned int rep;
 	int err;
 
+	if (c->kernel)
+		sides[nr++] = (typeof(sides[0])){ c->kernel, &r->kernel };
+	if (c->reference)
+		sides[nr++] = (typeof(sides[0])){ c->reference, &r->reference };
 	iters -= iters % c->batch;
 	memset(r, 0, sizeof(*r));
 	r->c = c;
@@ -563,22 +579,20 @@ static int run_case(const struct bench_case *c, unsigned int scale,
 	err = ctx_init(&ctx, c);
 	if (err)
 		goto out;
-	/* Untimed warm-up of both sides, the caches filled the same way. */
-	run_side(&ctx, c->zonemm, iters, &ops, &bad);
-	if (c->kernel)
-		run_side(&ctx, c->kernel, iters, &ops, &bad);
+	/* Untimed warm-up of every side, the caches filled the same way. */
+	for (i = 0; i < nr; i++)
+		run_side(&ctx, sides[i].fn, iters, &ops, &bad);
+	/* Each repetition starts with the next side: which goes first rotates. */
 	for (rep = 0; rep < reps; rep++) {
-		bool kernel_first = c->kernel && (rep & 1);
+		for (i = 0; i < nr; i++) {
+			unsigned int k = (rep + i) % nr;
 
-		if (kernel_first)
-			run_one(&ctx, c->kernel, iters, rep, &r->kernel);
-		run_one(&ctx, c->zonemm, iters, rep, &r->zonemm);
-		if (c->kernel && !kernel_first)
-			run_one(&ctx, c->kernel, iters, rep, &r->kernel);
+			run_one(&ctx, sides[k].fn, iters, rep, sides[k].res);
+		}
 		cond_resched();
 	}
-	sort(r->zonemm.ps, reps, sizeof(u64), cmp_u64, NULL);
-	sort(r->kernel.ps, reps, sizeof(u64), cmp_u64, NULL);
+	for (i = 0; i < nr; i++)
+		sort(sides[i].res->ps, reps, sizeof(u64), cmp_u64, NULL);
 out:
 	ctx_destroy(&ctx);
 	return err;
@@ -590,7 +604,7 @@ static const char *const layers[] = { "all", "buddy", "slab", "kmalloc", "region
 
 static int bench_run(const char *layer, bool quick)
 {
-	unsigned int scale = quick ? 200 : 1, reps = quick ? 3 : 7, i, n = 0;
+	unsigned int scale = quick ? 1000 : 1, reps = quick ? 3 : 7, i, n = 0;
 	struct bench_result *res;
 	int err = 0;
 
@@ -680,6 +694,9 @@ static int results_show(struct seq_file *m, void *v)
 		if (c->kernel)
 			valid = valid && !r->kernel.failed && !r->kernel.bad_tags &&
 				r->kernel.ops == r->expected_ops;
+		if (c->reference)
+			valid = valid && !r->reference.failed && !r->reference.bad_tags &&
+				r->reference.ops == r->expected_ops;
 		seq_printf(m, "layer=%s case=%s cpus=%u reps=%u expected_ops=%lu",
 			   c->layer, c->name, c->cpus, r->reps, r->expected_ops);
 		show_side(m, "zonemm", r, &r->zonemm);
@@ -687,6 +704,8 @@ static int results_show(struct seq_file *m, void *v)
 			show_side(m, "kernel", r, &r->kernel);
 		else
 			seq_puts(m, " kernel=none");
+		if (c->reference)
+			show_side(m, "kmalloc", r, &r->reference);
 		seq_printf(m, " valid=%d\n", valid);
 	}
 	/* What zonemm's per-page metadata comes on top of. */
