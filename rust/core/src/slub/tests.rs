@@ -179,18 +179,50 @@ proptest! {
         }
     }
 
+    /// Every valid size and alignment gets a layout unless its debugging
+    /// bytes cannot fit the largest slab (a `None` had let the checks below
+    /// pass by checking nothing), and every
+    /// object of every colour is aligned, inside its slab, and clear of its
+    /// neighbours' red zones and caller words.
     #[test]
     fn every_layout_fits_its_slab(size in 1usize..=32768, align_shift in 0u32..13, debug in any::<(bool, bool, bool)>()) {
         let flags = DebugFlags { redzone: debug.0, poison: debug.1, store_user: debug.2 };
         let align = if align_shift == 0 { 0 } else { 1 << align_shift };
-        if let Some(l) = Layout::new(size, align, flags, false) {
-            prop_assert!(l.slot >= size + l.object_offset);
-            prop_assert_eq!(l.slot % l.align, 0);
-            prop_assert_eq!(l.object_offset % l.align, 0);
-            prop_assert!(l.objects >= 1);
-            for n in 0..l.colours {
-                prop_assert!(l.colour(n) + l.objects * l.slot <= l.slab_bytes());
-            }
+        let Some(l) = Layout::new(size, align, flags, false) else {
+            // Only debugging can push a valid object past the largest slab:
+            // its red zones and caller word alone must not fit.
+            let a = align.max(8);
+            let offset = if flags.redzone { RED_ZONE.div_ceil(a) * a } else { 0 };
+            let least = offset + size + if flags.redzone { RED_ZONE } else { 0 } + if flags.store_user { 8 } else { 0 };
+            prop_assert!(least.div_ceil(a) * a > PAGE_SIZE << SLAB_MAX_ORDER,
+                "no layout for size {} align {} {:?}", size, align, flags);
+            return Ok(());
+        };
+        prop_assert!(l.align >= align.max(8));
+        prop_assert!(l.slot >= size + l.object_offset);
+        prop_assert_eq!(l.slot % l.align, 0);
+        prop_assert_eq!(l.object_offset % l.align, 0);
+        if flags.redzone {
+            prop_assert!(l.object_offset >= RED_ZONE && l.red_right >= RED_ZONE);
         }
+        if let Some(t) = l.track_offset {
+            prop_assert!(t >= l.object_offset + size + l.red_right && t + 8 <= l.slot);
+        }
+        prop_assert!(l.objects >= 1);
+        for n in 0..l.colours {
+            let first = l.colour(n) + l.object_offset;
+            prop_assert_eq!(first % l.align, 0);
+            prop_assert!(l.colour(n) + l.objects * l.slot <= l.slab_bytes());
+        }
+    }
+
+    /// Sizes past the largest cache, zero, and alignments that are not a
+    /// power of two or exceed a page get no layout.
+    #[test]
+    fn bad_sizes_and_alignments_get_no_layout(size in 32769usize..1 << 20, align in 1usize..8192) {
+        prop_assert_eq!(Layout::new(size, 0, DebugFlags::default(), false), None);
+        prop_assert_eq!(Layout::new(0, align, DebugFlags::default(), false), None);
+        let expect_some = align.is_power_of_two() && align <= 4096;
+        prop_assert_eq!(Layout::new(64, align, DebugFlags::default(), false).is_some(), expect_some);
     }
 }
