@@ -99,6 +99,46 @@ mod tests {
     }
 
     #[test]
+    fn space_boundary_is_strict_as_in_lib_fault_inject() {
+        // `space > size` lets a chance through; equal space does not.
+        let mut a = attr(100, 1, -1, 4096);
+        assert!(a.should_fail(4096, 0), "space == size: fails, space untouched");
+        assert_eq!(a.space, 4096);
+        let mut a = attr(100, 1, -1, 4097);
+        assert!(!a.should_fail(4096, 0));
+        assert_eq!(a.space, 1);
+        assert!(!a.should_fail(0, 0), "1 byte left, a 0-byte chance passes");
+        assert!(a.should_fail(1, 0));
+    }
+
+    #[test]
+    fn probability_boundary_is_exact() {
+        // Fails when random % 100 is below the probability, not at it.
+        let mut a = attr(30, 1, -1, 0);
+        assert!(a.should_fail(1, 29));
+        assert!(a.should_fail(1, 129));
+        assert!(!a.should_fail(1, 30));
+        assert!(!a.should_fail(1, 99));
+        let mut a = attr(100, 1, -1, 0);
+        assert!(a.should_fail(1, 99));
+        let mut a = attr(1, 1, -1, 0);
+        assert!(a.should_fail(1, 0) && !a.should_fail(1, 1));
+    }
+
+    #[test]
+    fn times_counts_only_failures_and_interval_counts_every_chance() {
+        let mut a = attr(100, 2, 1, 0);
+        assert!(!a.should_fail(1, 0));
+        assert_eq!(a.times, 1, "a chance skipped by interval uses no failure");
+        assert!(a.should_fail(1, 0));
+        assert_eq!(a.times, 0);
+        assert!(!a.should_fail(1, 0) && !a.should_fail(1, 0));
+        let mut a = attr(50, 1, 2, 0);
+        assert!(!a.should_fail(1, 50));
+        assert_eq!(a.times, 2, "a chance that did not fail uses no failure");
+    }
+
+    #[test]
     fn probability_is_a_percentage() {
         let mut a = attr(30, 1, -1, 0);
         let mut seed = 42;
