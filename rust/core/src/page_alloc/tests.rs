@@ -167,6 +167,87 @@ fn a_mostly_free_pageblock_is_claimed_for_small_unmovable() {
     z.check().unwrap();
 }
 
+/// One unmovable pageblock (512 pages) cut into blocks of `o`, every
+/// other one allocated but for `extra_held` more: its free pages are all
+/// of order `o`, none can merge. Returns the zone.
+fn unmovable_pageblock_free_at(o: u32, extra_held: usize) -> Zone<Vec<PageMeta>> {
+    let mut z = zone(1024, &[(0, PAGEBLOCK_NR_PAGES)]);
+    let first = z.rmqueue(order(o), MigrateType::Unmovable).unwrap();
+    let mut held = vec![first];
+    while let Some(idx) = z.rmqueue_smallest(order(o), MigrateType::Unmovable) {
+        held.push(idx);
+    }
+    assert_eq!(held.len(), PAGEBLOCK_NR_PAGES >> o);
+    assert_eq!(z.pageblock_counts(), [1, 0, 0]);
+    let mut kept = 0;
+    for idx in held {
+        if (idx >> o) % 2 == 1 && kept >= extra_held {
+            z.free(idx, order(o)).unwrap();
+        } else if (idx >> o) % 2 == 1 {
+            kept += 1;
+        }
+    }
+    z.check().unwrap();
+    assert_eq!(z.nr_free_pages(), (PAGEBLOCK_NR_PAGES / 2) - (extra_held << o));
+    z
+}
+
+#[test]
+fn movable_fallbacks_claim_from_half_a_pageblock_order_up() {
+    // should_try_claim_block(): a movable allocation claims only from a
+    // fallback block of at least pageblock_order / 2 (order 4 here).
+    let mut z = unmovable_pageblock_free_at(PAGEBLOCK_ORDER / 2, 0);
+    let before = *z.stats();
+    z.rmqueue(order(0), MigrateType::Movable).unwrap();
+    assert_eq!(z.stats().claims - before.claims, 1, "order-4 fallback: claimed");
+    assert_eq!(z.pageblock_counts(), [0, 1, 0]);
+    z.check().unwrap();
+
+    let mut z = unmovable_pageblock_free_at(PAGEBLOCK_ORDER / 2 - 1, 0);
+    let before = *z.stats();
+    z.rmqueue(order(0), MigrateType::Movable).unwrap();
+    assert_eq!(z.stats().claims - before.claims, 0, "order-3 fallback: stolen, not claimed");
+    assert_eq!(z.stats().fallbacks - before.fallbacks, 1);
+    assert_eq!(z.pageblock_counts(), [1, 0, 0]);
+    z.check().unwrap();
+}
+
+#[test]
+fn a_pageblock_is_claimed_with_half_of_it_free_or_alike() {
+    // try_to_claim_block(): free + alike >= pageblock / 2 claims. Exactly
+    // half free (256 pages) claims; one order-4 block less does not.
+    let mut z = unmovable_pageblock_free_at(4, 0);
+    let before = *z.stats();
+    z.rmqueue(order(4), MigrateType::Movable).unwrap();
+    assert_eq!(z.stats().claims - before.claims, 1);
+    let mut z = unmovable_pageblock_free_at(4, 1);
+    let before = *z.stats();
+    z.rmqueue(order(4), MigrateType::Movable).unwrap();
+    assert_eq!(z.stats().claims - before.claims, 0, "240 of 512 free, none alike: not claimed");
+    assert_eq!(z.pageblock_counts(), [1, 0, 0]);
+    // The block was stolen from the unmovable lists.
+    assert_eq!(z.stats().fallbacks - before.fallbacks, 1);
+    z.check().unwrap();
+}
+
+#[test]
+fn an_unmovable_claim_counts_free_pages_against_movable_ones() {
+    // A movable pageblock holding k movable pages: an unmovable page
+    // claims it while at least half of it is free (movable pages are not
+    // alike an unmovable allocation).
+    for (k, claimed) in [(256, true), (257, false)] {
+        let mut z = zone(1024, &[(0, PAGEBLOCK_NR_PAGES)]);
+        for _ in 0..k {
+            z.rmqueue_smallest(order(0), MigrateType::Movable).unwrap();
+        }
+        z.rmqueue(order(0), MigrateType::Unmovable).unwrap();
+        assert_eq!(z.stats().claims, u64::from(claimed), "{k} movable pages held");
+        let want = if claimed { [1, 0, 0] } else { [0, 1, 0] };
+        assert_eq!(z.pageblock_counts(), want, "{k} movable pages held");
+        z.check().unwrap();
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Alloc(u32, u8),
