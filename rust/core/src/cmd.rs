@@ -44,12 +44,23 @@ pub fn key_values<'a, const N: usize>(
     Ok(values)
 }
 
-/// A number in decimal or `0x` hexadecimal (`kstrtoul(s, 0)`).
+/// A number as `kstrtoul(s, 0)` reads it (`_parse_integer_fixup_radix()`
+/// and `_kstrtoull()` of `lib/kstrtox.c`): an optional `+`, then `0x` or
+/// `0X` and a hex digit for hexadecimal, a leading `0` for octal, else
+/// decimal; every other character must be a digit of that base, and a
+/// value that overflows is refused.
 pub fn number(word: &str) -> Option<usize> {
-    match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
-        Some(hex) => usize::from_str_radix(hex, 16).ok(),
-        None => word.parse().ok(),
+    let s = word.strip_prefix('+').unwrap_or(word);
+    let (digits, radix) = match s.as_bytes() {
+        [b'0', x, h, ..] if x.to_ascii_lowercase() == b'x' && h.is_ascii_hexdigit() => (&s[2..], 16),
+        [b'0', ..] => (s, 8),
+        _ => (s, 10),
+    };
+    // `from_str_radix` would take a sign of its own: digits only.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
     }
+    usize::from_str_radix(digits, radix).ok()
 }
 
 /// The value of an optional numeric key, or `default`.
@@ -88,6 +99,34 @@ mod tests {
         assert_eq!(key_values("order", keys), Err(BadInput::new("expected key=value", "order")));
         assert_eq!(key_values("size=1", keys), Err(BadInput::new("unknown key", "size=1")));
         assert_eq!(key_values("order=1 order=2", keys), Err(BadInput::new("key given twice", "order=2")));
+    }
+
+    #[test]
+    fn numbers_read_as_kstrtoul_base_0_reads_them() {
+        // Octal after a leading zero, as lib/kstrtox.c.
+        assert_eq!(number("010"), Some(8));
+        assert_eq!(number("0"), Some(0));
+        assert_eq!(number("00"), Some(0));
+        assert_eq!(number("08"), None);
+        assert_eq!(number("0777"), Some(511));
+        // Hex only with a digit after the 0x; otherwise it is octal "0x".
+        assert_eq!(number("0X1F"), Some(31));
+        assert_eq!(number("0x"), None);
+        assert_eq!(number("0xg"), None);
+        // One leading '+', before the prefix, never after it.
+        assert_eq!(number("+5"), Some(5));
+        assert_eq!(number("+0x10"), Some(16));
+        assert_eq!(number("0x+5"), None);
+        assert_eq!(number("++5"), None);
+        assert_eq!(number("+"), None);
+        assert_eq!(number(" 5"), None);
+        // Overflow is refused, at the exact boundary.
+        assert_eq!(number("18446744073709551615"), Some(usize::MAX));
+        assert_eq!(number("18446744073709551616"), None);
+        assert_eq!(number("0xffffffffffffffff"), Some(usize::MAX));
+        assert_eq!(number("0x10000000000000000"), None);
+        assert_eq!(number("01777777777777777777777"), Some(usize::MAX));
+        assert_eq!(number("02000000000000000000000"), None);
     }
 
     #[test]
