@@ -10,6 +10,8 @@
 #   make run             boot the guest with zonemm loaded and show it
 #   make bench           zonemm against the kernel, in one guest run:
 #                        out/bench.json, out/bench.md, out/bench.png
+#   make fuzz            the core's parsers and properties on generated
+#                        input, over a million cases, a fresh seed
 #   make KDIR=/path/to/linux LLVM=1    build against your own 7.3 tree
 #
 # Kbuild (not this file) lists the module's objects.
@@ -37,6 +39,9 @@ bench:
 stress:
 	scripts/stress
 
+fuzz:
+	scripts/fuzz
+
 htmldocs:
 	scripts/htmldocs
 
@@ -51,4 +56,4 @@ clean:
 	rm -rf out rust/core/target rust/core-bench/target
 	rm -f rust-project.json samples/*/rust-project.json
 
-.PHONY: all module test test-debug run bench stress htmldocs rust-analyzer shell clean
+.PHONY: all module test test-debug run bench stress fuzz htmldocs rust-analyzer shell clean

@@ -21,3 +21,6 @@ pub mod vmap;
 pub mod watermark;
 pub mod zone;
 pub mod zonelist;
+
+#[cfg(test)]
+mod fuzz;

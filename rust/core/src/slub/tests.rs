@@ -191,7 +191,12 @@ proptest! {
         let Some(l) = Layout::new(size, align, flags, false) else {
             // Only debugging can push a valid object past the largest slab:
             // its red zones and caller word alone must not fit.
-            let a = align.max(8);
+            // The alignment Layout::new documents: a cache line by default
+            // for objects of 32 bytes or more, else at least 8.
+            let a = match align {
+                0 if size >= 32 => 64,
+                a => a.max(8),
+            };
             let offset = if flags.redzone { RED_ZONE.div_ceil(a) * a } else { 0 };
             let least = offset + size + if flags.redzone { RED_ZONE } else { 0 } + if flags.store_user { 8 } else { 0 };
             prop_assert!(least.div_ceil(a) * a > PAGE_SIZE << SLAB_MAX_ORDER,
