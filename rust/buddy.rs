@@ -412,10 +412,21 @@ impl Pool {
     /// Sets `high` and `batch` of every per-CPU list (`None` keeps it).
     pub(crate) fn set_pcp_high_batch(&self, high: Option<usize>, batch: Option<usize>) -> Result {
         let _guard = self.tuning.lock();
-        // Check every zone first, so a refusal changes nothing.
+        // Check every zone first, so a refusal changes nothing. 0 stands
+        // for each zone's own default, as percpu_pagelist_high_fraction=0.
         let pairs = |z: &Zone| {
             let (_, h, b) = z.pcp_counts().first().copied().unwrap_or((0, 0, 0));
-            (high.unwrap_or(h), batch.unwrap_or(b))
+            let b = match batch {
+                Some(0) => crate::pcp::default_batch(z.managed()),
+                Some(b) => b,
+                None => b,
+            };
+            let h = match high {
+                Some(0) => crate::pcp::default_high(b),
+                Some(h) => h,
+                None => h,
+            };
+            (h, b)
         };
         for zone in self.zones() {
             let (h, b) = pairs(zone);
@@ -429,6 +440,16 @@ impl Pool {
             zone.set_pcp_high_batch(h, b).map_err(|_| EINVAL)?;
         }
         Ok(())
+    }
+
+    /// The per-CPU lists' `high` and `batch` for `buddy/pcp_high` and
+    /// `buddy/pcp_batch`: the value every zone has, or 0 where zones
+    /// differ (each its own default), so that what is read can be written
+    /// back without changing anything.
+    pub(crate) fn pcp_high_batch(&self) -> (usize, usize) {
+        let mut values = self.zones().filter_map(|z| z.pcp_counts().first().map(|&(_, h, b)| (h, b)));
+        let Some(first) = values.next() else { return (0, 0) };
+        values.fold(first, |(h, b), (zh, zb)| (if zh == h { h } else { 0 }, if zb == b { b } else { 0 }))
     }
 
     /// `drain_all_pages()`: every per-CPU list back to its zone.

@@ -53,7 +53,10 @@ fi
 # benchmark).
 build_tools() {
 	mkdir -p "$ZONEMM_OUT/tools"
-	gcc -static -O2 -Wall -Werror -o "$ZONEMM_OUT/tools/zonemm-bench" "$ZONEMM_ROOT/tools/zonemm-bench.c"
+	local t
+	for t in zonemm-bench zonemm-write; do
+		gcc -static -O2 -Wall -Werror -o "$ZONEMM_OUT/tools/$t" "$ZONEMM_ROOT/tools/$t.c"
+	done
 	cp "$ZONEMM_ROOT"/samples/*/zonemm_sample_*.ko "$ZONEMM_ROOT/testing/bench/zonemm_bench.ko" \
 		"$ZONEMM_OUT/tools/"
 }

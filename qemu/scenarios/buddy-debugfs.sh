@@ -4,7 +4,7 @@
 # predicts, 'free all' restores it, and every malformed write gets EINVAL,
 # a one-line reason, and changes no view.
 . /zonemm/lib.sh
-plan 75
+plan 77
 B=$D/buddy
 
 # split LINE ORDER: the buddyinfo line after taking one block of ORDER
@@ -47,6 +47,10 @@ check "min_free_kbytes reads back" test "$(cat $B/min_free_kbytes)" = 2048
 echo 200 >$B/pcp_high
 check "pcp_high reads back" test "$(cat $B/pcp_high)" = 200
 check "zoneinfo shows it" sh -c "grep -q 'high:     200' $B/zoneinfo"
+echo 0 >$B/pcp_high
+check "pcp_high 0: each zone's default again" test "$(grep -c 'high:     200' $B/zoneinfo)" -eq 0
+check "pcp_high read back and rewritten changes nothing" \
+	sh -c "before=\$(cat $B/zoneinfo); cat $B/pcp_high > $B/pcp_high && test \"\$(cat $B/zoneinfo)\" = \"\$before\""
 
 views() {
 	for f in buddyinfo pagetypeinfo zoneinfo allocations min_free_kbytes pcp_high pcp_batch; do
@@ -71,10 +75,10 @@ bad free 'everything' 'no such handle'
 bad drain '2' 'write 1 to drain'
 bad min_free_kbytes 'lots' 'not a number'
 bad min_free_kbytes '999999999' 'more than the pool holds'
-bad pcp_high '0' 'need 1 <= batch'
 bad pcp_high '5000' 'need 1 <= batch'
-bad pcp_batch '0' 'need 1 <= batch'
+bad pcp_high '-1' 'not a number'
 bad pcp_batch '500' 'need 1 <= batch'
+bad pcp_batch '-1' 'not a number'
 
 # Too much for the pool: ENOMEM, nothing kept, every page back.
 snap=$(cat $B/buddyinfo $B/allocations)

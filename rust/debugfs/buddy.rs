@@ -290,17 +290,12 @@ pub(crate) fn write_min_free_kbytes(state: &StateRef, reader: &mut UserSliceRead
     state.pool.set_min_free_kbytes(kbytes)
 }
 
-fn first_pcp(pool: &Pool) -> (usize, usize) {
-    let first = pool.zones().next().and_then(|z| z.pcp_counts().first().copied());
-    first.map_or((0, 0), |(_, high, batch)| (high, batch))
-}
-
 pub(crate) fn show_pcp_high(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "{}", first_pcp(state.pool).0)
+    writeln!(f, "{}", state.pool.pcp_high_batch().0)
 }
 
 pub(crate) fn show_pcp_batch(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "{}", first_pcp(state.pool).1)
+    writeln!(f, "{}", state.pool.pcp_high_batch().1)
 }
 
 fn write_pcp(state: &StateRef, reader: &mut UserSliceReader, file: &str, high: bool) -> Result {
