@@ -101,28 +101,45 @@ int zonemm_numa_node_id(void)
 	return numa_node_id();
 }
 
+/* Every CPU's thread counts in here, and none starts before all have. */
+struct zonemm_cpu_barrier {
+	atomic_t arrived;
+	unsigned int expected;
+};
+
 struct zonemm_cpu_job {
 	int (*fn)(void *arg, unsigned int cpu);
 	void *arg;
 	unsigned int cpu;
 	int ret;
 	struct completion done;
+	struct zonemm_cpu_barrier *barrier;
 };
+
+static void zonemm_cpu_arrive(struct zonemm_cpu_barrier *b)
+{
+	atomic_inc(&b->arrived);
+	while (atomic_read(&b->arrived) < b->expected)
+		cpu_relax();
+}
 
 static int zonemm_cpu_thread(void *data)
 {
 	struct zonemm_cpu_job *job = data;
 
+	zonemm_cpu_arrive(job->barrier);
 	job->ret = job->fn(job->arg, job->cpu);
 	kthread_complete_and_exit(&job->done, 0);
 }
 
 /*
- * Runs fn(arg, cpu) in a kthread bound to each online CPU, all at once,
- * and waits for every one. Returns the first non-zero result. Sleeps.
+ * Runs fn(arg, cpu) in a kthread bound to each online CPU, all released at
+ * once by a barrier, and waits for every one. Returns the first non-zero
+ * result. Sleeps.
  */
 int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg)
 {
+	struct zonemm_cpu_barrier barrier = { .arrived = ATOMIC_INIT(0) };
 	struct zonemm_cpu_job *jobs;
 	unsigned int cpu;
 	int ret = 0;
@@ -131,13 +148,18 @@ int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg)
 	if (!jobs)
 		return -ENOMEM;
 	cpus_read_lock();
+	barrier.expected = num_online_cpus();
 	for_each_online_cpu(cpu) {
 		struct task_struct *t;
 
-		jobs[cpu] = (struct zonemm_cpu_job){ .fn = fn, .arg = arg, .cpu = cpu };
+		jobs[cpu] = (struct zonemm_cpu_job){
+			.fn = fn, .arg = arg, .cpu = cpu, .barrier = &barrier,
+		};
 		init_completion(&jobs[cpu].done);
 		t = kthread_create_on_cpu(zonemm_cpu_thread, &jobs[cpu], cpu, "zonemm/%u");
 		if (IS_ERR(t)) {
+			/* Counted in, so that the others are released. */
+			atomic_inc(&barrier.arrived);
 			jobs[cpu].ret = PTR_ERR(t);
 			complete(&jobs[cpu].done);
 			continue;
