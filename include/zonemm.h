@@ -19,7 +19,8 @@ struct zonemm_cache;
  * @order: 0 to 10
  * @zero: zero the block
  *
- * Context: Any context that may take a spinlock; never sleeps.
+ * Context: Process context; may sleep (it allocates the block's record
+ * with GFP_KERNEL).
  * Return: the block's kernel address, or NULL (no memory, bad order).
  */
 void *zonemm_alloc_pages(unsigned int order, bool zero);

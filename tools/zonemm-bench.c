@@ -114,9 +114,33 @@ struct merger {
 
 static char *ksm_mem;
 
+/*
+ * Whole-process merging scans this process's other anonymous pages too: a
+ * control pass over the process before the test memory exists must merge
+ * nothing, or the counts of the timed run could include foreign pages.
+ */
+static void ksm_control(void)
+{
+	long scans;
+	long long t0 = now_ns();
+
+	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		die("prctl(PR_SET_MEMORY_MERGE): %s", strerror(errno));
+	put(KSM "/run", "1");
+	scans = get(KSM "/full_scans");
+	while (get(KSM "/full_scans") < scans + 3 && now_ns() - t0 < 30000000000LL)
+		usleep(1000);
+	if (get(KSM "/pages_sharing") || get(KSM "/pages_shared"))
+		die("control pass: KSM merged %ld of this process's own pages; the counts would not be the test's",
+		    get(KSM "/pages_sharing"));
+	put(KSM "/run", "2");
+}
+
 static void ksm_setup(unsigned long pages)
 {
 	unsigned long p;
+
+	ksm_control();
 
 	ksm_mem = mmap(NULL, 2 * pages * PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -188,7 +212,8 @@ static void merge_once(const struct merger *m, unsigned long pages, int rep)
 	knob(m, "run", "1");
 	while (now_ns() - t0 < 120000000000LL) {
 		sharing = counter(m, "pages_sharing");
-		if (sharing >= want)
+		/* Both counts: an unrelated merge cannot end the run early. */
+		if (sharing >= want && counter(m, "pages_shared") >= (long)distinct)
 			break;
 		usleep(200);
 	}
@@ -250,6 +275,33 @@ static void buddyinfo(const char *path, unsigned long counts[NR_ORDERS])
 		return;
 	}
 	die("no 'Node 0, zone DMA32' line in %s", path);
+}
+
+/*
+ * Pages on the per-CPU lists of "Node 0, zone DMA32" in a zoneinfo file:
+ * the sum of its "count:" lines. Neither side drains them before reading
+ * its buddyinfo (the kernel's cannot be drained from outside), so each
+ * side's parked pages are printed beside its counts.
+ */
+static unsigned long pcp_pages(const char *path)
+{
+	unsigned long sum = 0, n;
+	char line[256], zone[16];
+	int node, in = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		die("cannot open %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d, zone %15s", &node, zone) == 2) {
+			in = node == 0 && !strcmp(zone, "DMA32");
+			continue;
+		}
+		if (in && sscanf(line, " count: %lu", &n) == 1)
+			sum += n;
+	}
+	fclose(f);
+	return sum;
 }
 
 static unsigned long free_pages(const unsigned long counts[NR_ORDERS])
@@ -331,24 +383,25 @@ static void frag_zonemm(unsigned long first, unsigned long target, unsigned long
 		i++;
 	}
 	for_each_block(first, free_odd);
-	put(ZONEMM "/buddy/drain", "1");
 }
 
 static int frag(unsigned long percent)
 {
 	unsigned long before[NR_ORDERS], after[NR_ORDERS], target, nr, failed, pages, first;
+	unsigned long pcp_before;
 	FILE *f;
 
-	/* zonemm */
+	/* zonemm: its per-CPU lists left as they are, as the kernel's must be */
 	first = for_each_block(0, NULL);
-	put(ZONEMM "/buddy/drain", "1");
 	buddyinfo(ZONEMM "/buddy/buddyinfo", before);
+	pcp_before = pcp_pages(ZONEMM "/buddy/zoneinfo");
 	target = free_pages(before) * percent / 100;
 	frag_zonemm(first, target, &nr, &failed, &pages);
 	buddyinfo(ZONEMM "/buddy/buddyinfo", after);
 	printf("layer=frag side=zonemm percent=%lu zone_free_pages=%lu target_pages=%lu "
-	       "allocations=%lu failed=%lu pages=%lu",
-	       percent, free_pages(before), target, nr, failed, pages);
+	       "allocations=%lu failed=%lu pages=%lu pcp_before=%lu pcp_after=%lu",
+	       percent, free_pages(before), target, nr, failed, pages, pcp_before,
+	       pcp_pages(ZONEMM "/buddy/zoneinfo"));
 	print_counts("before", before);
 	print_counts("after", after);
 	printf("\n");
@@ -356,6 +409,7 @@ static int frag(unsigned long percent)
 
 	/* the kernel */
 	buddyinfo("/proc/buddyinfo", before);
+	pcp_before = pcp_pages("/proc/zoneinfo");
 	target = free_pages(before) * percent / 100;
 	put(BENCH "/frag", "alloc %lu", target);
 	f = fopen(BENCH "/frag", "r");
@@ -365,8 +419,9 @@ static int frag(unsigned long percent)
 	put(BENCH "/frag", "free_odd");
 	buddyinfo("/proc/buddyinfo", after);
 	printf("layer=frag side=kernel percent=%lu zone_free_pages=%lu target_pages=%lu "
-	       "allocations=%lu failed=%lu pages=%lu",
-	       percent, free_pages(before), target, nr, failed, pages);
+	       "allocations=%lu failed=%lu pages=%lu pcp_before=%lu pcp_after=%lu",
+	       percent, free_pages(before), target, nr, failed, pages, pcp_before,
+	       pcp_pages("/proc/zoneinfo"));
 	print_counts("before", before);
 	print_counts("after", after);
 	printf("\n");
@@ -382,8 +437,9 @@ int main(int argc, char **argv)
 		unsigned long pages = strtoul(argv[2], &end, 0);
 		int reps = atoi(argv[3]);
 
-		if (*end || !pages || pages > 65536 || reps < 1 || reps > 99)
-			die("merge PAGES (1 to 65536) REPS (1 to 99)");
+		/* Past 2 x 251 x 256 pages, max_page_sharing makes chains. */
+		if (*end || !pages || pages > 32128 || reps < 1 || reps > 99)
+			die("merge PAGES (1 to 32128) REPS (1 to 99)");
 		return merge(pages, reps);
 	}
 	if (argc == 3 && !strcmp(argv[1], "frag")) {

@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # zonemm-file: zonemm-bench
+# zonemm-file: zonemm-write
 # zonemm-file: zonemm_bench.ko
 # zonemm-params: pool_mb=48
-# zonemm-skip-debug
 # The benchmark end to end with tiny counts (make bench runs it in full and
 # judges the numbers): every case done in full on both sides with every tag
 # intact, both mergers reach exactly the expected sharing, both sides of
@@ -11,7 +11,7 @@
 # the benchmark module goes away leaving zonemm as it was. No timing is
 # judged here.
 . /zonemm/lib.sh
-plan 24
+plan 42
 B=/sys/kernel/debug/zonemm_bench
 
 # views: after giving back what waits (lazy regions, empty slabs, then
@@ -32,10 +32,11 @@ cat $B/results >$res
 cat $res
 check "36 timed cases" test "$(grep -c '^layer=[a-z]* case=' $res)" -eq 36
 check "every case valid" test "$(grep '^layer=[a-z]* case=' $res | grep -vc ' valid=1$')" -eq 0
-check "both sides did every operation" sh -c "! awk '/ case=/ {
-	for (i = 1; i <= NF; i++) { split(\$i, kv, \"=\"); v[kv[1]] = kv[2] }
-	if (v[\"zonemm_ops\"] != v[\"expected_ops\"] || (\$0 !~ /kernel=none/ && v[\"kernel_ops\"] != v[\"expected_ops\"])) bad = 1
-	delete v } END { exit !bad }' $res"
+short=$(awk '/ case=/ {
+	for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	if (v["zonemm_ops"] != v["expected_ops"] || ($0 !~ /kernel=none/ && v["kernel_ops"] != v["expected_ops"])) bad++
+	delete v } END { print bad + 0 }' $res)
+check "both sides did every operation" test "$short" = 0
 check "cases on 2 CPUs ran" grep -q ' cpus=2 ' $res
 check "the order>0 bulk rows say zonemm only" test "$(grep -c 'case=order[39]_bulk16_zonemm_only .* kernel=none' $res)" -eq 2
 check "struct page size reported" grep -q '^layer=info struct_page_bytes=[1-9]' $res
@@ -50,15 +51,26 @@ check "merge regions freed" grep -q '^pages=0 ' $B/merge
 cat /tmp/frag
 check "frag: both sides allocated their whole workload" test "$(grep -c ' failed=0 ' /tmp/frag)" -eq 2
 check "frag: the kernel's blocks are back" grep -q '^allocations=0 ' $B/frag
-for bad in "slow all" "quick quick" "all buddy" "buddy quick"; do
-	check "run '$bad' refused" sh -c "! echo '$bad' > $B/run 2>/dev/null"
-done
-check "merge 'alloc 0' refused" sh -c "! echo 'alloc 0' > $B/merge 2>/dev/null"
-check "frag 'alloc x' refused" sh -c "! echo 'alloc x' > $B/frag 2>/dev/null"
+views_bench() { cat $B/results $B/merge $B/frag; }
+refuses_bench() {
+	snap=$(views_bench)
+	dmesg -c >/dev/null
+	if /zonemm/zonemm-write -s $B/$1 "$2" EINVAL >/dev/null; then ok "$1 '$2' refused with EINVAL"; else not_ok "$1 '$2' refused with EINVAL"; fi
+	check "$1 '$2': reason logged" sh -c "dmesg | grep -q '$3'"
+	check "$1 '$2': nothing changed" test "$(views_bench)" = "$snap"
+}
+refuses_bench run "slow all" "run: usage"
+refuses_bench run "quick quick" "run: usage"
+refuses_bench run "all buddy" "run: usage"
+refuses_bench run "buddy quick" "run: usage"
+refuses_bench run " " "nothing written"
+refuses_bench merge "alloc 0" "merge: usage"
+refuses_bench merge "alloc 40000" "merge: usage"
+refuses_bench frag "alloc x" "frag: usage"
 check "rmmod zonemm_bench" rmmod zonemm_bench
 after=$(views)
 check "every view is back" test "$after" = "$before"
 [ "$after" = "$before" ] || { echo "$before" >/tmp/v1; echo "$after" >/tmp/v2; diff /tmp/v1 /tmp/v2; }
-check "source/metadata lists every kind" test "$(grep -c '_bytes [0-9]' $D/source/metadata)" -eq 5
+check "source/metadata lists every kind" test "$(grep -c '_bytes [0-9]' $D/source/metadata)" -eq 6
 check "rmmod zonemm" rmmod zonemm
 finish

@@ -6,8 +6,8 @@
  * mm/vmalloc.c; nothing here is built into the product.
  *
  * Every case has two sides that do the same thing the same number of
- * times on the same sizes: allocate, write a tag word into the memory,
- * read it back, free. Setup (cache creation, arrays) happens before the
+ * times on the same sizes: allocate, write tag words into the memory (the
+ * first and last word; of every page, for regions), read them back, free. Setup (cache creation, arrays) happens before the
  * timed part on both sides, and each side runs once untimed first, so both
  * start warm. Repetitions rotate which side goes first (the one-CPU slab
  * cases have a third side, the kernel's kmalloc of the same size, timed in
@@ -19,8 +19,9 @@
  * reported invalid, never timed as if it had.
  *
  * /sys/kernel/debug/zonemm_bench/
- *   run      write "[quick] [all|buddy|slab|kmalloc|region]"; sleeps for
- *            as long as the cases take (minutes at full size under TCG)
+ *   run      write "[quick] [all|buddy|slab|kmalloc|region]" (at least
+ *            one word; -EBUSY while a run is under way); sleeps for as
+ *            long as the cases take (minutes at full size under TCG)
  *   results  the last run, one key=value line per case
  *   merge    write "alloc PAGES" (two zeroed mergeable regions, page p of
  *            each holding (p % 251) + 1 in its first 64 bytes) or "free";
@@ -113,16 +114,42 @@ static DEFINE_MUTEX(bench_lock);	/* run and results */
 static struct bench_result *results;
 static unsigned int nr_results;
 
-/* -- tags: every operation writes a word into its memory and reads it -- */
+/*
+ * -- tags: every operation writes its memory's first and last word and
+ * reads them back, so memory shorter than asked for, or a region with a
+ * page missing, is caught, not timed --------------------------------- */
 
-static inline void tag(void *p, unsigned long v)
+static inline void tag(void *p, size_t size, unsigned long v)
 {
 	WRITE_ONCE(*(unsigned long *)p, v);
+	if (size >= 2 * sizeof(long))
+		WRITE_ONCE(*(unsigned long *)(p + size - sizeof(long)), ~v);
 }
 
-static inline bool tag_ok(void *p, unsigned long v)
+static inline bool tag_ok(void *p, size_t size, unsigned long v)
 {
-	return READ_ONCE(*(unsigned long *)p) == v;
+	return READ_ONCE(*(unsigned long *)p) == v &&
+	       (size < 2 * sizeof(long) ||
+		READ_ONCE(*(unsigned long *)(p + size - sizeof(long))) == ~v);
+}
+
+/* Both words of every page of a region of `pages` pages. */
+static void tag_pages(void *p, size_t pages, unsigned long v)
+{
+	size_t j;
+
+	for (j = 0; j < pages; j++)
+		tag(p + (j << PAGE_SHIFT), PAGE_SIZE, v + j);
+}
+
+static unsigned long bad_pages(void *p, size_t pages, unsigned long v)
+{
+	unsigned long bad = 0;
+	size_t j;
+
+	for (j = 0; j < pages; j++)
+		bad += !tag_ok(p + (j << PAGE_SHIFT), PAGE_SIZE, v + j);
+	return bad;
 }
 
 static inline unsigned long tag_of(struct bench_cpu *cpu, unsigned long i)
@@ -144,11 +171,11 @@ static unsigned long zm_pages(struct bench_ctx *ctx, struct bench_cpu *cpu,
 
 			if (!p)
 				goto fail;
-			tag(p, tag_of(cpu, i + j));
+			tag(p, PAGE_SIZE << order, tag_of(cpu, i + j));
 			cpu->held[j] = p;
 		}
 		for (j = 0; j < batch; j++) {
-			cpu->bad_tags += !tag_ok(cpu->held[j], tag_of(cpu, i + j));
+			cpu->bad_tags += !tag_ok(cpu->held[j], PAGE_SIZE << order, tag_of(cpu, i + j));
 			zonemm_free_pages(cpu->held[j]);
 		}
 	}
@@ -171,11 +198,11 @@ static unsigned long k_pages(struct bench_ctx *ctx, struct bench_cpu *cpu,
 
 			if (!p)
 				goto fail;
-			tag(p, tag_of(cpu, i + j));
+			tag(p, PAGE_SIZE << order, tag_of(cpu, i + j));
 			cpu->held[j] = p;
 		}
 		for (j = 0; j < batch; j++) {
-			cpu->bad_tags += !tag_ok(cpu->held[j], tag_of(cpu, i + j));
+			cpu->bad_tags += !tag_ok(cpu->held[j], PAGE_SIZE << order, tag_of(cpu, i + j));
 			free_pages((unsigned long)cpu->held[j], order);
 		}
 	}
@@ -195,9 +222,9 @@ static unsigned long zm_pages_bulk(struct bench_ctx *ctx, struct bench_cpu *cpu,
 	for (i = 0; i + batch <= iters; i += batch) {
 		got = zonemm_alloc_pages_bulk(order, batch, cpu->held);
 		for (j = 0; j < got; j++)
-			tag(cpu->held[j], tag_of(cpu, i + j));
+			tag(cpu->held[j], PAGE_SIZE << order, tag_of(cpu, i + j));
 		for (j = 0; j < got; j++) {
-			cpu->bad_tags += !tag_ok(cpu->held[j], tag_of(cpu, i + j));
+			cpu->bad_tags += !tag_ok(cpu->held[j], PAGE_SIZE << order, tag_of(cpu, i + j));
 			zonemm_free_pages(cpu->held[j]);
 		}
 		if (got != batch)
@@ -217,9 +244,9 @@ static unsigned long k_pages_bulk(struct bench_ctx *ctx, struct bench_cpu *cpu,
 		memset(pages, 0, batch * sizeof(*pages));
 		got = alloc_pages_bulk(GFP_KERNEL | __GFP_NOWARN, batch, pages);
 		for (j = 0; j < got; j++)
-			tag(page_address(pages[j]), tag_of(cpu, i + j));
+			tag(page_address(pages[j]), PAGE_SIZE, tag_of(cpu, i + j));
 		for (j = 0; j < got; j++) {
-			cpu->bad_tags += !tag_ok(page_address(pages[j]), tag_of(cpu, i + j));
+			cpu->bad_tags += !tag_ok(page_address(pages[j]), PAGE_SIZE, tag_of(cpu, i + j));
 			__free_pages(pages[j], 0);
 		}
 		if (got != batch)
@@ -242,11 +269,11 @@ static unsigned long zm_cache(struct bench_ctx *ctx, struct bench_cpu *cpu,
 
 			if (!p)
 				goto fail;
-			tag(p, tag_of(cpu, i + j));
+			tag(p, ctx->c->size, tag_of(cpu, i + j));
 			cpu->held[j] = p;
 		}
 		for (j = 0; j < batch; j++) {
-			cpu->bad_tags += !tag_ok(cpu->held[j], tag_of(cpu, i + j));
+			cpu->bad_tags += !tag_ok(cpu->held[j], ctx->c->size, tag_of(cpu, i + j));
 			zonemm_cache_free(ctx->zcache, cpu->held[j]);
 		}
 	}
@@ -269,11 +296,11 @@ static unsigned long k_cache(struct bench_ctx *ctx, struct bench_cpu *cpu,
 
 			if (!p)
 				goto fail;
-			tag(p, tag_of(cpu, i + j));
+			tag(p, ctx->c->size, tag_of(cpu, i + j));
 			cpu->held[j] = p;
 		}
 		for (j = 0; j < batch; j++) {
-			cpu->bad_tags += !tag_ok(cpu->held[j], tag_of(cpu, i + j));
+			cpu->bad_tags += !tag_ok(cpu->held[j], ctx->c->size, tag_of(cpu, i + j));
 			kmem_cache_free(ctx->kcache, cpu->held[j]);
 		}
 	}
@@ -295,8 +322,8 @@ static unsigned long zm_kmalloc(struct bench_ctx *ctx, struct bench_cpu *cpu,
 
 		if (!p)
 			break;
-		tag(p, tag_of(cpu, i));
-		cpu->bad_tags += !tag_ok(p, tag_of(cpu, i));
+		tag(p, size, tag_of(cpu, i));
+		cpu->bad_tags += !tag_ok(p, size, tag_of(cpu, i));
 		zonemm_kfree(p);
 	}
 	return i;
@@ -313,8 +340,8 @@ static unsigned long k_kmalloc(struct bench_ctx *ctx, struct bench_cpu *cpu,
 
 		if (!p)
 			break;
-		tag(p, tag_of(cpu, i));
-		cpu->bad_tags += !tag_ok(p, tag_of(cpu, i));
+		tag(p, size, tag_of(cpu, i));
+		cpu->bad_tags += !tag_ok(p, size, tag_of(cpu, i));
 		kfree(p);
 	}
 	return i;
@@ -337,15 +364,16 @@ static unsigned long zm_region(struct bench_ctx *ctx, struct bench_cpu *cpu,
 	unsigned long i;
 
 	for (i = 0; i < iters; i++) {
-		s64 h = zonemm_region_alloc(region_pages(ctx->c, i) << PAGE_SHIFT, 0);
+		size_t pages = region_pages(ctx->c, i);
+		s64 h = zonemm_region_alloc(pages << PAGE_SHIFT, 0);
 		void *p;
 
 		if (h <= 0)
 			break;
 		p = zonemm_region_addr(h);
 		if (p) {
-			tag(p, tag_of(cpu, i));
-			cpu->bad_tags += !tag_ok(p, tag_of(cpu, i));
+			tag_pages(p, pages, tag_of(cpu, i));
+			cpu->bad_tags += bad_pages(p, pages, tag_of(cpu, i));
 		} else {
 			cpu->bad_tags++;
 		}
@@ -361,12 +389,13 @@ static unsigned long k_region(struct bench_ctx *ctx, struct bench_cpu *cpu,
 	unsigned long i;
 
 	for (i = 0; i < iters; i++) {
-		void *p = vmalloc(region_pages(ctx->c, i) << PAGE_SHIFT);
+		size_t pages = region_pages(ctx->c, i);
+		void *p = vmalloc(pages << PAGE_SHIFT);
 
 		if (!p)
 			break;
-		tag(p, tag_of(cpu, i));
-		cpu->bad_tags += !tag_ok(p, tag_of(cpu, i));
+		tag_pages(p, pages, tag_of(cpu, i));
+		cpu->bad_tags += bad_pages(p, pages, tag_of(cpu, i));
 		vfree(p);
 	}
 	return i;
@@ -505,6 +534,12 @@ static int ctx_init(struct bench_ctx *ctx, const struct bench_case *c)
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->c = c;
+	/* The kernel's bulk call is order-0 and kmalloc takes one at a time:
+	 * a case pairing them otherwise would time different work. */
+	if ((c->kernel == k_pages_bulk && c->order) || (c->reference == k_kmalloc && c->batch != 1)) {
+		pr_err("%s %s: its sides would not do the same work\n", c->layer, c->name);
+		return -EINVAL;
+	}
 	for (i = 0; i < c->cpus; i++) {
 		ctx->cpu[i].held = kvcalloc(c->batch, sizeof(void *), GFP_KERNEL);
 		if (!ctx->cpu[i].held)
@@ -649,6 +684,10 @@ static ssize_t run_write(struct file *file, const char __user *ubuf,
 		return -EFAULT;
 	buf[len] = '\0';
 	s = strim(buf);
+	if (!*s) {
+		pr_err("run: usage: [quick] [all|buddy|slab|kmalloc|region]: nothing written\n");
+		return -EINVAL;
+	}
 	while ((word = strsep(&s, " \t")) != NULL) {
 		if (!*word)
 			continue;
@@ -666,7 +705,10 @@ static ssize_t run_write(struct file *file, const char __user *ubuf,
 		layer = word;
 		have_layer = true;
 	}
-	mutex_lock(&bench_lock);
+	if (!mutex_trylock(&bench_lock)) {
+		pr_err("run: a run is under way already\n");
+		return -EBUSY;
+	}
 	err = bench_run(layer, quick);
 	mutex_unlock(&bench_lock);
 	return err ? err : len;
@@ -684,7 +726,8 @@ static int results_show(struct seq_file *m, void *v)
 {
 	unsigned int i;
 
-	mutex_lock(&bench_lock);
+	if (mutex_lock_interruptible(&bench_lock))
+		return -EINTR;
 	for (i = 0; i < nr_results; i++) {
 		const struct bench_result *r = &results[i];
 		const struct bench_case *c = r->c;

@@ -26,7 +26,7 @@
 #include "../../include/zonemm.h"
 #include "bench.h"
 
-#define MERGE_MAX_PAGES	65536
+#define MERGE_MAX_PAGES	32128
 
 static DEFINE_MUTEX(workload_lock);	/* both workloads' state */
 
@@ -164,7 +164,7 @@ static void frag_free(bool odd_only)
 
 static int frag_alloc(unsigned long target)
 {
-	const gfp_t gfp = GFP_KERNEL | __GFP_THISNODE | __GFP_NOWARN | __GFP_NORETRY;
+	const gfp_t gfp = GFP_KERNEL | __GFP_DMA32 | __GFP_THISNODE | __GFP_NOWARN | __GFP_NORETRY;
 
 	/* Every block is at least a page: target entries are enough. */
 	frag_blocks = kvcalloc(target, sizeof(*frag_blocks), GFP_KERNEL);
