@@ -12,6 +12,7 @@
 #                        out/bench.json, out/bench.md, out/bench.png
 #   make fuzz            the core's parsers and properties on generated
 #                        input, over a million cases, a fresh seed
+#   make mutants         mutation testing of the core (cargo-mutants)
 #   make KDIR=/path/to/linux LLVM=1    build against your own 7.3 tree
 #
 # Kbuild (not this file) lists the module's objects.
@@ -42,6 +43,9 @@ stress:
 fuzz:
 	scripts/fuzz
 
+mutants:
+	scripts/mutants
+
 htmldocs:
 	scripts/htmldocs
 
@@ -56,4 +60,4 @@ clean:
 	rm -rf out rust/core/target rust/core-bench/target
 	rm -f rust-project.json samples/*/rust-project.json
 
-.PHONY: all module test test-debug run bench stress fuzz htmldocs rust-analyzer shell clean
+.PHONY: all module test test-debug run bench stress fuzz mutants htmldocs rust-analyzer shell clean

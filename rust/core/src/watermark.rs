@@ -156,6 +156,12 @@ mod tests {
     }
 
     #[test]
+    fn get_names_each_mark() {
+        let w = Watermarks { min: 3, low: 5, high: 7 };
+        assert_eq!([w.get(Mark::Min), w.get(Mark::Low), w.get(Mark::High)], [3, 5, 7]);
+    }
+
+    #[test]
     fn min_free_kbytes_default_is_clamped() {
         assert_eq!(default_min_free_kbytes(0), 128);
         // 48 MiB: sqrt(49152 * 16) = 886.

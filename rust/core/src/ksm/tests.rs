@@ -222,6 +222,49 @@ fn two_equal_regions_merge_after_two_passes() {
 }
 
 #[test]
+fn general_profit_counts_zero_pages_as_saved() {
+    let c = Counters { pages_shared: 1, pages_sharing: 2, zero_pages: 3, rmap_items: 10, ..Counters::default() };
+    assert_eq!(c.general_profit(4096, 64), (2 + 3) * 4096 - 10 * 64);
+    assert_eq!(c.pages_volatile(), 10 - 1 - 2 - 3);
+}
+
+#[test]
+fn page_hash_changes_with_any_one_byte() {
+    // Each word step of the hash is a bijection of its state, so pages
+    // that differ in one byte never hash alike.
+    let mut page = [0u8; 4096];
+    for (i, b) in page.iter_mut().enumerate() {
+        *b = (i * 7 % 251) as u8;
+    }
+    let h = page_hash(&page);
+    for i in (0..page.len()).step_by(13).chain([4095]) {
+        for flip in [1u8, 0x80, 0xff] {
+            page[i] ^= flip;
+            assert_ne!(page_hash(&page), h, "byte {i} ^ {flip:#x}");
+            page[i] ^= flip;
+        }
+    }
+    assert_eq!(page_hash(&page), h);
+}
+
+#[test]
+fn page_hash_keeps_many_pages_apart() {
+    // 4096 pages alike but for their first word, or for their last: every
+    // hash distinct (a lossy mixing step would merge some).
+    let mut page = [0u8; 4096];
+    for (i, b) in page.iter_mut().enumerate() {
+        *b = (i * 31 % 253) as u8;
+    }
+    for at in [0, 4088] {
+        let mut seen = std::collections::BTreeSet::new();
+        for n in 0..4096u64 {
+            page[at..at + 8].copy_from_slice(&n.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+            assert!(seen.insert(page_hash(&page)), "word at {at}, value {n}");
+        }
+    }
+}
+
+#[test]
 fn a_write_breaks_sharing_and_keeps_both_contents() {
     let mut m = Model::new(2, 1);
     m.write(item(0, 0), 3, 9);
