@@ -113,19 +113,7 @@ static int merge_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-static int merge_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, merge_show, NULL);
-}
-
-static const struct file_operations merge_fops = {
-	.owner = THIS_MODULE,
-	.open = merge_open,
-	.read = seq_read,
-	.write = merge_write,
-	.llseek = seq_lseek,
-	.release = single_release,
-};
+DEFINE_SHOW_STORE_ATTRIBUTE(merge);
 
 /* -- frag ------------------------------------------------------------- */
 
@@ -233,19 +221,7 @@ static int frag_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-static int frag_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, frag_show, NULL);
-}
-
-static const struct file_operations frag_fops = {
-	.owner = THIS_MODULE,
-	.open = frag_open,
-	.read = seq_read,
-	.write = frag_write,
-	.llseek = seq_lseek,
-	.release = single_release,
-};
+DEFINE_SHOW_STORE_ATTRIBUTE(frag);
 
 void workloads_init(struct dentry *dir)
 {
