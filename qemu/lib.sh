@@ -68,6 +68,13 @@ finish() {
 refuses() {
 	snap=$(views)
 	dmesg -c >/dev/null
+	# A file that is not there refuses nothing: that is a failure.
+	if [ ! -f "$1/$2" ]; then
+		not_ok "$2 '$3' is refused (no such file)"
+		not_ok "$2 '$3': reason logged"
+		not_ok "$2 '$3': nothing changed"
+		return
+	fi
 	if echo "$3" 2>/dev/null >"$1/$2"; then
 		not_ok "$2 '$3' is refused"
 		return
