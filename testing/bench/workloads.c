@@ -30,6 +30,24 @@
 
 static DEFINE_MUTEX(workload_lock);	/* both workloads' state */
 
+/*
+ * Copies a write of at most size - 1 bytes into buf and points *cmd at it,
+ * trimmed. Longer writes get -EINVAL and the file's usage in the log.
+ */
+static int read_command(const char __user *ubuf, size_t len, char *buf, size_t size,
+			const char *usage, char **cmd)
+{
+	if (len >= size) {
+		pr_err("%s\n", usage);
+		return -EINVAL;
+	}
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	*cmd = strim(buf);
+	return 0;
+}
+
 /* -- merge ------------------------------------------------------------ */
 
 static s64 merge_regions[2];
@@ -80,14 +98,9 @@ static ssize_t merge_write(struct file *file, const char __user *ubuf,
 	char buf[32], *s;
 	int err;
 
-	if (len >= sizeof(buf)) {
-		pr_err("merge: usage: alloc PAGES | free\n");
-		return -EINVAL;
-	}
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
-	s = strim(buf);
+	err = read_command(ubuf, len, buf, sizeof(buf), "merge: usage: alloc PAGES | free", &s);
+	if (err)
+		return err;
 	mutex_lock(&workload_lock);
 	if (!strcmp(s, "free")) {
 		merge_free();
@@ -182,16 +195,11 @@ static ssize_t frag_write(struct file *file, const char __user *ubuf,
 {
 	unsigned long target;
 	char buf[32], *s;
-	int err = 0;
+	int err;
 
-	if (len >= sizeof(buf)) {
-		pr_err("frag: usage: alloc PAGES | free_odd | free\n");
-		return -EINVAL;
-	}
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
-	s = strim(buf);
+	err = read_command(ubuf, len, buf, sizeof(buf), "frag: usage: alloc PAGES | free_odd | free", &s);
+	if (err)
+		return err;
 	mutex_lock(&workload_lock);
 	if (!strcmp(s, "free")) {
 		frag_free(false);
