@@ -303,6 +303,7 @@ mod tests {
     use std::{vec, vec::Vec};
 
     use super::*;
+    use crate::pfn::MAX_PAGE_ORDER;
 
     fn pcp(high: usize, batch: usize) -> Result<PerCpuPages<Vec<u32>>, &'static str> {
         PerCpuPages::new(vec![0; PCP_SLOTS], high, batch)
@@ -325,7 +326,66 @@ mod tests {
     }
 
     #[test]
+    fn defaults_at_their_edges() {
+        // managed >> 8 of 63 rounds down to 31; 64 and more give 63.
+        assert_eq!(default_batch(63 << 8), 31);
+        assert_eq!(default_batch(64 << 8), 63);
+        assert_eq!(default_batch(65 << 8), 63);
+        assert_eq!(default_batch(2 << 8), 1);
+        assert_eq!(default_batch(4 << 8), 3);
+        // high is clamped for batches no check would accept.
+        assert_eq!(default_high(160), 960);
+        assert_eq!(default_high(200), PCP_HIGH_MAX);
+    }
+
+    #[test]
+    fn orders_up_to_costly_use_the_lists() {
+        for order in 0..=PAGE_ALLOC_COSTLY_ORDER {
+            assert!(pcp_allowed_order(o(order)), "order {order}");
+        }
+        for order in PAGE_ALLOC_COSTLY_ORDER + 1..=MAX_PAGE_ORDER {
+            assert!(!pcp_allowed_order(o(order)), "order {order}");
+        }
+    }
+
+    #[test]
+    fn each_list_keeps_its_own_blocks_and_counts() {
+        let mut pcp = pcp(50, 8).unwrap();
+        assert!(!pcp.over_high());
+        // One block on each of several lists: none overwrites another.
+        let lists = [(0, M), (0, MigrateType::Unmovable), (1, M), (3, MigrateType::Reclaimable)];
+        for (i, &(order, mt)) in lists.iter().enumerate() {
+            assert!(!pcp.push(100 + i as u32, o(order), mt));
+        }
+        assert_eq!(pcp.count(), 1 + 1 + 2 + 8);
+        for (i, &(order, mt)) in lists.iter().enumerate().rev() {
+            assert_eq!(pcp.pop(o(order), mt), Some(100 + i as u32));
+            assert_eq!(pcp.pop(o(order), mt), None, "one block was on list {order}/{mt:?}");
+        }
+        assert_eq!(pcp.count(), 0);
+        assert_eq!(pcp.stats().hits, 4);
+        // A refill of order 1 takes batch >> 1 = 4 blocks, keeps 3: 6 pages.
+        let mut next = 0;
+        let got = pcp.refill(o(1), M, || {
+            next += 2;
+            Some(next)
+        });
+        assert_eq!((got, pcp.count(), pcp.len(o(1), M)), (Some(2), 6, 3));
+        for want in [4, 6, 8] {
+            assert_eq!(pcp.pop(o(1), M), Some(want));
+        }
+        assert_eq!((pcp.pop(o(1), M), pcp.count(), pcp.len(o(1), M)), (None, 0, 0));
+        assert_eq!(pcp.stats().hits, 7);
+        // high is reached exactly at high pages.
+        for i in 0..49 {
+            assert!(!pcp.push(i, o(0), M), "{} pages", i + 1);
+        }
+        assert!(pcp.push(49, o(0), M));
+    }
+
+    #[test]
     fn bad_high_batch_is_refused() {
+        assert!(pcp(8, 8).is_ok(), "high == batch is allowed");
         assert!(pcp(0, 0).is_err());
         assert!(pcp(10, 20).is_err());
         assert!(pcp(PCP_HIGH_MAX + 1, 31).is_err());

@@ -248,6 +248,137 @@ fn an_unmovable_claim_counts_free_pages_against_movable_ones() {
     }
 }
 
+#[test]
+fn migrate_types_by_name() {
+    let names: Vec<&str> = MigrateType::ALL.iter().map(|mt| mt.name()).collect();
+    assert_eq!(names, ["Unmovable", "Movable", "Reclaimable"]);
+    assert_eq!(MigrateType::from_name("MOVABLE"), Some(MigrateType::Movable));
+    assert_eq!(MigrateType::from_name("reclaimable"), Some(MigrateType::Reclaimable));
+    assert_eq!(MigrateType::from_name("unmovable"), Some(MigrateType::Unmovable));
+    assert_eq!(MigrateType::from_name("cma"), None);
+    assert_eq!(MigrateType::from_name(""), None);
+}
+
+#[test]
+fn free_counts_are_per_type() {
+    let mut z = zone(2048, &[(0, 2048)]);
+    assert_eq!(z.spanned(), 2048);
+    assert_eq!(z.free_area(Order::MAX).nr_free_of(MigrateType::Movable), 2);
+    assert_eq!(z.free_area(Order::MAX).nr_free_of(MigrateType::Unmovable), 0);
+    z.rmqueue(order(0), MigrateType::Movable).unwrap();
+    assert_eq!(z.free_area(Order::MAX).nr_free_of(MigrateType::Movable), 1);
+    assert_eq!(z.free_area(order(0)).nr_free_of(MigrateType::Movable), 1);
+}
+
+#[test]
+fn a_span_sets_every_pageblock_it_touches() {
+    let mut z = Zone::new(vec![PageMeta::RESERVED; 2048]);
+    // [300, 1300): pageblocks 0, 512 and 1024, though 300 starts none.
+    assert!(z.add_span(300, 1000, MigrateType::Reclaimable));
+    for idx in [300, 511, 512, 1024, 1299] {
+        assert_eq!(z.pageblock_mt(idx), MigrateType::Reclaimable, "page {idx}");
+    }
+    assert_ne!(z.pageblock_mt(1536), MigrateType::Reclaimable, "untouched");
+    assert_eq!((z.managed(), z.nr_free_pages()), (1000, 1000));
+    z.check().unwrap();
+}
+
+#[test]
+fn two_max_order_buddies_stay_apart() {
+    let z = zone(2048, &[(0, 2048)]);
+    assert_eq!(z.free_area(Order::MAX).nr_free(), 2);
+    assert_eq!(z.check(), Ok(()));
+}
+
+/// `check()` of a zone with one free page at 1 and one allocated at 0
+/// (and free blocks of each order from 2 to 256 above), after `f` broke it.
+fn broken(f: impl FnOnce(&mut Zone<Vec<PageMeta>>)) -> Result<(), &'static str> {
+    let mut z = zone(1100, &[(0, 1024)]);
+    assert_eq!(z.rmqueue(order(0), MigrateType::Movable), Some(0));
+    z.check().unwrap();
+    f(&mut z);
+    z.check()
+}
+
+#[test]
+fn check_finds_each_broken_invariant() {
+    const M: u8 = MigrateType::Movable as u8;
+    let block = |state, order| PageMeta { next: NIL, prev: NIL, state, order, mt: M, pageblock_mt: 0 };
+    assert_eq!(broken(|_| {}), Ok(()));
+    assert_eq!(broken(|z| z.meta[1050].state = PageState::Tail), Err("a tail page outside any block"));
+    // Free page 1 claims order 1: misaligned.
+    assert_eq!(broken(|z| z.meta[1].order = 1), Err("a block misaligned or past the zone"));
+    // Aligned, but 128 pages from 1024 run past the zone's 1100.
+    assert_eq!(
+        broken(|z| z.meta[1024] = block(PageState::Allocated, 7)),
+        Err("a block misaligned or past the zone")
+    );
+    // The order-1 free block at 2 with its second page not a tail.
+    assert_eq!(broken(|z| z.meta[3].state = PageState::Buddy), Err("a block's pages are not all tails"));
+    assert_eq!(
+        broken(|z| z.meta[512].pageblock_mt = MigrateType::Unmovable as u8),
+        Err("a free block on another type's list than its pageblock")
+    );
+    // Page 0 freed without merging with page 1.
+    assert_eq!(
+        broken(|z| z.add_to_free_list(0, order(0), MigrateType::Movable)),
+        Err("two free buddies left unmerged")
+    );
+    assert_eq!(broken(|z| z.nr_free_pages += 1), Err("nr_free_pages does not match the free blocks"));
+    // The lists: a wrong back link; an entry no longer free.
+    assert_eq!(broken(|z| z.meta[1].prev = 7), Err("a free list is corrupt"));
+    assert_eq!(
+        broken(|z| {
+            z.meta[1].state = PageState::Allocated;
+            z.nr_free_pages -= 1;
+        }),
+        Err("a free list is corrupt")
+    );
+    // An order-1 block on the order-0 list (counts moved with it).
+    assert_eq!(
+        broken(|z| {
+            z.del_from_free_list(2);
+            z.add_to_free_list(2, order(0), MigrateType::Movable);
+            z.meta[2].order = 1;
+            z.nr_free_pages += 1;
+        }),
+        Err("a free list is corrupt")
+    );
+    assert_eq!(broken(|z| z.free_area[0].count[M as usize] += 1), Err("a free list's count is wrong"));
+}
+
+#[test]
+fn claims_count_pages_alike_the_allocation() {
+    // An unmovable pageblock, 240 pages free in order-4 blocks; the one
+    // extra allocated order-4 block is movable (stolen earlier): free plus
+    // alike is half, so a movable allocation claims it.
+    let mut z = unmovable_pageblock_free_at(4, 1);
+    let stolen = (0..PAGEBLOCK_NR_PAGES)
+        .step_by(16)
+        .find(|&i| (i >> 4) % 2 == 1 && z.meta[i].state == PageState::Allocated)
+        .unwrap();
+    z.meta[stolen].mt = MigrateType::Movable as u8;
+    let before = z.stats().claims;
+    z.rmqueue(order(0), MigrateType::Movable).unwrap();
+    assert_eq!(z.stats().claims - before, 1, "240 free + 16 movable of 512");
+    assert_eq!(z.pageblock_counts(), [0, 1, 0]);
+    z.check().unwrap();
+
+    // A movable pageblock with 300 pages allocated, 200 of them unmovable
+    // (stolen): 212 free + 200 alike an unmovable allocation claim it.
+    let mut z = zone(1024, &[(0, PAGEBLOCK_NR_PAGES)]);
+    for i in 0..300 {
+        let idx = z.rmqueue_smallest(order(0), MigrateType::Movable).unwrap();
+        if i < 200 {
+            z.meta[idx].mt = MigrateType::Unmovable as u8;
+        }
+    }
+    z.rmqueue(order(0), MigrateType::Unmovable).unwrap();
+    assert_eq!(z.stats().claims, 1, "212 free + 200 unmovable of 512");
+    assert_eq!(z.pageblock_counts(), [1, 0, 0]);
+    z.check().unwrap();
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Alloc(u32, u8),

@@ -64,6 +64,23 @@ fn layout_places_red_zones_and_caller() {
 }
 
 #[test]
+fn debug_flags_each_count() {
+    let none = DebugFlags::default();
+    assert!(!none.any());
+    for (word, flags) in [
+        ("redzone", DebugFlags { redzone: true, ..none }),
+        ("poison", DebugFlags { poison: true, ..none }),
+        ("store_user", DebugFlags { store_user: true, ..none }),
+    ] {
+        assert_eq!(DebugFlags::parse(word), Some(flags), "{word}");
+        assert!(flags.any(), "{word} alone");
+    }
+    let all = DebugFlags::parse("store_user,redzone,poison").unwrap();
+    assert!(all.redzone && all.poison && all.store_user && all.any());
+    assert_eq!(DebugFlags::parse("Redzone"), None);
+}
+
+#[test]
 fn colours_cycle_through_the_leftover() {
     // 8192 / 384 = 21 objects, 128 bytes left: 3 colours of 64.
     let l = Layout::new(384, 64, DebugFlags::default(), false).unwrap();
