@@ -177,6 +177,7 @@ impl<'a> PageBlock<'a> {
     /// context.
     pub(crate) fn split(self) -> Result<KVec<PageBlock<'a>>> {
         let n = self.order.nr_pages();
+        crate::fault::inject(crate::fault::Site::Buddy, n * size_of::<Self>())?;
         let mut pages = KVec::with_capacity(n, GFP_KERNEL)?;
         if self.order == Order::ZERO {
             pages.push(self, GFP_KERNEL)?;

@@ -5,6 +5,13 @@
 //! knobs (`probability`, `interval`, `times`, `space`) and a choice of
 //! sites (`where`). The decision is the core's `FaultAttr::should_fail`.
 //!
+//! A site's chances are taken at its layer's entry (as `failslab` takes
+//! them in `slab_pre_alloc_hook()`) and at every internal point where the
+//! layer allocates or can fail after it has changed state ([`inject`]):
+//! growing a slab, the pages, array and mapping of a region, a shared
+//! page, a per-CPU refill, the split of a block, each chunk taken at
+//! load. Those exercise the unwinding, which a failure at entry never does.
+//!
 //! Disabled (no site chosen), a check is one relaxed load. The knobs are
 //! atomics read and updated without a lock, as the kernel's are: racing
 //! chances may both see the same state, which only blurs the counts.
@@ -68,6 +75,17 @@ pub(crate) fn should_fail(site: Site, size: usize) -> bool {
         INJECTED.add(1, Relaxed);
     }
     fail
+}
+
+/// [`should_fail`] as a `Result`, for an internal failure point:
+/// `inject(site, size)?` before the step that may fail there.
+#[inline]
+pub(crate) fn inject(site: Site, size: usize) -> Result<(), kernel::error::Error> {
+    if should_fail(site, size) {
+        Err(kernel::error::code::ENOMEM)
+    } else {
+        Ok(())
+    }
 }
 
 /// The knobs now.

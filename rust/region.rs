@@ -290,6 +290,8 @@ impl<'a> Regions<'a> {
                 }
             };
             left -= order.nr_pages();
+            // Mid-way: the blocks taken so far must go back.
+            crate::fault::inject(crate::fault::Site::Region, block.size())?;
             if huge && order.get() >= 9 {
                 blocks.push(RegionPage::Own(block), GFP_KERNEL)?;
             } else {
@@ -327,6 +329,7 @@ impl<'a> Regions<'a> {
                 self.alloc_pages(nr, flags)?
             }
         };
+        crate::fault::inject(crate::fault::Site::Region, nr * size_of::<usize>())?;
         let mut pages = KVec::with_capacity(nr, GFP_KERNEL)?;
         for b in blocks.iter() {
             let RegionPage::Own(b) = b else { continue };
@@ -336,9 +339,12 @@ impl<'a> Regions<'a> {
                 pages.push(page, GFP_KERNEL)?;
             }
         }
+        crate::fault::inject(crate::fault::Site::Region, nr * PAGE_SIZE)?;
         let addr = map(&mut pages, flags.no_guard)?;
         // INVARIANT: `addr` maps `pages`, owned by `blocks`.
         let region = Region { id: 0, addr, nr_pages: nr, flags, caller, blocks, pages, dirty: false };
+        // A failure with the region mapped: the mapping must go too.
+        crate::fault::inject(crate::fault::Site::Region, size_of::<Region<'_>>())?;
         let region = KBox::new(region, GFP_KERNEL)?;
         Ok((self.insert(region)?, addr))
     }
@@ -346,6 +352,7 @@ impl<'a> Regions<'a> {
     fn insert(&self, mut region: KBox<Region<'a>>) -> Result<u64> {
         let start = region.addr.as_ptr() as usize;
         let end = start + region.area();
+        crate::fault::inject(crate::fault::Site::Region, size_of::<Node>())?;
         let mut inner = self.inner.lock();
         if inner.tree.is_full() {
             let bigger = KVec::from_elem(Node::FREE, inner.tree.capacity() * 2 + 8, GFP_KERNEL)?;
@@ -385,8 +392,23 @@ impl<'a> Regions<'a> {
         let region = inner.slots[slot as usize].take().ok_or(EINVAL)?;
         inner.stats.frees += 1;
         inner.stats.pages_mapped -= region.nr_pages;
-        inner.stats.lazily_pending += region.nr_pages;
-        inner.lazy.push(region, GFP_KERNEL)?;
+        // No room on the lazy list: unmap and free it now. Like vfree(), a
+        // free never fails once the region is found.
+        let room = crate::fault::inject(crate::fault::Site::Region, size_of::<usize>())
+            .and_then(|()| Ok(inner.lazy.reserve(1, GFP_KERNEL)?));
+        if room.is_err() {
+            drop(inner);
+            drop(region);
+            return Ok(());
+        }
+        let nr_pages = region.nr_pages;
+        if let Err(unpushed) = inner.lazy.push_within_capacity(region) {
+            // Cannot happen (room was reserved above); free it now.
+            drop(inner);
+            drop(unpushed);
+            return Ok(());
+        }
+        inner.stats.lazily_pending += nr_pages;
         let purge = inner.stats.lazily_pending >= self.lazy_max;
         drop(inner);
         if purge {

@@ -326,6 +326,8 @@ impl<'a> Cache<'a> {
         let gfp = if flags.atomic { GFP_ATOMIC } else { GFP_KERNEL };
         let page_flags = Flags { mt: MigrateType::Unmovable, zero: false, ..flags }.node(nid);
         let block = self.pool.alloc_pages(self.layout.order, page_flags)?;
+        // A failure with the pages taken: they must go back.
+        crate::fault::inject(crate::fault::Site::Slab, block.size())?;
         let objects = self.layout.objects;
         let freelist = Freelist::new(
             KVec::from_elem(0u16, objects, gfp)?,

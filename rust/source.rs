@@ -255,15 +255,21 @@ pub(crate) struct Source {
     page_offset: usize,
 }
 
+/// A fault injected at the `source` site (`fault_source=` at load) before
+/// taking chunk `n` of `pages` pages (0 pages: the metadata after the
+/// last), with its one log line.
+fn injected_fault(n: usize, pages: usize) -> Result {
+    crate::fault::inject(crate::fault::Site::Source, pages << crate::pfn::PAGE_SHIFT).inspect_err(|_| {
+        pr_err!("fault injected at the source site, after {n} chunks: everything taken goes back\n");
+    })
+}
+
 impl Source {
     /// Takes the pages `params` asks for. On any failure everything taken
     /// so far goes back, and the error says why in one log line.
     ///
     /// Must not be called from atomic context.
     pub(crate) fn new(params: Params) -> Result<Self> {
-        if crate::fault::should_fail(crate::fault::Site::Source, params.pool_pages << crate::pfn::PAGE_SHIFT) {
-            return Err(ENOMEM);
-        }
         let mut chunks = KVec::new();
         let mut idx = 0;
         loop {
@@ -272,6 +278,7 @@ impl Source {
                 break;
             };
             chunks.reserve(1, GFP_KERNEL)?;
+            injected_fault(chunks.len(), params.pool_pages)?;
             let Some(chunk) = Chunk::from_cma(cma, params.pool_pages) else {
                 // SAFETY: `cma` is a live area; its name lives as long.
                 let name = unsafe { CStr::from_char_ptr(zonemm_cma_name(cma.as_ptr())) };
@@ -309,6 +316,7 @@ impl Source {
                 return Err(EINVAL);
             }
             for _ in 0..params.node_blocks {
+                injected_fault(chunks.len(), MAX_ORDER_NR_PAGES)?;
                 let Some(chunk) = Chunk::from_node(nid) else {
                     pr_err!(
                         "node_mb={}: node {} cannot give that much\n",
@@ -320,6 +328,7 @@ impl Source {
                 chunks.push(chunk?, GFP_KERNEL)?;
             }
         }
+        injected_fault(chunks.len(), 0)?;
         let (slot_base, slots) = Self::slot_map(&chunks)?;
         let mut dense = KVec::with_capacity(slots.len(), GFP_KERNEL)?;
         let mut next = 0u32;

@@ -99,6 +99,10 @@ module! {
             default: 0,
             description: "MiB at the top of each node's pool pages that form its Movable zone (multiple of 4)",
         },
+        fail_source: u32 {
+            default: 0,
+            description: "Fail the Nth chance at the source site while loading (0: never), as fail_page_alloc's interval with times=1",
+        },
     },
 }
 
@@ -166,13 +170,31 @@ struct ZoneMm {
     _pool: Leaked<buddy::Pool>,
 }
 
+impl ZoneMm {
+    /// Takes the pool's pages, failing the `nth` chance at the `source`
+    /// fault site if asked (`fail_source=`): a load that must give back
+    /// everything it took so far.
+    fn take_source(params: source::Params, nth: u32) -> Result<source::Source> {
+        if nth == 0 {
+            return source::Source::new(params);
+        }
+        let attr = fault::FaultAttr { probability: 100, interval: nth.into(), times: 1, ..fault::FaultAttr::OFF };
+        fault::set(attr);
+        fault::set_sites(fault::Site::Source as u32);
+        let source = source::Source::new(params);
+        fault::set_sites(0);
+        fault::set(fault::FaultAttr::OFF);
+        source
+    }
+}
+
 impl kernel::Module for ZoneMm {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let params = source::Params::new(
             module_parameters::pool_mb.value(),
             module_parameters::node_mb.value(),
         )?;
-        let source = source::Source::new(params)?;
+        let source = Self::take_source(params, module_parameters::fail_source.value())?;
         let chunks = source.chunks();
         let pages: usize = chunks.iter().map(|c| c.range().nr_pages).sum();
         pr_info!("took {} pages in {} chunks\n", pages, chunks.len());

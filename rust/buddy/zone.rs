@@ -283,8 +283,7 @@ impl Zone {
                 return Some(idx);
             }
             let mut lists = self.lock.lock();
-            // CAST: zone indices fit in u32 (checked by `Pool::new`).
-            let idx = pcp.refill(order, mt, || lists.rmqueue(order, mt).map(|i| i as u32));
+            let idx = pcp.refill(order, mt, || Self::take_for_pcp(&mut lists, order, mt));
             self.publish(&lists);
             return idx;
         }
@@ -292,6 +291,16 @@ impl Zone {
         let idx = lists.rmqueue(order, mt);
         self.publish(&lists);
         idx.map(|i| i as u32)
+    }
+
+    /// One block for a per-CPU refill; an injected fault ends the batch
+    /// early, as a zone running dry part-way does.
+    fn take_for_pcp(lists: &mut FreeLists, order: Order, mt: MigrateType) -> Option<u32> {
+        if crate::fault::should_fail(crate::fault::Site::Buddy, order.nr_pages() << crate::pfn::PAGE_SHIFT) {
+            return None;
+        }
+        // CAST: zone indices fit in u32 (checked by `Pool::new`).
+        lists.rmqueue(order, mt).map(|i| i as u32)
     }
 
     /// Up to `n` blocks of `order` as `mt`, handed to `f` one by one, for
@@ -313,7 +322,7 @@ impl Zone {
                 Some(idx) => Some(idx),
                 None => {
                     let mut lists = self.lock.lock();
-                    let idx = pcp.refill(order, mt, || lists.rmqueue(order, mt).map(|i| i as u32));
+                    let idx = pcp.refill(order, mt, || Self::take_for_pcp(&mut lists, order, mt));
                     self.publish(&lists);
                     idx
                 }

@@ -50,6 +50,7 @@ pub(crate) struct SharedPage<'a> {
 impl<'a> SharedPage<'a> {
     /// A shared page over `block`, mapped by nobody yet.
     pub(crate) fn new(block: PageBlock<'a>) -> Result<Arc<Self>> {
+        crate::fault::inject(crate::fault::Site::Merge, size_of::<Self>())?;
         Ok(Arc::new(Self { block, sharers: Atomic::new(0) }, GFP_KERNEL)?)
     }
 
@@ -161,6 +162,7 @@ impl<'a> MergeAccess<'_, 'a> {
     /// remap: the frame stays).
     pub(crate) fn share(&mut self, item: Item) -> Option<Arc<SharedPage<'a>>> {
         // Allocate first, so that a failure leaves the page as it was.
+        crate::fault::inject(crate::fault::Site::Merge, size_of::<SharedPage<'a>>()).ok()?;
         let uninit = UniqueArc::<SharedPage<'a>>::new_uninit(GFP_KERNEL).ok()?;
         let r = self.region_mut(item.region).filter(|r| item.index < r.nr_pages)?;
         if !matches!(r.blocks[item.index], RegionPage::Own(_)) {

@@ -112,6 +112,7 @@ pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>, flags: Flags) -> Resu
     let addr = block.as_mut_ptr();
     let gfp = if flags.atomic { GFP_ATOMIC } else { GFP_KERNEL };
     let owner = pool.owner(block.pfn()).ok_or(EINVAL)?;
+    crate::fault::inject(crate::fault::Site::Slab, block.size())?;
     let boxed = KBox::into_raw(KBox::new(block, gfp)?);
     // A `KBox` is at least word aligned: the low bit is free for the tag.
     owner.store(boxed as usize | 1, Relaxed);

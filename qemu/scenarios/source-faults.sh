@@ -1,0 +1,43 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# zonemm-noload
+# Fault injection at the source site: fail_source=N fails the Nth chance
+# while the pool's pages are taken (one chance before each chunk, one for
+# the metadata after the last). Every such load fails with ENOMEM and one
+# log line, and gives back every page it took: every CMA page (the areas'
+# bitmaps), and MemFree within less than one chunk (4 MiB) of what it was.
+. /zonemm/lib.sh
+
+dmesg -c >/dev/null
+insmod /zonemm/zonemm.ko || { echo "# plain insmod failed"; exit 1; }
+chunks=$(dmesg | sed -n 's/.*zonemm: took [0-9]* pages in \([0-9]*\) chunks.*/\1/p')
+rmmod zonemm
+[ -n "$chunks" ] || { echo "# no chunk count in the log"; exit 1; }
+chances=$((chunks + 1))
+plan $((chances * 5 + 4))
+
+n=1
+while [ $n -le $chances ]; do
+	mem_before=$(meminfo MemFree)
+	dmesg -c >/dev/null
+	if insmod /zonemm/zonemm.ko fail_source=$n 2>/tmp/err; then
+		not_ok "fail_source=$n: load refused"
+		rmmod zonemm
+	else
+		ok "fail_source=$n: load refused"
+	fi
+	check "fail_source=$n: ENOMEM" grep -qi 'cannot allocate memory' /tmp/err
+	check "fail_source=$n: one log line" sh -c "dmesg | grep -q 'zonemm: fault injected at the source site, after $((n - 1)) chunks'"
+	check "fail_source=$n: no CMA page kept" cma_back
+	mem_back() { [ "$(meminfo MemFree)" -gt $((mem_before - 4096)) ]; }
+	check "fail_source=$n: MemFree back within one chunk" wait_for mem_back
+	n=$((n + 1))
+done
+
+# One chance past the last: nothing fails, the load works and reports no
+# fault left armed.
+check "fail_source=$n: loads" insmod /zonemm/zonemm.ko fail_source=$n
+check "no site left armed" grep -qx none /sys/kernel/debug/zonemm/fault/where
+check "unload" rmmod zonemm
+check "every CMA page back" cma_back
+finish
