@@ -167,7 +167,13 @@ int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg)
 		wake_up_process(t);
 	}
 	for_each_online_cpu(cpu) {
-		wait_for_completion(&jobs[cpu].done);
+		/*
+		 * A run may last minutes: wake every second, as
+		 * lib/test_vmalloc.c does, so that the hung-task detector
+		 * sees a task waiting on purpose, not one stuck.
+		 */
+		while (!wait_for_completion_timeout(&jobs[cpu].done, HZ))
+			;
 		if (!ret)
 			ret = jobs[cpu].ret;
 	}
