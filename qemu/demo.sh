@@ -34,6 +34,5 @@ show "echo 5 > $D/merge/sleep_millisecs; echo 1 > $D/merge/run; sleep 1; echo 0 
 show "for f in full_scans pages_shared pages_sharing general_profit; do echo \$f \$(cat $D/merge/\$f); done"
 show "/zonemm/zonemm-top -n 1"
 show "rmmod zonemm"
-cma_back() { [ "$(meminfo CmaFree)" -eq "$(cat /run/zonemm/cmafree.before)" ]; }
 wait_for cma_back
-show "grep CmaFree /proc/meminfo  # back to $(cat /run/zonemm/cmafree.before) kB"
+show "cat /sys/kernel/debug/cma/*/used  # pages taken from CMA: back to $(cat /run/zonemm/cmaused.before)"

@@ -14,6 +14,19 @@ node_memfree() {
 	awk '$3 == "MemFree:" { print $4 }' "/sys/devices/system/node/node$1/meminfo"
 }
 
+# cma_used: pages taken from all CMA areas (cma_alloc() minus cma_release(),
+# from the areas' bitmaps in debugfs cma/<area>/used). Exact, unlike
+# CmaFree: freed CMA pages may wait on a per-CPU list, uncounted, and a
+# movable allocation may take them before they are ever counted free.
+cma_used() {
+	cat /sys/kernel/debug/cma/*/used 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# cma_back: CMA as it was before zonemm loaded (qemu/init records it).
+cma_back() {
+	[ "$(cma_used)" -eq "$(cat /run/zonemm/cmaused.before)" ]
+}
+
 # wait_for CMD...: retry CMD for up to 5 s (vmstat folds per-CPU counters
 # into the global ones about once a second).
 wait_for() {

@@ -82,6 +82,5 @@ dmesg -c >/dev/null
 check "max_page_sharing while shared: refused" sh -c "! echo 8 > $M/max_page_sharing 2>/dev/null"
 check "  as busy" sh -c "dmesg | grep -q 'busy: pages are shared'"
 check "rmmod stops the scanner and frees everything" rmmod zonemm
-cma_back() { [ "$(meminfo CmaFree)" -eq "$(cat /run/zonemm/cmafree.before)" ]; }
 check "every CMA page back" wait_for cma_back
 finish

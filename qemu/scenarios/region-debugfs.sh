@@ -65,6 +65,5 @@ bad purge '2' 'write 1 to purge'
 check "free all" sh -c "echo all > $R/free"
 check "no lines left" test ! -s $R/vmallocinfo
 check "rmmod" rmmod zonemm
-cma_back() { [ "$(meminfo CmaFree)" -eq "$(cat /run/zonemm/cmafree.before)" ]; }
 check "every CMA page back" wait_for cma_back
 finish
