@@ -4,7 +4,7 @@
 # again under fault injection at every site. Nothing is lost, mixed or
 # leaked, and faults show up only as ENOMEM. (make stress runs it longer.)
 . /zonemm/lib.sh
-plan 84
+plan 85
 S=$D/stress
 F=$D/fault
 secs=$(sed -n 's/.*zonemm.stress=\([0-9]*\).*/\1/p' /proc/cmdline)
@@ -30,6 +30,9 @@ verify() {
 	check "$1: allocated until ENOMEM on every CPU" every_cpu_exhausted
 }
 
+# Hung tasks reported after 2 s: a run's writer waits seconds for its
+# workers and must not look hung (scripts/guest-run fails on the report).
+check "hung-task detector at 2 s" sh -c "echo 2 > /proc/sys/kernel/hung_task_timeout_secs"
 check "stress seconds=$secs" sh -c "echo seconds=$secs > $S/run"
 verify plain
 check "plain: bytes checked" test "$(get bytes_checked)" -gt 1000000
