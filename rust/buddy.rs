@@ -4,11 +4,13 @@
 //! `free_area[order][migratetype]`, over the source layer's chunks.
 //!
 //! Mirrors `mm/page_alloc.c` at large: `get_page_from_freelist()` walks the
-//! zonelist checking watermarks (low, then min, as the slow path does;
-//! atomic allocations may dip further), `rmqueue()` serves small orders
-//! from per-CPU lists, and `__free_pages()` gives blocks back. The
-//! algorithms are the core's (`page_alloc`, `pcp`, `watermark`,
-//! `zonelist`); this file builds the zones and hands out [`PageBlock`]s.
+//! zonelist checking watermarks (low on the fast path; min in the slow
+//! path, where atomic allocations may dip further, and a drain of every
+//! CPU's lists before failing), `rmqueue()` serves small orders from
+//! per-CPU lists, and `__free_pages()` gives blocks back. The algorithms
+//! are the core's (`page_alloc`, `pcp`, `watermark`, `zonelist`); this
+//! file builds the zones and hands out [`PageBlock`]s; `gfp` holds the
+//! flags, `tuning` the knobs, `zone` one zone's locks.
 //!
 //! Every path here only takes spinlocks and never sleeps, so allocation
 //! and free may be called from atomic context. Building a [`Pool`] sleeps.
@@ -26,7 +28,6 @@ use kernel::{
 };
 
 use crate::{
-    helpers::zonemm_numa_node_id,
     page_alloc::MigrateType,
     pfn::{
         mib_to_pages,
@@ -40,7 +41,6 @@ use crate::{
     source::Source,
     watermark::{
         default_min_free_kbytes,
-        lowmem_reserve,
         Mark,
         Watermarks, //
     },
@@ -51,78 +51,12 @@ use crate::{
     zonelist::zonelist,
 };
 
+mod gfp;
+mod tuning;
 pub(crate) mod zone;
 
+pub(crate) use gfp::Flags;
 use zone::Zone;
-
-/// How to allocate: the GFP flags that matter to zonemm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Flags {
-    /// The highest zone that may be used (`gfp_zone()`).
-    pub(crate) highest: ZoneType,
-    /// The migrate type (`gfp_migratetype()`).
-    pub(crate) mt: MigrateType,
-    /// Zero the block (`__GFP_ZERO`).
-    pub(crate) zero: bool,
-    /// May dip below the min watermark, as `GFP_ATOMIC` does. (No
-    /// allocation here ever sleeps, atomic or not.)
-    pub(crate) atomic: bool,
-    /// The preferred node (`alloc_pages_node()`); else the current CPU's.
-    pub(crate) node: Option<usize>,
-    /// Only the preferred node (`__GFP_THISNODE`).
-    pub(crate) this_node: bool,
-}
-
-impl Flags {
-    /// `GFP_KERNEL`: unmovable, up to `Normal`, any node.
-    pub(crate) const KERNEL: Self = Self {
-        highest: ZoneType::Normal,
-        mt: MigrateType::Unmovable,
-        zero: false,
-        atomic: false,
-        node: None,
-        this_node: false,
-    };
-
-    /// `GFP_HIGHUSER_MOVABLE`: movable, up to `Movable`.
-    pub(crate) const MOVABLE: Self =
-        Self { highest: ZoneType::Movable, mt: MigrateType::Movable, ..Self::KERNEL };
-
-    /// `GFP_ATOMIC`.
-    pub(crate) const ATOMIC: Self = Self { atomic: true, ..Self::KERNEL };
-
-    /// The same, up to zone `highest` (`GFP_DMA32` and the like).
-    pub(crate) const fn zone(self, highest: ZoneType) -> Self {
-        Self { highest, ..self }
-    }
-
-    /// The same, as migrate type `mt`.
-    pub(crate) const fn migratetype(self, mt: MigrateType) -> Self {
-        Self { mt, ..self }
-    }
-
-    /// The same, preferring node `nid`.
-    pub(crate) const fn node(self, nid: usize) -> Self {
-        Self { node: Some(nid), ..self }
-    }
-
-    /// The same, only on node `nid`.
-    pub(crate) const fn this_node(self, nid: usize) -> Self {
-        Self { node: Some(nid), this_node: true, ..self }
-    }
-
-    /// The same, zeroed.
-    pub(crate) const fn zeroed(self) -> Self {
-        Self { zero: true, ..self }
-    }
-
-    /// The node to start the zonelist from: the one asked for, else the
-    /// current CPU's (`numa_node_id()`).
-    fn preferred_node(&self) -> usize {
-        // SAFETY: No preconditions.
-        self.node.unwrap_or_else(|| unsafe { zonemm_numa_node_id() } as usize)
-    }
-}
 
 /// A block of `2^order` physically contiguous pool pages, freed on drop.
 ///
@@ -219,31 +153,13 @@ fn sort_by_key<T: Copy>(v: &mut [T], key: impl Fn(&T) -> (usize, usize, usize)) 
     }
 }
 
-/// Bytes of bookkeeping the pool keeps, by kind.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct Metadata {
-    /// The zones' page arrays (`PageMeta`, padding included).
-    pub(crate) page_meta: usize,
-    /// The source layer's owner words (`page->private`'s counterpart).
-    pub(crate) owner_words: usize,
-    /// Per-CPU lists: their locks, headers and rings.
-    pub(crate) pcp: usize,
-    /// Slot maps, chunk and node tables, zone headers.
-    pub(crate) maps: usize,
-}
-
-impl Metadata {
-    /// All of it.
-    pub(crate) fn total(&self) -> usize {
-        self.page_meta + self.owner_words + self.pcp + self.maps
-    }
-}
-
 /// Allocation counts for `buddy/stats`.
 struct PoolStats {
     allocs: [Atomic<u64>; NR_PAGE_ORDERS],
     fails: [Atomic<u64>; NR_PAGE_ORDERS],
     zone_fallbacks: Atomic<u64>,
+    /// Allocations that drained every CPU's lists to retry.
+    drain_retries: Atomic<u64>,
 }
 
 /// The pool: every node's zones over the source layer's pages.
@@ -309,12 +225,15 @@ impl Pool {
                 allocs: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
                 fails: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
                 zone_fallbacks: Atomic::new(0),
+                drain_retries: Atomic::new(0),
             },
             tuning: KBox::pin_init(new_mutex!((), "Pool::tuning"), GFP_KERNEL)?,
             // INVARIANT: the zones were built from these chunks alone.
             source,
         };
-        pool.setup_watermarks(default_min_free_kbytes(pool.managed()));
+        // calculate_min_free_kbytes(): from the pages of the zones up to
+        // Normal (nr_free_buffer_pages(), the watermarks still 0).
+        pool.setup_watermarks(default_min_free_kbytes(pool.lowmem_pages()));
         Ok(pool)
     }
 
@@ -379,80 +298,6 @@ impl Pool {
         self.zones().map(|z| z.free_pages() + z.pcp_pages()).sum()
     }
 
-    /// `min_free_kbytes`.
-    pub(crate) fn min_free_kbytes(&self) -> usize {
-        self.min_free_kbytes.load(Relaxed)
-    }
-
-    /// Sets `min_free_kbytes` and recomputes every zone's watermarks.
-    /// Refuses (`EINVAL`) more than the pool holds.
-    pub(crate) fn set_min_free_kbytes(&self, kbytes: usize) -> Result {
-        if kbytes > self.managed() << (PAGE_SHIFT - 10) {
-            pr_err!("min_free_kbytes={kbytes}: more than the pool holds\n");
-            return Err(EINVAL);
-        }
-        let _guard = self.tuning.lock();
-        self.setup_watermarks(kbytes);
-        Ok(())
-    }
-
-    /// `__setup_per_zone_wmarks()` and `setup_per_zone_lowmem_reserve()`.
-    fn setup_watermarks(&self, kbytes: usize) {
-        self.min_free_kbytes.store(kbytes, Relaxed);
-        let total = self.managed();
-        for node in self.nodes.iter() {
-            let managed = core::array::from_fn(|i| node[i].as_ref().map_or(0, |z| z.managed()));
-            let reserve = lowmem_reserve(&managed);
-            for zone in node.iter().flatten() {
-                zone.set_watermarks(Watermarks::new(kbytes, zone.managed(), total));
-                zone.set_lowmem_reserve(&reserve[zone.ztype().index()]);
-            }
-        }
-    }
-
-    /// Sets `high` and `batch` of every per-CPU list (`None` keeps it).
-    pub(crate) fn set_pcp_high_batch(&self, high: Option<usize>, batch: Option<usize>) -> Result {
-        let _guard = self.tuning.lock();
-        // Check every zone first, so a refusal changes nothing. 0 stands
-        // for each zone's own default, as percpu_pagelist_high_fraction=0.
-        let pairs = |z: &Zone| {
-            let (_, h, b) = z.pcp_counts().first().copied().unwrap_or((0, 0, 0));
-            let b = match batch {
-                Some(0) => crate::pcp::default_batch(z.managed()),
-                Some(b) => b,
-                None => b,
-            };
-            let h = match high {
-                Some(0) => crate::pcp::default_high(b),
-                Some(h) => h,
-                None => h,
-            };
-            (h, b)
-        };
-        for zone in self.zones() {
-            let (h, b) = pairs(zone);
-            if let Err(why) = crate::pcp::check_high_batch(h, b) {
-                pr_err!("pcp high={h} batch={b}: {why}\n");
-                return Err(EINVAL);
-            }
-        }
-        for zone in self.zones() {
-            let (h, b) = pairs(zone);
-            zone.set_pcp_high_batch(h, b).map_err(|_| EINVAL)?;
-        }
-        Ok(())
-    }
-
-    /// The per-CPU lists' `high` and `batch` for `buddy/pcp_high` and
-    /// `buddy/pcp_batch`: the value every zone has, or 0 where zones
-    /// differ (each its own default), so that what is read can be written
-    /// back without changing anything.
-    pub(crate) fn pcp_high_batch(&self) -> (usize, usize) {
-        let mut values = self.zones().filter_map(|z| z.pcp_counts().first().map(|&(_, h, b)| (h, b)));
-        let Some(first) = values.next() else { return (0, 0) };
-        values.fold(first, |(h, b), (zh, zb)| (if zh == h { h } else { 0 }, if zb == b { b } else { 0 }))
-    }
-
     /// `drain_all_pages()`: every per-CPU list back to its zone.
     pub(crate) fn drain(&self) {
         for zone in self.zones() {
@@ -462,37 +307,62 @@ impl Pool {
 
     /// `__alloc_pages()`: a block of `order` as `flags` ask, or `ENOMEM`.
     /// Never sleeps.
+    ///
+    /// The fast path takes from the first zone above its low watermark,
+    /// reserves untouched (`get_page_from_freelist()` with
+    /// `ALLOC_WMARK_LOW`). The slow path goes down to the min watermark,
+    /// an atomic caller below it (`ALLOC_MIN_RESERVE | ALLOC_NON_BLOCK`),
+    /// and before failing drains every CPU's lists and tries once more
+    /// (`drain_all_pages()`, as `__alloc_pages_direct_reclaim()` does). The
+    /// kernel drains only for callers that may sleep, since its drain waits
+    /// for work on each CPU; zonemm's takes each CPU's list lock and never
+    /// sleeps, so every caller gets the retry.
     pub(crate) fn alloc_pages(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
         if crate::fault::should_fail(crate::fault::Site::Buddy, order.nr_pages() << PAGE_SHIFT) {
             self.stats.fails[order.index()].add(1, Relaxed);
             return Err(ENOMEM);
         }
-        let preferred = flags.preferred_node();
-        if preferred < self.nodes.len() {
-            for mark in [Mark::Low, Mark::Min] {
-                let zones = zonelist(preferred, self.nodes.len(), flags.highest, flags.this_node)
-                    .filter_map(|(nid, ztype)| self.zone(nid, ztype));
-                for (n, zone) in zones.enumerate() {
-                    if !zone.watermark_ok(order, mark, flags.highest, flags.atomic) {
-                        continue;
-                    }
-                    let Some(idx) = zone.rmqueue(order, flags.mt) else { continue };
-                    if n > 0 {
-                        self.stats.zone_fallbacks.add(1, Relaxed);
-                    }
-                    self.stats.allocs[order.index()].add(1, Relaxed);
-                    // INVARIANT: `zone` just gave the block out to us.
-                    let block = PageBlock { zone, idx, order, mt: flags.mt };
-                    if flags.zero {
-                        // SAFETY: The block is ours and `size()` bytes long.
-                        unsafe { core::ptr::write_bytes(block.as_mut_ptr(), 0, block.size()) };
-                    }
-                    return Ok(block);
-                }
-            }
+        let found = self
+            .get_page_from_freelist(order, flags, Mark::Low, false)
+            .or_else(|| self.get_page_from_freelist(order, flags, Mark::Min, flags.atomic))
+            .or_else(|| {
+                self.drain();
+                self.stats.drain_retries.add(1, Relaxed);
+                self.get_page_from_freelist(order, flags, Mark::Min, flags.atomic)
+            });
+        let Some(block) = found else {
+            self.stats.fails[order.index()].add(1, Relaxed);
+            return Err(ENOMEM);
+        };
+        self.stats.allocs[order.index()].add(1, Relaxed);
+        if flags.zero {
+            // SAFETY: The block is ours and `size()` bytes long.
+            unsafe { core::ptr::write_bytes(block.as_mut_ptr(), 0, block.size()) };
         }
-        self.stats.fails[order.index()].add(1, Relaxed);
-        Err(ENOMEM)
+        Ok(block)
+    }
+
+    /// `get_page_from_freelist()`: the first zone of the zonelist that
+    /// stays above `mark` (lowered for `reserves`) gives the block.
+    fn get_page_from_freelist(&self, order: Order, flags: Flags, mark: Mark, reserves: bool) -> Option<PageBlock<'_>> {
+        let preferred = flags.preferred_node();
+        if preferred >= self.nodes.len() {
+            return None;
+        }
+        let zones = zonelist(preferred, self.nodes.len(), flags.highest, flags.this_node)
+            .filter_map(|(nid, ztype)| self.zone(nid, ztype));
+        for (n, zone) in zones.enumerate() {
+            if !zone.watermark_ok(order, mark, flags.highest, reserves) {
+                continue;
+            }
+            let Some(idx) = zone.rmqueue(order, flags.mt) else { continue };
+            if n > 0 {
+                self.stats.zone_fallbacks.add(1, Relaxed);
+            }
+            // INVARIANT: `zone` just gave the block out to us.
+            return Some(PageBlock { zone, idx, order, mt: flags.mt });
+        }
+        None
     }
 
     /// `alloc_pages_bulk()`: up to `n` blocks of `order` into `out`, which
@@ -515,7 +385,8 @@ impl Pool {
                     break;
                 }
                 let pages = (n - got) << order.get();
-                if !zone.watermark_ok_plus(order, Mark::Low, pages, flags.highest, flags.atomic) {
+                // The fast path's rule: the low watermark, no reserves.
+                if !zone.watermark_ok_plus(order, Mark::Low, pages, flags.highest, false) {
                     continue;
                 }
                 got += zone.rmqueue_bulk(order, flags.mt, n - got, |idx| {
@@ -534,12 +405,14 @@ impl Pool {
         got
     }
 
-    /// Allocations and failures per order, and zone fallbacks.
-    pub(crate) fn alloc_stats(&self) -> ([u64; NR_PAGE_ORDERS], [u64; NR_PAGE_ORDERS], u64) {
+    /// Allocations and failures per order, zone fallbacks, and slow paths
+    /// that drained every CPU's lists.
+    pub(crate) fn alloc_stats(&self) -> ([u64; NR_PAGE_ORDERS], [u64; NR_PAGE_ORDERS], u64, u64) {
         (
             core::array::from_fn(|o| self.stats.allocs[o].load(Relaxed)),
             core::array::from_fn(|o| self.stats.fails[o].load(Relaxed)),
             self.stats.zone_fallbacks.load(Relaxed),
+            self.stats.drain_retries.load(Relaxed),
         )
     }
 
@@ -552,21 +425,6 @@ impl Pool {
     /// layers above as `page->private` is lent to a page's owner).
     pub(crate) fn owner(&self, pfn: Pfn) -> Option<&Atomic<usize>> {
         self.source.owner(pfn)
-    }
-
-    /// Everything the pool and its source keep per managed page, summed
-    /// (for `source/metadata`).
-    pub(crate) fn metadata(&self) -> Metadata {
-        let (owner_words, source_maps) = self.source.metadata_bytes();
-        let mut m = Metadata { owner_words, maps: source_maps, ..Metadata::default() };
-        for zone in self.zones() {
-            let (meta, pcp, maps) = zone.metadata_bytes();
-            m.page_meta += meta;
-            m.pcp += pcp;
-            m.maps += maps;
-        }
-        m.maps += self.nodes.capacity() * core::mem::size_of::<[Option<Pin<KBox<Zone>>>; MAX_NR_ZONES]>();
-        m
     }
 
     /// The source layer under the pool.
@@ -635,6 +493,30 @@ mod tests {
     }
 
     #[test]
+    fn movable_zones_take_no_share_of_min_free_kbytes() -> Result {
+        // Node 0: DMA32 and Movable, 1024 pages each; node 1: Normal and
+        // Movable, the same. By hand from __setup_per_zone_wmarks() with
+        // 2048 kB (512 pages) over 2048 lowmem pages: DMA32 and Normal get
+        // 256 each, gap max(256 / 4, 1) = 64; Movable min = clamp(1024 /
+        // 1024, 32, 128) = 32, gap 64.
+        let pool = pool(8, 8, 4)?;
+        pool.set_min_free_kbytes(2048)?;
+        let lowmem = Watermarks { min: 256, low: 320, high: 384 };
+        let movable = Watermarks { min: 32, low: 96, high: 160 };
+        for (nid, ztype, want) in [
+            (0, ZoneType::Dma32, lowmem),
+            (0, ZoneType::Movable, movable),
+            (1, ZoneType::Normal, lowmem),
+            (1, ZoneType::Movable, movable),
+        ] {
+            let zone = pool.zone(nid, ztype).ok_or(EINVAL)?;
+            assert_eq!(zone.managed(), 1024);
+            assert_eq!(zone.watermarks(), want);
+        }
+        Ok(())
+    }
+
+    #[test]
     fn exhaustion_stops_at_the_watermarks() -> Result {
         let pool = pool(4, 4, 0)?;
         // 256 pages of min over two equal zones: min 128, low 160 each.
@@ -671,8 +553,10 @@ mod tests {
         while let Ok(b) = pool.alloc_pages(order(4), Flags::MOVABLE.this_node(1)) {
             held.push(b, GFP_KERNEL)?;
         }
-        // Movable first, then Normal down to its reserve of 32 pages.
-        assert_eq!(movable.free_pages(), 0);
+        // Movable first, down to its min (32 pages: a Movable zone's min is
+        // clamped to at least SWAP_CLUSTER_MAX even with min_free_kbytes 0),
+        // then Normal down to its reserve of 32 pages.
+        assert_eq!(movable.free_pages(), 32);
         assert_eq!(normal.free_pages(), 32);
         // A Normal allocation may use the reserve.
         while let Ok(b) = pool.alloc_pages(order(4), Flags::KERNEL.this_node(1)) {
@@ -687,7 +571,7 @@ mod tests {
     #[test]
     fn zone_fallback_goes_to_the_other_node_only_when_allowed() -> Result {
         let pool = pool(4, 4, 0)?;
-        let (_, _, before) = pool.alloc_stats();
+        let (_, _, before, _) = pool.alloc_stats();
         let mut held = KVec::new();
         // Preferring node 1 (Normal): 63 blocks there. The 64th would
         // leave 1 page, not above the low watermark (0.1% of the zone), so
@@ -831,6 +715,71 @@ mod tests {
         // until the call returns; the call waits for every CPU.
         let ret = unsafe { zonemm_run_on_each_cpu(stress, arg) };
         assert_eq!(ret, 0);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    /// Takes one page of node 1 and frees it: the CPU's list keeps it and
+    /// the rest of its refill batch.
+    unsafe extern "C" fn park_pages(arg: *mut c_void, _cpu: c_uint) -> c_int {
+        // SAFETY: `arg` is the test's pool, alive until every CPU returns.
+        let pool = unsafe { &*arg.cast::<Pool>() };
+        match pool.alloc_pages(Order::ZERO, Flags::KERNEL.this_node(1)) {
+            Ok(b) => {
+                b.free();
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    #[test]
+    fn an_order_10_allocation_drains_every_cpus_lists() -> Result {
+        let pool = pool(4, 4, 0)?;
+        let normal = pool.zone(1, ZoneType::Normal).ok_or(EINVAL)?;
+        let arg = (&pool as *const Pool).cast_mut().cast();
+        // SAFETY: `park_pages` only uses the pool, alive until the call
+        // returns; the call waits for every CPU.
+        assert_eq!(unsafe { zonemm_run_on_each_cpu(park_pages, arg) }, 0);
+        // Every page of the zone is free, some parked on CPUs' lists.
+        assert!(normal.pcp_pages() > 0);
+        assert_eq!(normal.free_pages() + normal.pcp_pages(), 1024);
+        let (_, _, _, retries) = pool.alloc_stats();
+        let b = pool.alloc_pages(Order::MAX, Flags::KERNEL.this_node(1))?;
+        assert_eq!(b.zone().ztype(), ZoneType::Normal);
+        // One drain-all retry.
+        assert_eq!(pool.alloc_stats().3, retries + 1);
+        drop(b);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    #[test]
+    fn atomic_allocations_keep_off_the_reserves_on_the_fast_path() -> Result {
+        let pool = pool(4, 4, 0)?;
+        // Both zones: min 128, low 160.
+        pool.set_min_free_kbytes(1024)?;
+        let normal = pool.zone(1, ZoneType::Normal).ok_or(EINVAL)?;
+        let mut held = KVec::new();
+        while normal.free_pages() >= 160 {
+            held.push(pool.alloc_pages(order(0), Flags::KERNEL.this_node(1))?, GFP_KERNEL)?;
+        }
+        assert!(normal.free_pages() > 128);
+        // Node 1 is under low, above min: the fast path passes it by, even
+        // for an atomic caller, and node 0 gives the page.
+        let b = pool.alloc_pages(order(0), Flags::ATOMIC.node(1))?;
+        assert_eq!((b.zone().nid(), b.zone().ztype()), (0, ZoneType::Dma32));
+        held.push(b, GFP_KERNEL)?;
+        // With nowhere else to go the slow path dips: others to min (the
+        // last failure drained this CPU's list), an atomic caller below.
+        while let Ok(b) = pool.alloc_pages(order(0), Flags::KERNEL.this_node(1)) {
+            held.push(b, GFP_KERNEL)?;
+        }
+        let at_min = normal.free_pages();
+        assert!(at_min <= 128 && normal.pcp_pages() == 0);
+        held.push(pool.alloc_pages(order(0), Flags::ATOMIC.this_node(1))?, GFP_KERNEL)?;
+        assert!(normal.free_pages() < at_min);
+        drop(held);
         assert!(all_back(&pool));
         Ok(())
     }

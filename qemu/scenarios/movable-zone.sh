@@ -4,7 +4,7 @@
 # movable_mb carves a Movable zone off the top of each node's pages;
 # movable allocations go there first, kernel ones never do.
 . /zonemm/lib.sh
-plan 6
+plan 9
 B=$D/buddy
 
 cat $B/buddyinfo
@@ -22,4 +22,14 @@ check "the kernel block is in Normal" sh -c "grep -q '^2 1 Normal ' $B/allocatio
 check "Normal protects 32 pages from Movable users" \
 	sh -c "grep -A9 'zone   Normal' $B/zoneinfo | grep -q 'protection: (0, 0, 0, 32)'"
 echo all >$B/free
+# __setup_per_zone_wmarks(): 2048 kB (512 pages) split over the lowmem
+# zones alone, DMA32's 1024 pages (node_mb) and Normal's 3072 (CMA): min
+# 128 and 384, gaps of a quarter of that. Each Movable zone (1024 pages) has its min clamped
+# to 32 (1024 / 1024 is under SWAP_CLUSTER_MAX) and the gap of its share,
+# 512 * 1024 / 4096 / 4 = 32.
+echo 2048 >$B/min_free_kbytes
+zone_marks() { grep -A12 "^Node $1, zone *$2\$" $B/zoneinfo | awk '$1 ~ /^(min|low|high)$/ { printf "%s %s ", $1, $2 }'; }
+check "DMA32's watermarks: its lowmem share" test "$(zone_marks 0 DMA32)" = "min 128 low 160 high 192 "
+check "Normal's watermarks: its lowmem share" test "$(zone_marks 1 Normal)" = "min 384 low 480 high 576 "
+check "Movable's min clamped, its gaps from its share" test "$(zone_marks 0 Movable)" = "min 32 low 64 high 96 "
 finish

@@ -159,7 +159,7 @@ pub(crate) fn show_zoneinfo(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt
 }
 
 pub(crate) fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let (allocs, fails, zone_fallbacks) = state.pool.alloc_stats();
+    let (allocs, fails, zone_fallbacks, drain_retries) = state.pool.alloc_stats();
     for (o, n) in allocs.iter().enumerate() {
         writeln!(f, "alloc_order{o} {n}")?;
     }
@@ -186,7 +186,8 @@ pub(crate) fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::R
     writeln!(f, "zone_fallbacks {zone_fallbacks}")?;
     writeln!(f, "pcp_hits {hits}")?;
     writeln!(f, "pcp_refills {refills}")?;
-    writeln!(f, "pcp_drains {drains}")
+    writeln!(f, "pcp_drains {drains}")?;
+    writeln!(f, "drain_retries {drain_retries}")
 }
 
 /// The allocation an `alloc` command asks for.

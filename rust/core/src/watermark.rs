@@ -20,6 +20,9 @@ use crate::{
 /// the zone.
 pub const WATERMARK_SCALE_FACTOR: usize = 10;
 
+/// `SWAP_CLUSTER_MAX`: the least `min` of a Movable zone.
+pub const SWAP_CLUSTER_MAX: usize = 32;
+
 /// `sysctl_lowmem_reserve_ratio[]`: DMA, DMA32, Normal, Movable.
 pub const LOWMEM_RESERVE_RATIO: [usize; MAX_NR_ZONES] = [256, 256, 32, 0];
 
@@ -55,19 +58,36 @@ impl Watermarks {
         }
     }
 
-    /// `__setup_per_zone_wmarks()` for one zone of `managed` pages out of
-    /// `total_managed` pages in all zones: the zone's share of
-    /// `min_free_kbytes` is its `min`; `low` and `high` add one and two
-    /// gaps of the larger of `min / 4` and 0.1% of the zone.
-    pub const fn new(min_free_kbytes: usize, managed: usize, total_managed: usize) -> Self {
-        if total_managed == 0 {
-            return Self { min: 0, low: 0, high: 0 };
-        }
+    /// `__setup_per_zone_wmarks()` for one zone of `managed` pages, where
+    /// `lowmem_pages` are the managed pages of every zone but the Movable
+    /// ones. The zone's share of `min_free_kbytes` (`managed` over
+    /// `lowmem_pages`) is its `min`, except in a Movable zone, whose `min`
+    /// is clamped to `managed / 1024` within 32 and 128 pages (atomic and
+    /// reclaim allocations do not use it); `low` and `high` add one and two
+    /// gaps of the larger of a quarter of the share and 0.1% of the zone.
+    pub const fn new(min_free_kbytes: usize, managed: usize, lowmem_pages: usize, movable: bool) -> Self {
         let pages_min = min_free_kbytes >> (PAGE_SHIFT - 10);
-        // 64-bit maths: pages_min * managed fits for any real machine.
-        let min = (pages_min as u64 * managed as u64 / total_managed as u64) as usize;
+        // 64-bit maths: pages_min * managed fits for any real machine. With
+        // no lowmem at all (the kernel always has some) the share is 0.
+        let share = if lowmem_pages == 0 {
+            0
+        } else {
+            (pages_min as u64 * managed as u64 / lowmem_pages as u64) as usize
+        };
+        let min = if movable {
+            let pages = managed / 1024;
+            if pages < SWAP_CLUSTER_MAX {
+                SWAP_CLUSTER_MAX
+            } else if pages > 128 {
+                128
+            } else {
+                pages
+            }
+        } else {
+            share
+        };
         let scaled = managed * WATERMARK_SCALE_FACTOR / 10000;
-        let gap = if min / 4 > scaled { min / 4 } else { scaled };
+        let gap = if share / 4 > scaled { share / 4 } else { scaled };
         Self { min, low: min + gap, high: min + 2 * gap }
     }
 }
@@ -172,17 +192,42 @@ mod tests {
     #[test]
     fn watermarks_split_min_free_kbytes_by_zone_size() {
         // 1024 kB = 256 pages over a 3:1 split.
-        let big = Watermarks::new(1024, 6144, 8192);
-        let small = Watermarks::new(1024, 2048, 8192);
+        let big = Watermarks::new(1024, 6144, 8192, false);
+        let small = Watermarks::new(1024, 2048, 8192, false);
         assert_eq!(big.min + small.min, 256);
         assert_eq!(big.min, 192);
         // min/4 = 48 beats 0.1% of the zone.
         assert_eq!(big.low, 240);
         assert_eq!(big.high, 288);
         // A huge zone's gap is 0.1% of it.
-        let huge = Watermarks::new(1024, 1 << 20, 1 << 20);
+        let huge = Watermarks::new(1024, 1 << 20, 1 << 20, false);
         assert_eq!(huge.low - huge.min, (1 << 20) * 10 / 10000);
-        assert_eq!(Watermarks::new(1024, 0, 0), Watermarks::default());
+        assert_eq!(Watermarks::new(1024, 0, 0, false), Watermarks::default());
+    }
+
+    #[test]
+    fn a_movable_zone_has_its_own_min_and_no_share_of_lowmem() {
+        // By hand from __setup_per_zone_wmarks(): min_free_kbytes 2048
+        // (512 pages); DMA32 6144 and Normal 2048 managed (lowmem 8192),
+        // Movable 4096.
+        //   DMA32:   tmp = 512 * 6144 / 8192 = 384; min 384; gap
+        //            max(384 >> 2, 6144 * 10 / 10000 = 6) = 96.
+        //   Normal:  tmp = 512 * 2048 / 8192 = 128; min 128; gap 32.
+        //   Movable: tmp = 512 * 4096 / 8192 = 256; min = clamp(4096 /
+        //            1024 = 4, 32, 128) = 32; gap max(64, 4) = 64.
+        let dma32 = Watermarks::new(2048, 6144, 8192, false);
+        let normal = Watermarks::new(2048, 2048, 8192, false);
+        let movable = Watermarks::new(2048, 4096, 8192, true);
+        assert_eq!(dma32, Watermarks { min: 384, low: 480, high: 576 });
+        assert_eq!(normal, Watermarks { min: 128, low: 160, high: 192 });
+        assert_eq!(movable, Watermarks { min: 32, low: 96, high: 160 });
+        // The lowmem zones' mins add up to min_free_kbytes exactly.
+        assert_eq!(dma32.min + normal.min, 512);
+        // The clamp's other end: 1 GiB of Movable has min 128, not 256.
+        assert_eq!(Watermarks::new(2048, 1 << 18, 8192, true).min, 128);
+        assert_eq!(Watermarks::new(2048, 64 << 10, 8192, true).min, 64);
+        // No lowmem at all: no share, only the clamp and the 0.1% gap.
+        assert_eq!(Watermarks::new(2048, 1 << 18, 0, true), Watermarks { min: 128, low: 390, high: 652 });
     }
 
     #[test]
