@@ -28,6 +28,7 @@ use kernel::{
 };
 
 use crate::{
+    helpers::zonemm_nr_node_ids,
     page_alloc::MigrateType,
     pfn::{
         mib_to_pages,
@@ -195,7 +196,11 @@ impl Pool {
             spans.push((chunk.nid() as usize, chunk.zone(), chunk.range()), GFP_KERNEL)?;
         }
         sort_by_key(&mut spans, |&(nid, _, range)| (nid, range.start.0, 0));
-        let nr_nodes = spans.iter().map(|s| s.0 + 1).max().unwrap_or(0);
+        // Every possible node, memoryless ones too (with no zones), so that
+        // any node id has a zonelist, as every pg_data_t does.
+        // SAFETY: Reads a boot-time constant.
+        let nr_node_ids = unsafe { zonemm_nr_node_ids() } as usize;
+        let nr_nodes = spans.iter().map(|s| s.0 + 1).max().unwrap_or(0).max(nr_node_ids);
         Self::carve_movable(&mut spans, nr_nodes, movable, movable_mb)?;
         sort_by_key(&mut spans, |&(nid, zone, range)| (nid, zone.index(), range.start.0));
 

@@ -80,9 +80,15 @@ unsigned int zonemm_nr_node_ids(void)
 	return nr_node_ids;
 }
 
-bool zonemm_node_online(int nid)
+/* Whether node nid has memory at all (N_MEMORY), and outside ZONE_MOVABLE. */
+bool zonemm_node_has_memory(int nid)
 {
-	return node_online(nid);
+	return node_state(nid, N_MEMORY);
+}
+
+bool zonemm_node_has_normal_memory(int nid)
+{
+	return node_state(nid, N_NORMAL_MEMORY);
 }
 
 
@@ -96,9 +102,9 @@ void *zonemm_pfn_to_virt(unsigned long pfn)
 	return pfn_to_kaddr(pfn);
 }
 
-int zonemm_numa_node_id(void)
+int zonemm_numa_mem_id(void)
 {
-	return numa_node_id();
+	return numa_mem_id();
 }
 
 /* Every CPU's thread counts in here, and none starts before all have. */

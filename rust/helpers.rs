@@ -52,8 +52,9 @@ extern "C" {
     pub(crate) fn zonemm_node_present_pages(nid: c_int) -> c_ulong;
     /// `pfn_to_kaddr()`: the direct-map address of a frame.
     pub(crate) fn zonemm_pfn_to_virt(pfn: c_ulong) -> *mut c_void;
-    /// `numa_node_id()`: the current CPU's node.
-    pub(crate) fn zonemm_numa_node_id() -> c_int;
+    /// `numa_mem_id()`: the nearest node with memory to the current CPU
+    /// (its own node unless that node is memoryless).
+    pub(crate) fn zonemm_numa_mem_id() -> c_int;
     /// Runs `f(arg, cpu)` in a kthread on every online CPU at once and
     /// waits for all; returns the first non-zero result. Sleeps.
     pub(crate) fn zonemm_run_on_each_cpu(
@@ -88,6 +89,9 @@ extern "C" {
     pub(crate) fn zonemm_ktime_ns() -> u64;
     /// `PAGE_OFFSET`: where the direct map starts.
     pub(crate) fn zonemm_page_offset() -> c_ulong;
-    /// `node_online()`.
-    pub(crate) fn zonemm_node_online(nid: c_int) -> bool;
+    /// `node_state(nid, N_MEMORY)`: the node has memory of any zone.
+    pub(crate) fn zonemm_node_has_memory(nid: c_int) -> bool;
+    /// `node_state(nid, N_NORMAL_MEMORY)`: the node has memory outside
+    /// `ZONE_MOVABLE`.
+    pub(crate) fn zonemm_node_has_normal_memory(nid: c_int) -> bool;
 }

@@ -245,7 +245,7 @@ impl<'a> Cache<'a> {
 
     fn local_nid(&self) -> usize {
         // SAFETY: No preconditions.
-        let nid = unsafe { zonemm_numa_node_id() } as usize;
+        let nid = unsafe { zonemm_numa_mem_id() } as usize;
         nid.min(self.nodes.len() - 1)
     }
 

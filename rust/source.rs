@@ -31,7 +31,11 @@ use crate::{
         PAGES_PER_MIB,
         PAGE_SHIFT, //
     },
-    zone::ZoneType,
+    zone::{
+        node_source,
+        NodeSource,
+        ZoneType, //
+    },
 };
 
 /// Where a chunk's pages came from, and so where they go back to.
@@ -300,11 +304,17 @@ impl Source {
         let nr_node_ids = unsafe { zonemm_nr_node_ids() } as i32;
         for nid in 0..nr_node_ids {
             // SAFETY: Any node id is accepted.
-            let online = unsafe { zonemm_node_online(nid) };
-            if !online || chunks.iter().any(|c: &Chunk| c.is_cma() && c.nid == nid) {
-                continue;
+            let (memory, normal) = unsafe { (zonemm_node_has_memory(nid), zonemm_node_has_normal_memory(nid)) };
+            let cma = chunks.iter().any(|c: &Chunk| c.is_cma() && c.nid == nid);
+            match node_source(memory, normal, cma) {
+                NodeSource::Cma | NodeSource::Memoryless => continue,
+                NodeSource::MovableOnly => {
+                    pr_info!("node {nid} has only movable memory: no pages taken there\n");
+                    continue;
+                }
+                NodeSource::Pages => {}
             }
-            // SAFETY: `nid` is online, so it has a `pg_data_t`.
+            // SAFETY: `nid` has memory, so it has a `pg_data_t`.
             let present = unsafe { zonemm_node_present_pages(nid) } as usize;
             if params.node_blocks * MAX_ORDER_NR_PAGES > present {
                 pr_err!(

@@ -2,10 +2,10 @@
 
 //! The buddy layer's allocation flags: the parts of `gfp_t`
 //! (`include/linux/gfp_types.h`) that matter to zonemm, and
-//! `numa_node_id()` for the preferred node.
+//! `numa_mem_id()` for the preferred node.
 
 use crate::{
-    helpers::zonemm_numa_node_id,
+    helpers::zonemm_numa_mem_id,
     page_alloc::MigrateType,
     zone::ZoneType,
 };
@@ -72,10 +72,10 @@ impl Flags {
     }
 
     /// The node to start the zonelist from: the one asked for, else the
-    /// current CPU's (`numa_node_id()`).
+    /// current CPU's, or the nearest with memory (`numa_mem_id()`).
     pub(super) fn preferred_node(&self) -> usize {
         // SAFETY: No preconditions.
-        self.node.unwrap_or_else(|| unsafe { zonemm_numa_node_id() } as usize)
+        self.node.unwrap_or_else(|| unsafe { zonemm_numa_mem_id() } as usize)
     }
 }
 

@@ -85,6 +85,36 @@ impl ZoneType {
     }
 }
 
+/// What the source layer takes from a node without a CMA chunk, by the
+/// node's memory states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeSource {
+    /// A CMA chunk already covers the node.
+    Cma,
+    /// No memory (not in `N_MEMORY`): nothing; its CPUs allocate from the
+    /// nearest node with memory (`numa_mem_id()`).
+    Memoryless,
+    /// Memory only in `ZONE_MOVABLE` (`N_MEMORY` without
+    /// `N_NORMAL_MEMORY`): nothing, since pages taken for good are
+    /// unmovable.
+    MovableOnly,
+    /// `node_mb` from the page allocator.
+    Pages,
+}
+
+/// The walk of `for_each_node_state(nid, N_MEMORY)`, for one node.
+pub const fn node_source(has_memory: bool, has_normal_memory: bool, has_cma_chunk: bool) -> NodeSource {
+    if has_cma_chunk {
+        NodeSource::Cma
+    } else if !has_memory {
+        NodeSource::Memoryless
+    } else if !has_normal_memory {
+        NodeSource::MovableOnly
+    } else {
+        NodeSource::Pages
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +122,21 @@ mod tests {
         Order,
         MAX_ORDER_NR_PAGES, //
     };
+
+    #[test]
+    fn nodes_give_pages_only_with_normal_memory() {
+        use NodeSource::*;
+        // (N_MEMORY, N_NORMAL_MEMORY, CMA chunk) -> what is taken.
+        for (memory, normal, cma, want) in [
+            (true, true, true, Cma),
+            (true, true, false, Pages),
+            (true, false, false, MovableOnly),
+            (false, false, false, Memoryless),
+            (true, false, true, Cma),
+        ] {
+            assert_eq!(node_source(memory, normal, cma), want, "{memory} {normal} {cma}");
+        }
+    }
 
     #[test]
     fn boundaries_match_the_kernel() {
