@@ -440,6 +440,70 @@ mod tests {
         t.check().unwrap();
     }
 
+    #[test]
+    fn growing_chains_every_new_node_onto_the_free_list() {
+        // Full, then grown: exactly the new nodes can be used.
+        let mut t = tree(2);
+        assert!(t.is_empty() && !t.is_full());
+        t.insert(0, 10).unwrap();
+        t.insert(20, 30).unwrap();
+        assert!(!t.is_empty() && t.is_full());
+        // The same size is no growth: accepted, nothing gained.
+        assert_eq!(t.grow(vec![Node::FREE; 2]).map(|old| old.len()).ok(), Some(2));
+        assert_eq!(t.insert(40, 50), Err(TreeError::Full));
+        t.grow(vec![Node::FREE; 8]).unwrap();
+        assert!(!t.is_full());
+        for i in 0..6 {
+            t.insert(100 + i * 10, 105 + i * 10).unwrap();
+        }
+        assert!(t.is_full());
+        assert_eq!(t.insert(500, 510), Err(TreeError::Full));
+        // Not full, then grown: the old free nodes stay usable after the
+        // new ones.
+        let mut t = tree(4);
+        t.insert(0, 10).unwrap();
+        t.grow(vec![Node::FREE; 6]).unwrap();
+        for i in 0..5 {
+            t.insert(100 + i * 10, 105 + i * 10).unwrap();
+        }
+        assert_eq!((t.len(), t.is_full()), (6, true));
+        assert_eq!(t.insert(500, 510), Err(TreeError::Full));
+        t.check().unwrap();
+    }
+
+    /// A tree of three ranges built by hand: `[0, 10)` at the root, `[20,
+    /// 30)` and `[40, 50)` hanging right of it one below the other.
+    fn chain() -> RegionTree<Vec<Node>> {
+        let node = |start, right, height| Node { start, end: start + 10, left: NIL, right, height };
+        RegionTree { nodes: vec![node(0, 1, 3), node(20, 2, 2), node(40, NIL, 1)], root: 0, free: NIL, len: 3 }
+    }
+
+    #[test]
+    fn check_finds_each_broken_invariant() {
+        let mut t = tree(4);
+        for start in [0, 20, 40] {
+            t.insert(start, start + 10).unwrap();
+        }
+        assert_eq!(t.check(), Ok(()));
+        let broken = |f: &dyn Fn(&mut RegionTree<Vec<Node>>)| {
+            let mut t = RegionTree { nodes: t.nodes.clone(), ..t };
+            f(&mut t);
+            t.check()
+        };
+        let ordered = Err("ranges out of order or overlapping");
+        let slot_of = |start| t.find(start).unwrap().0 as usize;
+        let (a, b, c) = (slot_of(0), slot_of(20), slot_of(40));
+        // [0, 25) overlaps [20, 30).
+        assert_eq!(broken(&|t| t.nodes[a].end = 25), ordered);
+        // [20, 20) is empty.
+        assert_eq!(broken(&|t| t.nodes[b].end = 20), ordered);
+        assert_eq!(broken(&|t| t.len = 4), Err("len does not match the tree"));
+        // A leaf claiming height 2.
+        assert_eq!(broken(&|t| t.nodes[c].height = 2), Err("unbalanced"));
+        // Heights right, but two levels on one side and none on the other.
+        assert_eq!(chain().check(), Err("unbalanced"));
+    }
+
     proptest! {
         #[test]
         fn the_tree_matches_a_model(ops in proptest::collection::vec((any::<bool>(), 0usize..200, 1usize..5), 1..400)) {

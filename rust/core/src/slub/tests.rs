@@ -142,6 +142,96 @@ fn array_cache_flushes_the_coldest_batch() {
     assert_eq!(default_limit(8192), (8, 4));
 }
 
+#[test]
+fn orders_at_their_edges() {
+    // Exactly MIN_OBJECTS in a page is enough.
+    assert_eq!(calculate_order(336).unwrap(), (Order::ZERO, 12));
+    // 632: order 1 holds 12 but wastes 608 > 8192 / 16; order 2 holds 25
+    // and wastes 584 <= 1024.
+    assert_eq!(calculate_order(632).unwrap(), (Order::new(2).unwrap(), 25));
+    // 1096: order 2's 14 waste 1040 > 1024; order 3's 29 waste 984.
+    assert_eq!(calculate_order(1096).unwrap(), (Order::new(3).unwrap(), 29));
+}
+
+#[test]
+fn cpu_cache_limits_by_size() {
+    for (slot, want) in [
+        (256, (120, 60)),
+        (257, (54, 27)),
+        (1024, (54, 27)),
+        (1025, (24, 12)),
+        (PAGE_SIZE, (24, 12)),
+        (PAGE_SIZE + 1, (8, 4)),
+        (131072, (8, 4)),
+        (131073, (1, 1)),
+    ] {
+        assert_eq!(default_limit(slot), want, "slot {slot}");
+    }
+    assert!(check_tunables(ARRAY_CACHE_MAX, 1).is_ok());
+    assert!(check_tunables(ARRAY_CACHE_MAX + 1, 1).is_err());
+}
+
+#[test]
+fn freelist_counts_and_its_last_bit() {
+    let mut f = Freelist::new(vec![0u16; 64], vec![0u64; 1], 64).unwrap();
+    assert_eq!((f.objects(), f.nr_free(), f.inuse()), (64, 64, 0));
+    assert!(f.is_free(63));
+    assert!(!f.is_free(64), "past the last object");
+    f.pop().unwrap();
+    assert_eq!((f.objects(), f.nr_free(), f.inuse()), (64, 63, 1));
+}
+
+#[test]
+fn array_cache_reports_and_flushes_over_its_limit() {
+    let mut ac = ArrayCache::new(vec![0usize; ARRAY_CACHE_MAX], 6, 3).unwrap();
+    assert_eq!((ac.avail(), ac.limit(), ac.batchcount()), (0, 6, 3));
+    for obj in 1..=5 {
+        assert!(ac.has_room());
+        assert!(ac.push(obj));
+    }
+    assert!(ac.has_room(), "5 of 6");
+    assert!(ac.push(6));
+    assert!(!ac.has_room(), "6 of 6");
+    assert_eq!(ac.avail(), 6);
+    // A lower limit leaves 4 over it: a flush gives exactly those, coldest
+    // first, not a batch.
+    ac.set_tunables(2, 1).unwrap();
+    assert_eq!((ac.limit(), ac.batchcount()), (2, 1));
+    let mut out = Vec::new();
+    assert_eq!(ac.flush(false, |o| out.push(o)), 4);
+    assert_eq!(out, [1, 2, 3, 4]);
+    assert_eq!(ac.avail(), 2);
+    assert_eq!((ac.pop(), ac.pop(), ac.pop()), (Some(6), Some(5), None));
+}
+
+#[test]
+fn slab_lists_count_and_find() {
+    assert_eq!(SlabList::of(0, 8), SlabList::Free);
+    assert_eq!(SlabList::of(8, 8), SlabList::Full);
+    assert_eq!(SlabList::of(3, 8), SlabList::Partial);
+    let mut lists = SlabLists::default();
+    assert!(lists.is_empty());
+    assert_eq!((lists.first_partial(), lists.last_free()), (None, None));
+    assert!(!lists.pop_free());
+    for _ in 0..3 {
+        lists.push_free();
+    }
+    assert_eq!((lists.len(), lists.is_empty()), (3, false));
+    assert_eq!((lists.first_partial(), lists.last_free()), (None, Some(2)));
+    // [full | partial | free]: slab 2 fills, then slab at 1 turns partial.
+    let mut array = [0, 1, 2];
+    let pos = lists.move_to(2, SlabList::Full, |a, b| array.swap(a, b));
+    assert_eq!((pos, array[pos]), (0, 2));
+    let pos = lists.move_to(2, SlabList::Partial, |a, b| array.swap(a, b));
+    assert_eq!(pos, 1);
+    assert_eq!(lists.counts(), (1, 1, 1));
+    assert_eq!((lists.first_partial(), lists.last_free()), (Some(1), Some(2)));
+    assert!(lists.pop_free());
+    assert_eq!((lists.len(), lists.last_free()), (2, None));
+    assert!(!lists.pop_free(), "no free slab left");
+    assert_eq!(lists.len(), 2);
+}
+
 proptest! {
     #[test]
     fn slab_lists_stay_partitioned(moves in proptest::collection::vec((0usize..8, 0u8..3), 1..200)) {
