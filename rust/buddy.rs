@@ -138,7 +138,7 @@ impl<'a> PageBlock<'a> {
 
 impl Drop for PageBlock<'_> {
     fn drop(&mut self) {
-        self.zone.free(self.idx, self.order, self.mt);
+        self.zone.free(self.idx, self.order);
     }
 }
 
@@ -785,6 +785,41 @@ mod tests {
         held.push(pool.alloc_pages(order(0), Flags::ATOMIC.this_node(1))?, GFP_KERNEL)?;
         assert!(normal.free_pages() < at_min);
         drop(held);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    /// On CPU 0 only: frees a page allocated as movable from an
+    /// unmovable pageblock, and checks which of CPU 0's lists it joins.
+    unsafe extern "C" fn free_by_pageblock(arg: *mut c_void, cpu: c_uint) -> c_int {
+        if cpu != 0 {
+            return 0;
+        }
+        // SAFETY: `arg` is the test's pool, alive until every CPU returns.
+        let pool = unsafe { &*arg.cast::<Pool>() };
+        let Ok(mut b) = pool.alloc_pages(Order::ZERO, Flags::KERNEL.this_node(1)) else { return -12 };
+        let zone = b.zone;
+        if zone.pageblock_mt(b.idx) != MigrateType::Unmovable {
+            return -22;
+        }
+        // As if a movable allocation had stolen it from the pageblock.
+        b.mt = MigrateType::Movable;
+        let len = |mt| zone.pcp_len(0, Order::ZERO, mt);
+        let (unmovable, movable) = (len(MigrateType::Unmovable), len(MigrateType::Movable));
+        drop(b);
+        if (len(MigrateType::Unmovable), len(MigrateType::Movable)) != (unmovable + 1, movable) {
+            return -22;
+        }
+        0
+    }
+
+    #[test]
+    fn frees_join_the_list_of_their_pageblock() -> Result {
+        let pool = pool(4, 4, 0)?;
+        let arg = (&pool as *const Pool).cast_mut().cast();
+        // SAFETY: `free_by_pageblock` only uses the pool, alive until the
+        // call returns; the call waits for every CPU.
+        assert_eq!(unsafe { zonemm_run_on_each_cpu(free_by_pageblock, arg) }, 0);
         assert!(all_back(&pool));
         Ok(())
     }

@@ -34,7 +34,8 @@ use crate::{
         BuddyStats,
         MigrateType,
         PageMeta,
-        MIGRATE_PCPTYPES, //
+        MIGRATE_PCPTYPES,
+        PAGEBLOCK_NR_PAGES, //
     },
     helpers::zonemm_pfn_to_virt,
     pcp::{
@@ -97,6 +98,12 @@ pub(crate) struct Zone {
     pcp: KVec<Pin<KBox<SpinLock<Pcp>>>>,
     free_pages: Atomic<usize>,
     free_orders: Atomic<u32>,
+    /// Each pageblock's migrate type, copied from the free lists whenever a
+    /// claim may have changed one, for frees to read without the zone lock
+    /// (`get_pfnblock_migratetype()` reads the pageblock bitmap so).
+    pageblock_mt: KVec<Atomic<u32>>,
+    /// The free lists' claim count when `pageblock_mt` was copied.
+    claims_copied: Atomic<u64>,
     wmark: [Atomic<usize>; 3],
     lowmem_reserve: [Atomic<usize>; MAX_NR_ZONES],
 }
@@ -142,6 +149,10 @@ impl Zone {
             pcp.push(KBox::pin_init(new_spinlock!(lists, "Zone::pcp"), GFP_KERNEL)?, GFP_KERNEL)?;
         }
         let free_orders = Self::free_orders_of(&lists);
+        let mut pageblock_mt = KVec::with_capacity(spanned / PAGEBLOCK_NR_PAGES, GFP_KERNEL)?;
+        for pb in (0..spanned).step_by(PAGEBLOCK_NR_PAGES) {
+            pageblock_mt.push(Atomic::new(lists.pageblock_mt(pb) as u32), GFP_KERNEL)?;
+        }
         KBox::pin_init(
             try_pin_init!(Self {
                 nid,
@@ -154,6 +165,8 @@ impl Zone {
                 pcp,
                 free_pages: Atomic::new(nr_managed),
                 free_orders: Atomic::new(free_orders),
+                pageblock_mt,
+                claims_copied: Atomic::new(0),
                 wmark: [const { Atomic::new(0) }; 3],
                 lowmem_reserve: [const { Atomic::new(0) }; MAX_NR_ZONES],
             }? Error),
@@ -167,7 +180,9 @@ impl Zone {
         let meta = self.spanned * core::mem::size_of::<PageMeta>();
         let pcp = self.pcp.capacity() * core::mem::size_of::<Pin<KBox<SpinLock<Pcp>>>>()
             + self.pcp.len() * (core::mem::size_of::<SpinLock<Pcp>>() + PCP_SLOTS * core::mem::size_of::<u32>());
-        let maps = self.slot_pfn.capacity() * core::mem::size_of::<usize>() + core::mem::size_of::<Self>();
+        let maps = self.slot_pfn.capacity() * core::mem::size_of::<usize>()
+            + self.pageblock_mt.capacity() * core::mem::size_of::<Atomic<u32>>()
+            + core::mem::size_of::<Self>();
         (meta, pcp, maps)
     }
 
@@ -219,6 +234,21 @@ impl Zone {
     fn publish(&self, lists: &FreeLists) {
         self.free_pages.store(lists.nr_free_pages(), Relaxed);
         self.free_orders.store(Self::free_orders_of(lists), Relaxed);
+        // Pageblocks change type only by a claim: copy them again after one.
+        let claims = lists.stats().claims;
+        if claims != self.claims_copied.load(Relaxed) {
+            for (i, mt) in self.pageblock_mt.iter().enumerate() {
+                mt.store(lists.pageblock_mt(i * PAGEBLOCK_NR_PAGES) as u32, Relaxed);
+            }
+            self.claims_copied.store(claims, Relaxed);
+        }
+    }
+
+    /// The migrate type of the pageblock holding page `idx`, as last copied
+    /// under the zone lock. Lock-free.
+    pub(crate) fn pageblock_mt(&self, idx: u32) -> MigrateType {
+        let mt = self.pageblock_mt.get(idx as usize / PAGEBLOCK_NR_PAGES).map_or(0, |m| m.load(Relaxed));
+        MigrateType::ALL.get(mt as usize).copied().unwrap_or(MigrateType::Movable)
     }
 
     /// The watermarks.
@@ -334,11 +364,14 @@ impl Zone {
         got
     }
 
-    /// Frees a block [`Zone::rmqueue`] gave out as `mt`: onto this CPU's
-    /// lists for small orders (giving a batch back over `high`), else
-    /// straight to the free lists.
-    pub(crate) fn free(&self, idx: u32, order: Order, mt: MigrateType) {
+    /// Frees a block [`Zone::rmqueue`] gave out: onto this CPU's list of
+    /// its pageblock's migrate type for small orders (as
+    /// `free_frozen_pages()` picks the list by `get_pfnblock_migratetype()`,
+    /// not by what the block was allocated as), giving a batch back over
+    /// `high`; else straight to the free lists.
+    pub(crate) fn free(&self, idx: u32, order: Order) {
         if pcp_allowed_order(order) {
+            let mt = self.pageblock_mt(idx);
             let mut pcp = self.this_cpu_pcp().lock();
             if pcp.push(idx, order, mt) {
                 let mut lists = self.lock.lock();
@@ -399,6 +432,11 @@ impl Zone {
             }
         }
         v
+    }
+
+    /// Blocks on CPU `cpu`'s list of `order` and `mt`.
+    pub(crate) fn pcp_len(&self, cpu: usize, order: Order, mt: MigrateType) -> usize {
+        self.pcp.get(cpu).map_or(0, |p| p.lock().len(order, mt))
     }
 
     /// Pages on all CPUs' lists.
