@@ -160,11 +160,13 @@ impl<T> Drop for Leaked<T> {
 }
 
 struct ZoneMm {
-    // Field order is drop order: the exported API (no user module is left
-    // by then), debugfs files, then the merger (its scanner stopped first),
-    // then the state, then the pool whose pages everything above holds.
-    _api: Leaked<ffi::Api>,
+    // Field order is drop order: debugfs files first (removing them waits
+    // for readers, and slabinfo reads the API's caches), then the exported
+    // API (no user module is left by then), then the merger (its scanner
+    // stopped first), then the state, then the pool whose pages everything
+    // above holds.
     _tree: debugfs::Tree,
+    _api: Leaked<ffi::Api>,
     _merger: Leaked<merge::Merger<'static, 'static>>,
     _state: Leaked<State>,
     _pool: Leaked<buddy::Pool>,
@@ -224,6 +226,6 @@ impl kernel::Module for ZoneMm {
         let tree = debugfs::Tree::new(root, slab_dir, state_owner.get(), merger_owner.get())?;
         let api = Leaked::new(KBox::pin(ffi::Api::new(state_owner.get())?, GFP_KERNEL)?);
         ffi::Api::publish(api.get());
-        Ok(Self { _api: api, _tree: tree, _merger: merger_owner, _state: state_owner, _pool: pool_owner })
+        Ok(Self { _tree: tree, _api: api, _merger: merger_owner, _state: state_owner, _pool: pool_owner })
     }
 }
