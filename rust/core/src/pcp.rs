@@ -358,9 +358,12 @@ mod tests {
             assert!(!pcp.push(100 + i as u32, o(order), mt));
         }
         assert_eq!(pcp.count(), 1 + 1 + 2 + 8);
+        let mut count = pcp.count();
         for (i, &(order, mt)) in lists.iter().enumerate().rev() {
             assert_eq!(pcp.pop(o(order), mt), Some(100 + i as u32));
             assert_eq!(pcp.pop(o(order), mt), None, "one block was on list {order}/{mt:?}");
+            count -= 1 << order;
+            assert_eq!(pcp.count(), count);
         }
         assert_eq!(pcp.count(), 0);
         assert_eq!(pcp.stats().hits, 4);
