@@ -11,41 +11,61 @@
 #define _ZONEMM_H
 
 #include <linux/types.h>
+#include <linux/gfp_types.h>
 
 struct zonemm_cache;
 
+/*
+ * Allocation flags are the kernel's gfp_t, with the kernel's meanings:
+ *
+ *   __GFP_DIRECT_RECLAIM (in GFP_KERNEL)  may sleep: a failing allocation
+ *       drains every CPU's lists and retries (drain_all_pages()), which
+ *       waits for each CPU;
+ *   without it (GFP_ATOMIC, GFP_NOWAIT)   never sleeps: only this CPU's
+ *       lists are drained before failing;
+ *   __GFP_HIGH (in GFP_ATOMIC)            may use the reserves under the
+ *       min watermark (half of them; an atomic caller three quarters);
+ *   __GFP_ZERO                            zeroed memory;
+ *   __GFP_MOVABLE, __GFP_DMA32, __GFP_THISNODE   as for alloc_pages().
+ *
+ * Other bits are accepted and ignored. Every free works in any context
+ * (hard and soft interrupts, under spinlocks, preemption disabled), as
+ * kfree() does.
+ */
+
 /**
  * zonemm_alloc_pages() - allocate 2^order physically contiguous pool pages
+ * @gfp: allocation flags
  * @order: 0 to 10
- * @zero: zero the block
  *
- * Context: Process context; may sleep (it allocates the block's record
- * with GFP_KERNEL).
+ * Context: Any context but NMI if @gfp does not allow sleeping (GFP_ATOMIC,
+ * GFP_NOWAIT); process context otherwise (GFP_KERNEL).
  * Return: the block's kernel address, or NULL (no memory, bad order).
  */
-void *zonemm_alloc_pages(unsigned int order, bool zero);
+void *zonemm_alloc_pages(gfp_t gfp, unsigned int order);
 
 /**
  * zonemm_alloc_pages_bulk() - allocate up to @nr blocks of 2^order pages
+ * @gfp: allocation flags
  * @order: 0 to 10
  * @nr: how many
  * @addrs: room for @nr addresses, filled from the front
  *
  * Takes this CPU's lists once for the whole batch, as alloc_pages_bulk()
  * does; unlike it, any order is accepted. Each block is freed on its own
- * with zonemm_free_pages().
+ * with zonemm_free_pages(). Allocates no bookkeeping of its own.
  *
- * Context: Process context; may sleep (it allocates its bookkeeping).
+ * Context: as zonemm_alloc_pages().
  * Return: how many blocks were allocated (0 to @nr).
  */
-unsigned int zonemm_alloc_pages_bulk(unsigned int order, unsigned int nr, void **addrs);
+unsigned int zonemm_alloc_pages_bulk(gfp_t gfp, unsigned int order, unsigned int nr, void **addrs);
 
 /**
  * zonemm_free_pages() - free a block from zonemm_alloc_pages() or
  * zonemm_alloc_pages_bulk()
  * @addr: its address; anything else is reported and ignored
  *
- * Context: Process context.
+ * Context: Any context but NMI.
  */
 void zonemm_free_pages(void *addr);
 
@@ -55,6 +75,10 @@ void zonemm_free_pages(void *addr);
  * @size: object size, 1 to 32768
  * @align: alignment, a power of two up to 4096, or 0 for the default
  *
+ * The handle names the cache, it is not its address: after
+ * zonemm_cache_destroy() every call with it fails cleanly (NULL,
+ * -EINVAL, or a free reported and ignored).
+ *
  * Context: Process context; may sleep.
  * Return: the cache, or NULL (bad arguments, no memory).
  */
@@ -63,18 +87,20 @@ struct zonemm_cache *zonemm_cache_create(const char *name, size_t size, size_t a
 /**
  * zonemm_cache_alloc() - allocate an object
  * @cache: from zonemm_cache_create()
+ * @gfp: allocation flags
  *
- * Context: Process context; may sleep (growing the cache).
- * Return: the object, or NULL.
+ * Context: as zonemm_alloc_pages().
+ * Return: the object, or NULL (no memory, no such cache).
  */
-void *zonemm_cache_alloc(struct zonemm_cache *cache);
+void *zonemm_cache_alloc(struct zonemm_cache *cache, gfp_t gfp);
 
 /**
  * zonemm_cache_free() - free an object of @cache
  * @cache: its cache
- * @obj: the object; a foreign pointer is reported and ignored
+ * @obj: the object; a pointer that is not one of its objects, or into a
+ *       destroyed cache, is reported and ignored
  *
- * Context: Process context.
+ * Context: Any context but NMI.
  */
 void zonemm_cache_free(struct zonemm_cache *cache, void *obj);
 
@@ -82,9 +108,10 @@ void zonemm_cache_free(struct zonemm_cache *cache, void *obj);
  * zonemm_cache_destroy() - destroy a cache with no object in use
  * @cache: from zonemm_cache_create()
  *
- * Context: Process context; may sleep.
+ * Context: Process context; sleeps (waits for callers still inside the
+ * cache).
  * Return: 0, or -EBUSY (objects in use, listed in the kernel log; nothing
- * is freed) or -EINVAL (not a cache of ours).
+ * is freed) or -EINVAL (not a cache of ours, or already destroyed).
  */
 int zonemm_cache_destroy(struct zonemm_cache *cache);
 
@@ -92,17 +119,18 @@ int zonemm_cache_destroy(struct zonemm_cache *cache);
  * zonemm_kmalloc() - allocate @size bytes (kmalloc classes up to 8 KiB,
  * whole pool blocks above)
  * @size: bytes, at least 1
+ * @gfp: allocation flags
  *
- * Context: Process context; may sleep.
+ * Context: as zonemm_alloc_pages().
  * Return: the memory, or NULL.
  */
-void *zonemm_kmalloc(size_t size);
+void *zonemm_kmalloc(size_t size, gfp_t gfp);
 
 /**
  * zonemm_kfree() - free memory from zonemm_kmalloc()
  * @ptr: the pointer; NULL is ignored, a foreign one reported and ignored
  *
- * Context: Process context.
+ * Context: Any context but NMI.
  */
 void zonemm_kfree(const void *ptr);
 
