@@ -12,8 +12,10 @@
 //! file builds the zones and hands out [`PageBlock`]s; `gfp` holds the
 //! flags, `tuning` the knobs, `zone` one zone's locks.
 //!
-//! Every path here only takes spinlocks and never sleeps, so allocation
-//! and free may be called from atomic context. Building a [`Pool`] sleeps.
+//! Allocation and free run in any context but NMI: they take this CPU's
+//! lists with a local trylock and the zone lock with interrupts off, and
+//! never sleep, except that an allocation whose flags may sleep drains
+//! every CPU's lists before it fails. Building a [`Pool`] sleeps.
 
 use kernel::{
     prelude::*,
@@ -40,9 +42,11 @@ use crate::{
         PAGE_SHIFT, //
     },
     source::Source,
+    helpers::zonemm_in_task_context,
     watermark::{
         default_min_free_kbytes,
         Mark,
+        Reserves,
         Watermarks, //
     },
     zone::{
@@ -108,8 +112,8 @@ impl<'a> PageBlock<'a> {
     pub(crate) fn free(self) {}
 
     /// `split_page()`: the block as `2^order` single pages, each freed on
-    /// its own. Allocates the array first; must not be called from atomic
-    /// context.
+    /// its own. Allocates the array first (`GFP_KERNEL`): process context
+    /// only.
     pub(crate) fn split(self) -> Result<KVec<PageBlock<'a>>> {
         let n = self.order.nr_pages();
         crate::fault::inject(crate::fault::Site::Buddy, n * size_of::<Self>())?;
@@ -154,9 +158,9 @@ fn sort_by_key<T: Copy>(v: &mut [T], key: impl Fn(&T) -> (usize, usize, usize)) 
     }
 }
 
-/// Allocation counts for `buddy/stats`.
+/// Failure and slow-path counts for `buddy/stats` (allocations are
+/// counted per CPU, in the zones).
 struct PoolStats {
-    allocs: [Atomic<u64>; NR_PAGE_ORDERS],
     fails: [Atomic<u64>; NR_PAGE_ORDERS],
     zone_fallbacks: Atomic<u64>,
     /// Allocations that drained every CPU's lists to retry.
@@ -227,7 +231,6 @@ impl Pool {
             nodes,
             min_free_kbytes: Atomic::new(0),
             stats: PoolStats {
-                allocs: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
                 fails: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
                 zone_fallbacks: Atomic::new(0),
                 drain_retries: Atomic::new(0),
@@ -288,6 +291,26 @@ impl Pool {
         self.nodes.get(nid)?[ztype.index()].as_deref()
     }
 
+    /// The zone's number among [`Pool::zones`].
+    pub(crate) fn zone_id(&self, zone: &Zone) -> Option<usize> {
+        self.zones().position(|z| core::ptr::eq(z, zone))
+    }
+
+    /// The allocated block of `order` and `mt` at `pfn` in zone number
+    /// `zone_id`, as a [`PageBlock`] again.
+    ///
+    /// # Safety
+    ///
+    /// That block must have been allocated from that zone, and the caller
+    /// must own it (it was forgotten, and nothing else will free it).
+    pub(crate) unsafe fn block_at(&self, zone_id: usize, pfn: Pfn, order: Order, mt: MigrateType) -> Option<PageBlock<'_>> {
+        let zone = self.zones().nth(zone_id)?;
+        let idx = zone.index_of(pfn)?;
+        // INVARIANT: by the caller's guarantee, an allocated block of
+        // `zone`, ours alone.
+        Some(PageBlock { zone, idx, order, mt })
+    }
+
     /// Number of node ids (some may have no zones).
     pub(crate) fn nr_nodes(&self) -> usize {
         self.nodes.len()
@@ -303,43 +326,54 @@ impl Pool {
         self.zones().map(|z| z.free_pages() + z.pcp_pages()).sum()
     }
 
-    /// `drain_all_pages()`: every per-CPU list back to its zone.
+    /// `drain_all_pages()`: every per-CPU list back to its zone. Sleeps.
     pub(crate) fn drain(&self) {
         for zone in self.zones() {
             zone.drain();
         }
     }
 
+    /// `drain_local_pages()`: this CPU's lists back to their zones. Any
+    /// context but NMI.
+    pub(crate) fn drain_local(&self) {
+        for zone in self.zones() {
+            zone.drain_local();
+        }
+    }
+
     /// `__alloc_pages()`: a block of `order` as `flags` ask, or `ENOMEM`.
-    /// Never sleeps.
+    /// Any context but NMI if `flags` may not sleep; else may sleep.
     ///
     /// The fast path takes from the first zone above its low watermark,
     /// reserves untouched (`get_page_from_freelist()` with
     /// `ALLOC_WMARK_LOW`). The slow path goes down to the min watermark,
-    /// an atomic caller below it (`ALLOC_MIN_RESERVE | ALLOC_NON_BLOCK`),
-    /// and before failing drains every CPU's lists and tries once more
-    /// (`drain_all_pages()`, as `__alloc_pages_direct_reclaim()` does). The
-    /// kernel drains only for callers that may sleep, since its drain waits
-    /// for work on each CPU; zonemm's takes each CPU's list lock and never
-    /// sleeps, so every caller gets the retry.
+    /// lowered for `__GFP_HIGH` (`ALLOC_MIN_RESERVE`, and `ALLOC_NON_BLOCK`
+    /// for a caller that may not sleep), and before failing drains the
+    /// per-CPU lists and tries once more: every CPU's for a caller that may
+    /// sleep (`drain_all_pages()`, as `__alloc_pages_direct_reclaim()`
+    /// does; it waits for each CPU), only this CPU's otherwise.
     pub(crate) fn alloc_pages(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
         if crate::fault::should_fail(crate::fault::Site::Buddy, order.nr_pages() << PAGE_SHIFT) {
             self.stats.fails[order.index()].add(1, Relaxed);
             return Err(ENOMEM);
         }
         let found = self
-            .get_page_from_freelist(order, flags, Mark::Low, false)
-            .or_else(|| self.get_page_from_freelist(order, flags, Mark::Min, flags.atomic))
+            .get_page_from_freelist(order, flags, Mark::Low, Reserves::None)
+            .or_else(|| self.get_page_from_freelist(order, flags, Mark::Min, flags.reserves()))
             .or_else(|| {
-                self.drain();
+                // SAFETY: No preconditions.
+                if flags.may_sleep && unsafe { zonemm_in_task_context() } {
+                    self.drain();
+                } else {
+                    self.drain_local();
+                }
                 self.stats.drain_retries.add(1, Relaxed);
-                self.get_page_from_freelist(order, flags, Mark::Min, flags.atomic)
+                self.get_page_from_freelist(order, flags, Mark::Min, flags.reserves())
             });
         let Some(block) = found else {
             self.stats.fails[order.index()].add(1, Relaxed);
             return Err(ENOMEM);
         };
-        self.stats.allocs[order.index()].add(1, Relaxed);
         if flags.zero {
             // SAFETY: The block is ours and `size()` bytes long.
             unsafe { core::ptr::write_bytes(block.as_mut_ptr(), 0, block.size()) };
@@ -349,7 +383,7 @@ impl Pool {
 
     /// `get_page_from_freelist()`: the first zone of the zonelist that
     /// stays above `mark` (lowered for `reserves`) gives the block.
-    fn get_page_from_freelist(&self, order: Order, flags: Flags, mark: Mark, reserves: bool) -> Option<PageBlock<'_>> {
+    fn get_page_from_freelist(&self, order: Order, flags: Flags, mark: Mark, reserves: Reserves) -> Option<PageBlock<'_>> {
         let preferred = flags.preferred_node();
         if preferred >= self.nodes.len() {
             return None;
@@ -370,13 +404,12 @@ impl Pool {
         None
     }
 
-    /// `alloc_pages_bulk()`: up to `n` blocks of `order` into `out`, which
-    /// must have room for them already (nothing here allocates). Zones are
-    /// tried in zonelist order, each while it stays above its low
-    /// watermark by the whole batch. Returns how many were added. Never
-    /// sleeps.
-    pub(crate) fn alloc_pages_bulk<'p>(&'p self, order: Order, flags: Flags, n: usize, out: &mut KVec<PageBlock<'p>>) -> usize {
-        let n = n.min(out.capacity() - out.len());
+    /// `alloc_pages_bulk()`: up to `n` blocks of `order`, each handed to
+    /// `out` (which must not sleep). Zones are tried in zonelist order, each
+    /// while it stays above its low watermark by the whole batch. Returns
+    /// how many `out` got. Nothing here allocates or sleeps: any context
+    /// but NMI.
+    pub(crate) fn alloc_pages_bulk<'p>(&'p self, order: Order, flags: Flags, n: usize, mut out: impl FnMut(PageBlock<'p>)) -> usize {
         if crate::fault::should_fail(crate::fault::Site::Buddy, n << order.get() << PAGE_SHIFT) {
             return 0;
         }
@@ -391,7 +424,7 @@ impl Pool {
                 }
                 let pages = (n - got) << order.get();
                 // The fast path's rule: the low watermark, no reserves.
-                if !zone.watermark_ok_plus(order, Mark::Low, pages, flags.highest, false) {
+                if !zone.watermark_ok_plus(order, Mark::Low, pages, flags.highest, Reserves::None) {
                     continue;
                 }
                 got += zone.rmqueue_bulk(order, flags.mt, n - got, |idx| {
@@ -401,20 +434,25 @@ impl Pool {
                         // SAFETY: The block is ours and `size()` bytes long.
                         unsafe { core::ptr::write_bytes(block.as_mut_ptr(), 0, block.size()) };
                     }
-                    // Room was checked above: this never fails.
-                    let _ = out.push_within_capacity(block);
+                    out(block);
                 });
             }
         }
-        self.stats.allocs[order.index()].add(got as u64, Relaxed);
         got
     }
 
     /// Allocations and failures per order, zone fallbacks, and slow paths
-    /// that drained every CPU's lists.
+    /// that drained the per-CPU lists. Sleeps (it reads every CPU's
+    /// counts on that CPU).
     pub(crate) fn alloc_stats(&self) -> ([u64; NR_PAGE_ORDERS], [u64; NR_PAGE_ORDERS], u64, u64) {
+        let mut allocs = [0u64; NR_PAGE_ORDERS];
+        for zone in self.zones() {
+            for (sum, n) in allocs.iter_mut().zip(zone.allocs()) {
+                *sum += n;
+            }
+        }
         (
-            core::array::from_fn(|o| self.stats.allocs[o].load(Relaxed)),
+            allocs,
             core::array::from_fn(|o| self.stats.fails[o].load(Relaxed)),
             self.stats.zone_fallbacks.load(Relaxed),
             self.stats.drain_retries.load(Relaxed),
@@ -630,10 +668,13 @@ mod tests {
     fn bulk_allocation_fills_the_batch() -> Result {
         let pool = pool(4, 4, 0)?;
         let mut blocks = KVec::with_capacity(300, GFP_KERNEL)?;
-        assert_eq!(pool.alloc_pages_bulk(order(0), Flags::KERNEL, 256, &mut blocks), 256);
-        assert_eq!(pool.alloc_pages_bulk(order(3), Flags::KERNEL, 40, &mut blocks), 40);
-        // No more than the room there is.
-        assert_eq!(pool.alloc_pages_bulk(order(0), Flags::KERNEL, 100, &mut blocks), 4);
+        let mut add = |b| {
+            let _ = blocks.push_within_capacity(b);
+        };
+        assert_eq!(pool.alloc_pages_bulk(order(0), Flags::KERNEL, 256, &mut add), 256);
+        assert_eq!(pool.alloc_pages_bulk(order(3), Flags::ATOMIC, 40, &mut add), 40);
+        assert_eq!(pool.alloc_pages_bulk(order(0), Flags::NOWAIT, 4, &mut add), 4);
+        assert_eq!(blocks.len(), 300);
         let mut pfns = KVec::with_capacity(blocks.len(), GFP_KERNEL)?;
         for b in blocks.iter() {
             pfns.push(b.pfn().0, GFP_KERNEL)?;
@@ -804,7 +845,7 @@ mod tests {
         }
         // As if a movable allocation had stolen it from the pageblock.
         b.mt = MigrateType::Movable;
-        let len = |mt| zone.pcp_len(0, Order::ZERO, mt);
+        let len = |mt| zone.pcp_len_here(Order::ZERO, mt).unwrap_or(usize::MAX);
         let (unmovable, movable) = (len(MigrateType::Unmovable), len(MigrateType::Movable));
         drop(b);
         if (len(MigrateType::Unmovable), len(MigrateType::Movable)) != (unmovable + 1, movable) {

@@ -10,15 +10,20 @@
 use core::ptr::NonNull;
 
 use kernel::{
+    bindings,
     new_mutex,
+    new_srcu,
     prelude::*,
     str::CStrExt,
     sync::{
         atomic::{
+            Acquire,
             Atomic,
-            Relaxed, //
+            Relaxed,
+            Release, //
         },
         Mutex,
+        Srcu,
     },
 };
 
@@ -38,51 +43,144 @@ use crate::{
     State,
 };
 
+/// How many caches users may have at once.
+const MAX_CACHES: usize = 256;
+
+/// One handle slot: the cache, and a generation that every destroy bumps,
+/// so a stale handle never names the slot's next cache.
+struct CacheSlot {
+    cache: Atomic<usize>,
+    gen: Atomic<u32>,
+    /// Being destroyed: allocations are refused, frees still served.
+    dying: Atomic<bool>,
+}
+
+/// A cache handle as users see it: never an address, so that nothing a
+/// user passes back is ever dereferenced before it is found in the table.
+/// Bits 0..8 are the slot, bits 8.. the generation; never zero.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Handle(usize);
+
+impl Handle {
+    fn new(slot: usize, gen: u32) -> Self {
+        Self((gen as usize) << 8 | slot | 1 << 63)
+    }
+
+    fn slot(self) -> usize {
+        self.0 & 0xff
+    }
+
+    fn gen(self) -> u32 {
+        (self.0 >> 8) as u32
+    }
+}
+
 /// What the API works on, published while the module is loaded.
+///
+/// # Invariants
+///
+/// A slot's `cache` is zero or a pinned `KBox<Cache>` leaked by
+/// `zonemm_cache_create`, live until a destroy clears the slot and an SRCU
+/// grace period passes; users reach it only inside `srcu`'s read side.
+#[pin_data(PinnedDrop)]
 pub(crate) struct Api {
     state: &'static State,
-    /// Caches users created, by address, for checks and for cleanup.
-    caches: Pin<KBox<Mutex<KVec<usize>>>>,
+    slots: KVec<CacheSlot>,
+    /// Readers of `slots` (any context but NMI; they may sleep).
+    #[pin]
+    srcu: Srcu,
+    /// Serialises create and destroy.
+    #[pin]
+    writers: Mutex<()>,
 }
 
 static API: Atomic<*mut Api> = Atomic::new(core::ptr::null_mut());
 
 impl Api {
-    pub(crate) fn new(state: &'static State) -> Result<Self> {
-        Ok(Self { state, caches: KBox::pin_init(new_mutex!(KVec::new(), "Api::caches"), GFP_KERNEL)? })
+    pub(crate) fn new(state: &'static State) -> Result<impl PinInit<Self, Error>> {
+        let mut slots = KVec::with_capacity(MAX_CACHES, GFP_KERNEL)?;
+        for _ in 0..MAX_CACHES {
+            slots.push(CacheSlot { cache: Atomic::new(0), gen: Atomic::new(1), dying: Atomic::new(false) }, GFP_KERNEL)?;
+        }
+        Ok(try_pin_init!(Self {
+            state,
+            slots,
+            srcu <- new_srcu!("Api::srcu"),
+            writers <- new_mutex!((), "Api::writers"),
+        }? Error))
     }
 
     /// Makes `api` the one the exported functions use.
     pub(crate) fn publish(api: &'static Api) {
-        API.store(core::ptr::from_ref(api).cast_mut(), Relaxed);
+        API.store(core::ptr::from_ref(api).cast_mut(), Release);
+    }
+
+    /// Runs `f` on the cache `handle` names, if it is live (and, to
+    /// `alloc`, not being destroyed); `None` if not. Any context but NMI;
+    /// `f` may sleep if the caller may.
+    fn with_cache<R>(&self, handle: *mut c_void, alloc: bool, f: impl FnOnce(&Cache<'static>) -> R) -> Option<R> {
+        let h = Handle(handle as usize);
+        let slot = self.slots.get(h.slot())?;
+        let _guard = self.srcu.read_lock();
+        if alloc && slot.dying.load(Acquire) {
+            return None;
+        }
+        let cache = slot.cache.load(Acquire);
+        // The generation after the pointer: a slot destroyed and reused
+        // since the handle was made shows a newer one.
+        if cache == 0 || slot.gen.load(Acquire) != h.gen() || h.0 >> 63 == 0 {
+            return None;
+        }
+        // SAFETY: Non-zero and of this generation: a live cache, kept so
+        // until our SRCU read side ends (type invariant).
+        Some(f(unsafe { &*(cache as *const Cache<'static>) }))
+    }
+
+    /// Unpublishes the cache in `slot` and waits until no caller is inside
+    /// it. Process context; sleeps.
+    fn unpublish(&self, slot: &CacheSlot) -> usize {
+        slot.gen.store(slot.gen.load(Relaxed).wrapping_add(1).max(1), Release);
+        let cache = slot.cache.xchg(0, Release);
+        self.srcu.synchronize();
+        cache
     }
 }
 
-impl Drop for Api {
-    fn drop(&mut self) {
-        API.store(core::ptr::null_mut(), Relaxed);
-        for addr in self.caches.lock().drain_all() {
-            // SAFETY: Registered caches came from `KBox::into_raw` of a
-            // pinned box in `zonemm_cache_create`, and no user is left.
-            drop(unsafe { Pin::new_unchecked(KBox::from_raw(addr as *mut Cache<'static>)) });
+#[pinned_drop]
+impl PinnedDrop for Api {
+    fn drop(self: Pin<&mut Self>) {
+        API.store(core::ptr::null_mut(), Release);
+        let _w = self.writers.lock();
+        for slot in self.slots.iter() {
+            let cache = self.unpublish(slot);
+            if cache != 0 {
+                // SAFETY: From `KBox::into_raw` of a pinned box in
+                // `zonemm_cache_create`; unpublished, no reader left.
+                drop(unsafe { Pin::new_unchecked(KBox::from_raw(cache as *mut Cache<'static>)) });
+            }
         }
     }
 }
 
 /// Calls `f` on every cache users created through the API (for slabinfo).
+/// Process context; sleeps.
 pub(crate) fn for_each_cache(mut f: impl FnMut(&Cache<'static>)) {
     let Some(api) = api() else { return };
-    for &addr in api.caches.lock().iter() {
-        // SAFETY: A registered handle is a live cache until destroyed, and
-        // it stays registered while the lock is held.
-        f(unsafe { &*(addr as *const Cache<'static>) });
+    let _w = api.writers.lock();
+    for slot in api.slots.iter() {
+        let cache = slot.cache.load(Acquire);
+        if cache != 0 {
+            // SAFETY: Live while published, and create and destroy wait
+            // for `writers`, which we hold.
+            f(unsafe { &*(cache as *const Cache<'static>) });
+        }
     }
 }
 
 fn api() -> Option<&'static Api> {
-    let p = API.load(Relaxed);
+    let p = API.load(Acquire);
     // SAFETY: A published `Api` lives until it unpublishes itself in its
-    // `Drop`, after every user module is gone.
+    // `drop`, after every user module is gone.
     (!p.is_null()).then(|| unsafe { &*p })
 }
 
@@ -92,11 +190,10 @@ fn to_ptr<T>(r: Result<NonNull<T>>) -> *mut c_void {
 
 /// `zonemm_alloc_pages()`: see `include/zonemm.h`.
 #[no_mangle]
-pub(crate) extern "C" fn zonemm_alloc_pages(order: c_uint, zero: bool) -> *mut c_void {
+pub(crate) extern "C" fn zonemm_alloc_pages(gfp: bindings::gfp_t, order: c_uint) -> *mut c_void {
     let Some(api) = api() else { return core::ptr::null_mut() };
     let Some(order) = Order::new(order) else { return core::ptr::null_mut() };
-    let flags = if zero { Flags::KERNEL.zeroed() } else { Flags::KERNEL };
-    to_ptr(kmalloc_block(api.state.pool, order, flags))
+    to_ptr(kmalloc_block(api.state.pool, order, Flags::from_gfp(gfp, None)))
 }
 
 /// `zonemm_alloc_pages_bulk()`: see `include/zonemm.h`.
@@ -105,21 +202,27 @@ pub(crate) extern "C" fn zonemm_alloc_pages(order: c_uint, zero: bool) -> *mut c
 ///
 /// `addrs` must be valid for writes of `nr` pointers.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn zonemm_alloc_pages_bulk(order: c_uint, nr: c_uint, addrs: *mut *mut c_void) -> c_uint {
+pub(crate) unsafe extern "C" fn zonemm_alloc_pages_bulk(
+    gfp: bindings::gfp_t,
+    order: c_uint,
+    nr: c_uint,
+    addrs: *mut *mut c_void,
+) -> c_uint {
     let (Some(api), Some(order)) = (api(), Order::new(order)) else { return 0 };
     if addrs.is_null() || nr == 0 {
         return 0;
     }
-    let Ok(mut held) = KVec::with_capacity(nr as usize, GFP_KERNEL) else { return 0 };
-    api.state.pool.alloc_pages_bulk(order, Flags::KERNEL, nr as usize, &mut held);
-    let mut done = 0;
-    for block in held.drain_all() {
-        // A failed tag frees its block; the rest are freed as `held` drains.
-        let Ok(addr) = tag_block(api.state.pool, block, Flags::KERNEL) else { break };
-        // SAFETY: `done < nr`, and the caller gave room for `nr` pointers.
-        unsafe { addrs.add(done).write(addr.as_ptr().cast()) };
-        done += 1;
-    }
+    let pool = api.state.pool;
+    let mut done = 0usize;
+    pool.alloc_pages_bulk(order, Flags::from_gfp(gfp, None), nr as usize, |block| {
+        // A failed tag (an injected fault) frees its block.
+        if let Ok(addr) = tag_block(pool, block) {
+            // SAFETY: The pool hands out at most `nr` blocks, and the
+            // caller gave room for `nr` pointers.
+            unsafe { addrs.add(done).write(addr.as_ptr().cast()) };
+            done += 1;
+        }
+    });
     done as c_uint
 }
 
@@ -147,37 +250,32 @@ pub(crate) unsafe extern "C" fn zonemm_cache_create(name: *const c_char, size: u
     let Ok(cache) = Cache::create(api.state.pool, name, size, align, DebugFlags::default(), None) else {
         return core::ptr::null_mut();
     };
-    let mut caches = api.caches.lock();
-    if caches.reserve(1, GFP_KERNEL).is_err() {
+    let _w = api.writers.lock();
+    let Some((i, slot)) = api.slots.iter().enumerate().find(|(_, s)| s.cache.load(Relaxed) == 0) else {
+        pr_warn!("zonemm_cache_create {name}: all {MAX_CACHES} handles in use\n");
         return core::ptr::null_mut();
-    }
+    };
     // SAFETY: The cache is never moved out of its box: it is only borrowed,
     // then dropped in place by `zonemm_cache_destroy` or `Api::drop`.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(cache) });
-    let _ = caches.push_within_capacity(raw as usize);
-    raw.cast()
-}
-
-/// The cache behind a handle, if it is one of ours.
-fn cache_of(api: &Api, handle: *mut c_void) -> Option<&'static Cache<'static>> {
-    api.caches.lock().contains(&(handle as usize)).then(|| {
-        // SAFETY: A registered handle is a live cache until destroyed.
-        unsafe { &*handle.cast::<Cache<'static>>() }
-    })
+    // INVARIANT: a leaked pinned box, published under `writers`.
+    slot.cache.store(raw as usize, Release);
+    Handle::new(i, slot.gen.load(Relaxed)).0 as *mut c_void
 }
 
 /// `zonemm_cache_alloc()`: see `include/zonemm.h`.
 #[no_mangle]
-pub(crate) extern "C" fn zonemm_cache_alloc(cache: *mut c_void) -> *mut c_void {
-    let Some(cache) = api().and_then(|a| cache_of(a, cache)) else { return core::ptr::null_mut() };
-    to_ptr(cache.alloc(Flags::KERNEL))
+pub(crate) extern "C" fn zonemm_cache_alloc(cache: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void {
+    let Some(api) = api() else { return core::ptr::null_mut() };
+    api.with_cache(cache, true, |c| to_ptr(c.alloc(Flags::from_gfp(gfp, None)))).unwrap_or(core::ptr::null_mut())
 }
 
 /// `zonemm_cache_free()`: see `include/zonemm.h`.
 #[no_mangle]
 pub(crate) extern "C" fn zonemm_cache_free(cache: *mut c_void, obj: *mut c_void) {
-    if let (Some(cache), Some(p)) = (api().and_then(|a| cache_of(a, cache)), NonNull::new(obj.cast())) {
-        cache.free(p);
+    let (Some(api), Some(p)) = (api(), NonNull::new(obj.cast())) else { return };
+    if api.with_cache(cache, false, |c| c.free(p)).is_none() {
+        pr_err!("zonemm_cache_free: {:#x} is not a live cache; {:#x} ignored\n", cache as usize, obj as usize);
     }
 }
 
@@ -185,22 +283,38 @@ pub(crate) extern "C" fn zonemm_cache_free(cache: *mut c_void, obj: *mut c_void)
 #[no_mangle]
 pub(crate) extern "C" fn zonemm_cache_destroy(cache: *mut c_void) -> c_int {
     let Some(api) = api() else { return EINVAL.to_errno() };
-    let Some(c) = cache_of(api, cache) else { return EINVAL.to_errno() };
+    let h = Handle(cache as usize);
+    let _w = api.writers.lock();
+    let Some(slot) = api.slots.get(h.slot()) else { return EINVAL.to_errno() };
+    let raw = slot.cache.load(Relaxed);
+    if raw == 0 || slot.gen.load(Relaxed) != h.gen() || h.0 >> 63 == 0 {
+        pr_err!("zonemm_cache_destroy: {:#x} is not a live cache\n", cache as usize);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: Published, and only we (holding `writers`) may unpublish it.
+    let c = unsafe { &*(raw as *const Cache<'static>) };
+    // No allocation from here on: once every caller inside has left, the
+    // count of objects in use can only go down.
+    slot.dying.store(true, Release);
+    api.srcu.synchronize();
+    // Refuse while objects are in use, changing nothing.
     if let Err(e) = c.prepare_destroy() {
+        slot.dying.store(false, Release);
         return e.to_errno();
     }
-    api.caches.lock().retain(|a| *a != cache as usize);
-    // SAFETY: Registered until just now; from `KBox::into_raw` of a pinned
-    // box; nobody else holds it.
-    drop(unsafe { Pin::new_unchecked(KBox::from_raw(cache.cast::<Cache<'static>>())) });
+    api.unpublish(slot);
+    slot.dying.store(false, Release);
+    // SAFETY: From `KBox::into_raw` of a pinned box in
+    // `zonemm_cache_create`; unpublished, and no reader is left.
+    drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw as *mut Cache<'static>)) });
     0
 }
 
 /// `zonemm_kmalloc()`: see `include/zonemm.h`.
 #[no_mangle]
-pub(crate) extern "C" fn zonemm_kmalloc(size: usize) -> *mut c_void {
+pub(crate) extern "C" fn zonemm_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
     let Some(api) = api() else { return core::ptr::null_mut() };
-    to_ptr(api.state.kmalloc.kmalloc(size, Flags::KERNEL))
+    to_ptr(api.state.kmalloc.kmalloc(size, Flags::from_gfp(gfp, None)))
 }
 
 /// `zonemm_kfree()`: see `include/zonemm.h`.

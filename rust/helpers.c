@@ -16,6 +16,9 @@
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/nodemask.h>
+#include <linux/preempt.h>
+#include <linux/smp.h>
+#include <linux/workqueue.h>
 #include <linux/slab.h>
 #include <linux/topology.h>
 #include <linux/vmalloc.h>
@@ -249,4 +252,42 @@ void zonemm_msleep_interruptible(unsigned int msecs)
 u64 zonemm_ktime_ns(void)
 {
 	return ktime_get_ns();
+}
+
+/* get_cpu() and put_cpu(): preemption off and on, the CPU's number. */
+unsigned int zonemm_get_cpu(void)
+{
+	return get_cpu();
+}
+
+void zonemm_put_cpu(void)
+{
+	put_cpu();
+}
+
+/* Whether the caller may sleep: for the slow path's drain_all_pages(). */
+bool zonemm_in_task_context(void)
+{
+	return !in_interrupt() && !irqs_disabled() && preemptible();
+}
+
+/*
+ * work_on_cpu() on every online CPU in turn, as drain_all_pages() queues
+ * its drain on each CPU and waits: @fn runs in a kworker bound to the CPU.
+ * Returns the first non-zero result. Sleeps.
+ */
+long zonemm_work_on_each_cpu(long (*fn)(void *arg), void *arg)
+{
+	unsigned int cpu;
+	long ret = 0;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		long r = work_on_cpu(cpu, fn, arg);
+
+		if (r && !ret)
+			ret = r;
+	}
+	cpus_read_unlock();
+	return ret;
 }

@@ -94,4 +94,17 @@ extern "C" {
     /// `node_state(nid, N_NORMAL_MEMORY)`: the node has memory outside
     /// `ZONE_MOVABLE`.
     pub(crate) fn zonemm_node_has_normal_memory(nid: c_int) -> bool;
+    /// `get_cpu()`: disables preemption and returns the CPU's number.
+    pub(crate) fn zonemm_get_cpu() -> c_uint;
+    /// `put_cpu()`: enables preemption again.
+    pub(crate) fn zonemm_put_cpu();
+    /// Not in an interrupt, interrupts on, preemptible: the caller may
+    /// sleep.
+    pub(crate) fn zonemm_in_task_context() -> bool;
+    /// `work_on_cpu(cpu, f, arg)` on every online CPU in turn; the first
+    /// non-zero result. Sleeps.
+    pub(crate) fn zonemm_work_on_each_cpu(
+        f: unsafe extern "C" fn(arg: *mut c_void) -> c_long,
+        arg: *mut c_void,
+    ) -> c_long;
 }

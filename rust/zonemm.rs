@@ -24,6 +24,7 @@ mod fault;
 mod ffi;
 mod helpers;
 mod merge;
+mod percpu;
 mod region;
 mod slab;
 mod source;
@@ -224,7 +225,7 @@ impl kernel::Module for ZoneMm {
         let merger_owner = Leaked::new(KBox::pin(merger, GFP_KERNEL)?);
         merger_owner.get().start()?;
         let tree = debugfs::Tree::new(root, slab_dir, state_owner.get(), merger_owner.get())?;
-        let api = Leaked::new(KBox::pin(ffi::Api::new(state_owner.get())?, GFP_KERNEL)?);
+        let api = Leaked::new(KBox::pin_init(ffi::Api::new(state_owner.get())?, GFP_KERNEL)?);
         ffi::Api::publish(api.get());
         Ok(Self { _tree: tree, _api: api, _merger: merger_owner, _state: state_owner, _pool: pool_owner })
     }

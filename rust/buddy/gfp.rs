@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The buddy layer's allocation flags: the parts of `gfp_t`
-//! (`include/linux/gfp_types.h`) that matter to zonemm, and
-//! `numa_mem_id()` for the preferred node.
+//! (`include/linux/gfp_types.h`) that matter to zonemm, what
+//! `gfp_to_alloc_flags()` makes of them, and `numa_mem_id()` for the
+//! preferred node.
+
+use kernel::bindings;
 
 use crate::{
     helpers::zonemm_numa_mem_id,
     page_alloc::MigrateType,
+    watermark::Reserves,
     zone::ZoneType,
 };
 
@@ -19,10 +23,12 @@ pub(crate) struct Flags {
     pub(crate) mt: MigrateType,
     /// Zero the block (`__GFP_ZERO`).
     pub(crate) zero: bool,
-    /// May dip below the min watermark, as `GFP_ATOMIC` does. (No
-    /// allocation here ever sleeps, atomic or not.)
-    pub(crate) atomic: bool,
-    /// The preferred node (`alloc_pages_node()`); else the current CPU's.
+    /// May use the reserves under the min watermark (`__GFP_HIGH`).
+    pub(crate) high: bool,
+    /// May sleep (`__GFP_DIRECT_RECLAIM`): a failing allocation then
+    /// drains every CPU's lists, which waits for each CPU.
+    pub(crate) may_sleep: bool,
+    /// The preferred node (`alloc_pages_node()`); else `numa_mem_id()`.
     pub(crate) node: Option<usize>,
     /// Only the preferred node (`__GFP_THISNODE`).
     pub(crate) this_node: bool,
@@ -34,7 +40,8 @@ impl Flags {
         highest: ZoneType::Normal,
         mt: MigrateType::Unmovable,
         zero: false,
-        atomic: false,
+        high: false,
+        may_sleep: true,
         node: None,
         this_node: false,
     };
@@ -43,8 +50,56 @@ impl Flags {
     pub(crate) const MOVABLE: Self =
         Self { highest: ZoneType::Movable, mt: MigrateType::Movable, ..Self::KERNEL };
 
-    /// `GFP_ATOMIC`.
-    pub(crate) const ATOMIC: Self = Self { atomic: true, ..Self::KERNEL };
+    /// `GFP_ATOMIC`: never sleeps, may use reserves.
+    pub(crate) const ATOMIC: Self = Self { high: true, may_sleep: false, ..Self::KERNEL };
+
+    /// `GFP_NOWAIT`: never sleeps, no reserves.
+    pub(crate) const NOWAIT: Self = Self { may_sleep: false, ..Self::KERNEL };
+
+    /// The flags of a C caller's `gfp_t`: `__GFP_DIRECT_RECLAIM`,
+    /// `__GFP_HIGH`, `__GFP_ZERO`, `__GFP_MOVABLE`, `__GFP_DMA32` and
+    /// `__GFP_THISNODE` (with `node`) count; other bits are ignored.
+    pub(crate) fn from_gfp(gfp: u32, node: Option<usize>) -> Self {
+        let bit = |b: u32| gfp >> b & 1 != 0;
+        let movable = bit(bindings::___GFP_MOVABLE_BIT);
+        let highest = if bit(bindings::___GFP_DMA32_BIT) {
+            ZoneType::Dma32
+        } else if movable {
+            ZoneType::Movable
+        } else {
+            ZoneType::Normal
+        };
+        Self {
+            highest,
+            mt: if movable { MigrateType::Movable } else { MigrateType::Unmovable },
+            zero: bit(bindings::___GFP_ZERO_BIT),
+            high: bit(bindings::___GFP_HIGH_BIT),
+            may_sleep: bit(bindings::___GFP_DIRECT_RECLAIM_BIT),
+            node,
+            this_node: node.is_some() && bit(bindings::___GFP_THISNODE_BIT),
+        }
+    }
+
+    /// The slow path's reserves (`gfp_to_alloc_flags()`): `__GFP_HIGH`
+    /// gives `ALLOC_MIN_RESERVE`, and without `__GFP_DIRECT_RECLAIM` also
+    /// `ALLOC_NON_BLOCK`.
+    pub(crate) fn reserves(&self) -> Reserves {
+        match (self.high, self.may_sleep) {
+            (false, _) => Reserves::None,
+            (true, true) => Reserves::Min,
+            (true, false) => Reserves::Atomic,
+        }
+    }
+
+    /// The flags for the kernel allocator's own bookkeeping allocations
+    /// made on behalf of an allocation with these flags.
+    pub(crate) fn kernel_gfp(&self) -> kernel::alloc::Flags {
+        match (self.may_sleep, self.high) {
+            (true, _) => kernel::alloc::flags::GFP_KERNEL,
+            (false, true) => kernel::alloc::flags::GFP_ATOMIC,
+            (false, false) => kernel::alloc::flags::GFP_NOWAIT,
+        }
+    }
 
     /// The same, up to zone `highest` (`GFP_DMA32` and the like).
     pub(crate) const fn zone(self, highest: ZoneType) -> Self {

@@ -2,29 +2,30 @@
 
 //! One zone of the pool: `struct zone` of `include/linux/mmzone.h`.
 //!
-//! The free lists (the core's [`page_alloc::Zone`]) live under `lock`; each CPU
-//! has its own [`PerCpuPages`] under its own lock. Watermarks,
+//! The free lists (the core's [`page_alloc::Zone`]) live under `lock`, an
+//! interrupt-safe spinlock (`zone->lock` is taken with
+//! `spin_lock_irqsave()`). Each CPU has its own [`PerCpuPages`] in a
+//! [`PerCpu`], entered with the local trylock the kernel's
+//! `pcp_spin_trylock()` became: an interrupt that finds its CPU's lists in
+//! use goes straight to the free lists instead. Watermarks,
 //! `lowmem_reserve` and a copy of the free counts are atomics, so the
-//! watermark check of the allocation fast path takes no lock, as
+//! watermark check of the fast path takes no lock, as
 //! `zone_watermark_fast()` reads `NR_FREE_PAGES` without one.
 //!
-//! Lock order: a CPU's `pcp` lock, then the zone's `lock` (as
-//! `rmqueue_bulk()` and `free_pcppages_bulk()` nest them). Both are
-//! spinlocks: nothing here sleeps or allocates while holding one.
+//! Lock order: a CPU's lists (the local trylock), then the zone's `lock`
+//! (as `rmqueue_bulk()` and `free_pcppages_bulk()` nest them). Nothing
+//! here sleeps or allocates inside either; only the functions that say
+//! so (those reaching every CPU's lists) sleep.
 
 use kernel::{
-    cpu::{
-        self,
-        CpuId, //
-    },
-    new_spinlock,
+    new_spinlock_irq,
     prelude::*,
     sync::{
         atomic::{
             Atomic,
             Relaxed, //
         },
-        SpinLock,
+        SpinLockIrq,
     },
 };
 
@@ -38,6 +39,7 @@ use crate::{
         PAGEBLOCK_NR_PAGES, //
     },
     helpers::zonemm_pfn_to_virt,
+    percpu::PerCpu,
     pcp::{
         default_batch,
         default_high,
@@ -56,6 +58,7 @@ use crate::{
     watermark::{
         watermark_ok,
         Mark,
+        Reserves,
         Watermarks,
     },
     zone::{
@@ -66,6 +69,13 @@ use crate::{
 
 type FreeLists = page_alloc::Zone<KVVec<PageMeta>>;
 type Pcp = PerCpuPages<KVVec<u32>>;
+
+/// One CPU's part of a zone: its lists and its allocation counts (the
+/// kernel's per-CPU `vm_event_states`), touched only on that CPU.
+struct ZoneCpu {
+    pcp: Pcp,
+    allocs: [u64; NR_PAGE_ORDERS],
+}
 
 /// A copy of a zone's counters, taken under its locks.
 pub(crate) struct ZoneSnapshot {
@@ -94,16 +104,20 @@ pub(crate) struct Zone {
     spanned: usize,
     slot_pfn: KVec<usize>,
     #[pin]
-    lock: SpinLock<FreeLists>,
-    pcp: KVec<Pin<KBox<SpinLock<Pcp>>>>,
+    lock: SpinLockIrq<FreeLists>,
+    cpus: PerCpu<ZoneCpu>,
+    /// Allocations served from the free lists straight, per order,
+    /// written under `lock` (a load and a store, no read-modify-write).
+    allocs: [Atomic<u64>; NR_PAGE_ORDERS],
     free_pages: Atomic<usize>,
     free_orders: Atomic<u32>,
-    /// Each pageblock's migrate type, copied from the free lists whenever a
-    /// claim may have changed one, for frees to read without the zone lock
+    /// Each pageblock's migrate type, copied from the free lists whenever
+    /// one changes, for frees to read without the zone lock
     /// (`get_pfnblock_migratetype()` reads the pageblock bitmap so).
     pageblock_mt: KVec<Atomic<u32>>,
-    /// The free lists' claim count when `pageblock_mt` was copied.
-    claims_copied: Atomic<u64>,
+    /// The free lists' pageblock change count when `pageblock_mt` was
+    /// copied.
+    pageblocks_copied: Atomic<u64>,
     wmark: [Atomic<usize>; 3],
     lowmem_reserve: [Atomic<usize>; MAX_NR_ZONES],
 }
@@ -142,12 +156,11 @@ impl Zone {
         }
         let nr_managed = lists.managed();
         let batch = default_batch(nr_managed);
-        let mut pcp = KVec::new();
-        for _ in 0..cpu::nr_cpu_ids() {
+        let cpus = PerCpu::new(|_| {
             let slots = KVVec::from_elem(0u32, PCP_SLOTS, GFP_KERNEL)?;
-            let lists = Pcp::new(slots, default_high(batch), batch).map_err(|_| EINVAL)?;
-            pcp.push(KBox::pin_init(new_spinlock!(lists, "Zone::pcp"), GFP_KERNEL)?, GFP_KERNEL)?;
-        }
+            let pcp = Pcp::new(slots, default_high(batch), batch).map_err(|_| EINVAL)?;
+            Ok(ZoneCpu { pcp, allocs: [0; NR_PAGE_ORDERS] })
+        })?;
         let free_orders = Self::free_orders_of(&lists);
         let mut pageblock_mt = KVec::with_capacity(spanned / PAGEBLOCK_NR_PAGES, GFP_KERNEL)?;
         for pb in (0..spanned).step_by(PAGEBLOCK_NR_PAGES) {
@@ -161,12 +174,13 @@ impl Zone {
                 spanned,
                 // INVARIANT: the spans were laid out slot by slot above.
                 slot_pfn,
-                lock <- new_spinlock!(lists, "Zone::lock"),
-                pcp,
+                lock <- new_spinlock_irq!(lists, "Zone::lock"),
+                cpus,
+                allocs: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
                 free_pages: Atomic::new(nr_managed),
                 free_orders: Atomic::new(free_orders),
                 pageblock_mt,
-                claims_copied: Atomic::new(0),
+                pageblocks_copied: Atomic::new(0),
                 wmark: [const { Atomic::new(0) }; 3],
                 lowmem_reserve: [const { Atomic::new(0) }; MAX_NR_ZONES],
             }? Error),
@@ -178,8 +192,7 @@ impl Zone {
     /// the per-CPU lists with their rings, and the slot map.
     pub(crate) fn metadata_bytes(&self) -> (usize, usize, usize) {
         let meta = self.spanned * core::mem::size_of::<PageMeta>();
-        let pcp = self.pcp.capacity() * core::mem::size_of::<Pin<KBox<SpinLock<Pcp>>>>()
-            + self.pcp.len() * (core::mem::size_of::<SpinLock<Pcp>>() + PCP_SLOTS * core::mem::size_of::<u32>());
+        let pcp = self.cpus.len() * (core::mem::size_of::<ZoneCpu>().next_multiple_of(64) + PCP_SLOTS * core::mem::size_of::<u32>());
         let maps = self.slot_pfn.capacity() * core::mem::size_of::<usize>()
             + self.pageblock_mt.capacity() * core::mem::size_of::<Atomic<u32>>()
             + core::mem::size_of::<Self>();
@@ -217,6 +230,14 @@ impl Zone {
         Pfn(self.slot_pfn[idx / MAX_ORDER_NR_PAGES] + idx % MAX_ORDER_NR_PAGES)
     }
 
+    /// The page index of frame `pfn`, if it is one of the zone's.
+    pub(crate) fn index_of(&self, pfn: Pfn) -> Option<u32> {
+        let first = pfn.align_down(Order::MAX).0;
+        let slot = self.slot_pfn.binary_search(&first).ok()?;
+        // CAST: zone indices fit in u32 (checked by `Pool::new`).
+        Some((slot * MAX_ORDER_NR_PAGES + (pfn.0 - first)) as u32)
+    }
+
     /// The direct-map address of page index `idx`.
     pub(crate) fn virt(&self, idx: u32) -> *mut u8 {
         // SAFETY: By the type invariant the frame is one of the zone's
@@ -234,13 +255,14 @@ impl Zone {
     fn publish(&self, lists: &FreeLists) {
         self.free_pages.store(lists.nr_free_pages(), Relaxed);
         self.free_orders.store(Self::free_orders_of(lists), Relaxed);
-        // Pageblocks change type only by a claim: copy them again after one.
-        let claims = lists.stats().claims;
-        if claims != self.claims_copied.load(Relaxed) {
+        // Copy the pageblock types again after any changed (a claim, or a
+        // merge across pageblocks that retypes the merged block).
+        let changes = lists.pageblock_changes();
+        if changes != self.pageblocks_copied.load(Relaxed) {
             for (i, mt) in self.pageblock_mt.iter().enumerate() {
                 mt.store(lists.pageblock_mt(i * PAGEBLOCK_NR_PAGES) as u32, Relaxed);
             }
-            self.claims_copied.store(claims, Relaxed);
+            self.pageblocks_copied.store(changes, Relaxed);
         }
     }
 
@@ -281,46 +303,67 @@ impl Zone {
 
     /// `zone_watermark_fast()`: whether a block of `order` for an
     /// allocation whose highest zone is `highest` may come from here.
-    pub(crate) fn watermark_ok(&self, order: Order, mark: Mark, highest: ZoneType, atomic: bool) -> bool {
-        self.watermark_ok_plus(order, mark, 0, highest, atomic)
+    pub(crate) fn watermark_ok(&self, order: Order, mark: Mark, highest: ZoneType, reserves: Reserves) -> bool {
+        self.watermark_ok_plus(order, mark, 0, highest, reserves)
     }
 
     /// [`Zone::watermark_ok`] with `extra` pages more to stay above, as
     /// `alloc_pages_bulk()` checks for its whole batch.
-    pub(crate) fn watermark_ok_plus(&self, order: Order, mark: Mark, extra: usize, highest: ZoneType, atomic: bool) -> bool {
+    pub(crate) fn watermark_ok_plus(&self, order: Order, mark: Mark, extra: usize, highest: ZoneType, reserves: Reserves) -> bool {
         let mask = self.free_orders.load(Relaxed);
         watermark_ok(
             self.free_pages(),
             order,
             self.watermarks().get(mark) + extra,
             self.lowmem_reserve[highest.index()].load(Relaxed),
-            atomic,
+            reserves,
             |o| (mask >> o & 1) as usize,
         )
     }
 
-    fn this_cpu_pcp(&self) -> &SpinLock<Pcp> {
-        let cpu = CpuId::current().as_u32() as usize;
-        &self.pcp[cpu.min(self.pcp.len() - 1)]
-    }
-
     /// `rmqueue()`: a block of `order` as `mt`, through this CPU's lists
-    /// for small orders. Returns its page index.
+    /// for small orders, straight from the free lists for larger ones or
+    /// when an interrupted user holds this CPU's lists. Returns its page
+    /// index. Any context but NMI.
     pub(crate) fn rmqueue(&self, order: Order, mt: MigrateType) -> Option<u32> {
         if pcp_allowed_order(order) {
-            let mut pcp = self.this_cpu_pcp().lock();
-            if let Some(idx) = pcp.pop(order, mt) {
-                return Some(idx);
+            let got = self.cpus.try_with(|c| {
+                let idx = match c.pcp.pop(order, mt) {
+                    Some(idx) => Some(idx),
+                    None => self.refill(&mut c.pcp, order, mt),
+                };
+                if idx.is_some() {
+                    c.allocs[order.index()] += 1;
+                }
+                idx
+            });
+            if let Some(idx) = got {
+                return idx;
             }
-            let mut lists = self.lock.lock();
-            let idx = pcp.refill(order, mt, || Self::take_for_pcp(&mut lists, order, mt));
-            self.publish(&lists);
-            return idx;
         }
+        self.rmqueue_locked(order, mt)
+    }
+
+    /// `rmqueue_buddy()`: one block from the free lists.
+    fn rmqueue_locked(&self, order: Order, mt: MigrateType) -> Option<u32> {
         let mut lists = self.lock.lock();
-        let idx = lists.rmqueue(order, mt);
+        // CAST: zone indices fit in u32 (checked by `Pool::new`).
+        let idx = lists.rmqueue(order, mt).map(|i| i as u32);
+        if idx.is_some() {
+            let n = &self.allocs[order.index()];
+            n.store(n.load(Relaxed) + 1, Relaxed);
+        }
         self.publish(&lists);
-        idx.map(|i| i as u32)
+        idx
+    }
+
+    /// `rmqueue_bulk()` for a CPU's empty list: a batch under one hold of
+    /// the zone lock, the first block for the caller.
+    fn refill(&self, pcp: &mut Pcp, order: Order, mt: MigrateType) -> Option<u32> {
+        let mut lists = self.lock.lock();
+        let idx = pcp.refill(order, mt, || Self::take_for_pcp(&mut lists, order, mt));
+        self.publish(&lists);
+        idx
     }
 
     /// One block for a per-CPU refill; an injected fault ends the batch
@@ -334,30 +377,29 @@ impl Zone {
     }
 
     /// Up to `n` blocks of `order` as `mt`, handed to `f` one by one, for
-    /// `alloc_pages_bulk()`: this CPU's lists are taken once for the lot.
-    /// Returns how many `f` got.
+    /// `alloc_pages_bulk()`: this CPU's lists are entered once for the
+    /// lot. Returns how many `f` got. `f` must not sleep. Any context but
+    /// NMI.
     pub(crate) fn rmqueue_bulk(&self, order: Order, mt: MigrateType, n: usize, mut f: impl FnMut(u32)) -> usize {
         let mut got = 0;
-        if !pcp_allowed_order(order) {
-            while got < n {
-                let Some(idx) = self.rmqueue(order, mt) else { break };
-                f(idx);
-                got += 1;
-            }
-            return got;
-        }
-        let mut pcp = self.this_cpu_pcp().lock();
-        while got < n {
-            let idx = match pcp.pop(order, mt) {
-                Some(idx) => Some(idx),
-                None => {
-                    let mut lists = self.lock.lock();
-                    let idx = pcp.refill(order, mt, || Self::take_for_pcp(&mut lists, order, mt));
-                    self.publish(&lists);
-                    idx
+        let entered = pcp_allowed_order(order)
+            && self.cpus.try_with(|c| {
+                while got < n {
+                    let idx = match c.pcp.pop(order, mt) {
+                        Some(idx) => Some(idx),
+                        None => self.refill(&mut c.pcp, order, mt),
+                    };
+                    let Some(idx) = idx else { break };
+                    f(idx);
+                    got += 1;
                 }
-            };
-            let Some(idx) = idx else { break };
+                c.allocs[order.index()] += got as u64;
+            })
+            .is_some();
+        // Larger orders, or this CPU's lists held by the code we
+        // interrupted: the free lists.
+        while got < n && !entered {
+            let Some(idx) = self.rmqueue_locked(order, mt) else { break };
             f(idx);
             got += 1;
         }
@@ -368,17 +410,21 @@ impl Zone {
     /// its pageblock's migrate type for small orders (as
     /// `free_frozen_pages()` picks the list by `get_pfnblock_migratetype()`,
     /// not by what the block was allocated as), giving a batch back over
-    /// `high`; else straight to the free lists.
+    /// `high`; else, or when an interrupted user holds this CPU's lists,
+    /// straight to the free lists. Any context but NMI.
     pub(crate) fn free(&self, idx: u32, order: Order) {
         if pcp_allowed_order(order) {
             let mt = self.pageblock_mt(idx);
-            let mut pcp = self.this_cpu_pcp().lock();
-            if pcp.push(idx, order, mt) {
-                let mut lists = self.lock.lock();
-                pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
-                self.publish(&lists);
+            let done = self.cpus.try_with(|c| {
+                if c.pcp.push(idx, order, mt) {
+                    let mut lists = self.lock.lock();
+                    c.pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
+                    self.publish(&lists);
+                }
+            });
+            if done.is_some() {
+                return;
             }
-            return;
         }
         let mut lists = self.lock.lock();
         Self::free_one(&mut lists, idx, order);
@@ -396,37 +442,58 @@ impl Zone {
         self.lock.lock().split(idx as usize, order).is_ok()
     }
 
-    /// `drain_pages_zone()`: every CPU's lists back to the free lists.
-    pub(crate) fn drain(&self) {
-        for pcp in self.pcp.iter() {
-            let mut pcp = pcp.lock();
-            let mut lists = self.lock.lock();
-            pcp.drain(true, |i, o| Self::free_one(&mut lists, i, o));
-            self.publish(&lists);
-        }
+    /// `drain_local_pages()`: this CPU's lists back to the free lists, if
+    /// no interrupted user holds them. Any context but NMI.
+    pub(crate) fn drain_local(&self) {
+        self.cpus.try_with(|c| self.drain_cpu(&mut c.pcp));
     }
 
-    /// Sets every CPU's `high` and `batch`, draining what is over.
+    fn drain_cpu(&self, pcp: &mut Pcp) {
+        let mut lists = self.lock.lock();
+        pcp.drain(true, |i, o| Self::free_one(&mut lists, i, o));
+        self.publish(&lists);
+    }
+
+    /// `drain_pages_zone()` on every CPU: all their lists back to the free
+    /// lists. Sleeps (it runs on each CPU in turn).
+    pub(crate) fn drain(&self) {
+        self.cpus.on_each_cpu(|_, c| self.drain_cpu(&mut c.pcp));
+    }
+
+    /// Sets every CPU's `high` and `batch`, draining what is over. Sleeps.
     pub(crate) fn set_pcp_high_batch(&self, high: usize, batch: usize) -> Result<(), &'static str> {
-        for pcp in self.pcp.iter() {
-            let mut pcp = pcp.lock();
-            pcp.set_high_batch(high, batch)?;
-            if pcp.over_high() {
+        let failed = Atomic::new(false);
+        self.cpus.on_each_cpu(|_, c| {
+            if c.pcp.set_high_batch(high, batch).is_err() {
+                failed.store(true, Relaxed);
+            } else if c.pcp.over_high() {
                 let mut lists = self.lock.lock();
-                pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
+                c.pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
                 self.publish(&lists);
             }
+        });
+        if failed.load(Relaxed) {
+            return Err("bad high or batch");
         }
         Ok(())
     }
 
-    /// Per CPU: pages on its lists, `high` and `batch`.
+    /// Per CPU: pages on its lists, `high` and `batch`. Sleeps.
     pub(crate) fn pcp_counts(&self) -> KVec<(usize, usize, usize)> {
+        let counts: KVec<[Atomic<usize>; 3]> = (0..self.cpus.len())
+            .map(|_| [const { Atomic::new(0) }; 3])
+            .try_fold(KVec::new(), |mut v, e| v.push(e, GFP_KERNEL).map(|_| v))
+            .unwrap_or_default();
+        self.cpus.on_each_cpu(|cpu, c| {
+            if let Some(slot) = counts.get(cpu) {
+                slot[0].store(c.pcp.count(), Relaxed);
+                slot[1].store(c.pcp.high(), Relaxed);
+                slot[2].store(c.pcp.batch(), Relaxed);
+            }
+        });
         let mut v = KVec::new();
-        for pcp in self.pcp.iter() {
-            let pcp = pcp.lock();
-            let entry = (pcp.count(), pcp.high(), pcp.batch());
-            drop(pcp);
+        for slot in counts.iter() {
+            let entry = (slot[0].load(Relaxed), slot[1].load(Relaxed), slot[2].load(Relaxed));
             if v.push(entry, GFP_KERNEL).is_err() {
                 break;
             }
@@ -434,26 +501,40 @@ impl Zone {
         v
     }
 
-    /// Blocks on CPU `cpu`'s list of `order` and `mt`.
-    pub(crate) fn pcp_len(&self, cpu: usize, order: Order, mt: MigrateType) -> usize {
-        self.pcp.get(cpu).map_or(0, |p| p.lock().len(order, mt))
+    /// Blocks on this CPU's list of `order` and `mt` (`None` while an
+    /// interrupted user holds them).
+    pub(crate) fn pcp_len_here(&self, order: Order, mt: MigrateType) -> Option<usize> {
+        self.cpus.try_with(|c| c.pcp.len(order, mt))
     }
 
-    /// Pages on all CPUs' lists.
+    /// Pages on all CPUs' lists. Sleeps.
     pub(crate) fn pcp_pages(&self) -> usize {
-        self.pcp.iter().map(|p| p.lock().count()).sum()
+        self.cpus.sum(|c| c.pcp.count() as u64) as usize
     }
 
-    /// The per-CPU lists' event counts, summed.
+    /// The per-CPU lists' event counts, summed. Sleeps.
     pub(crate) fn pcp_stats(&self) -> PcpStats {
-        let mut sum = PcpStats::default();
-        for pcp in self.pcp.iter() {
-            let s = *pcp.lock().stats();
-            sum.hits += s.hits;
-            sum.refills += s.refills;
-            sum.drains += s.drains;
-        }
-        sum
+        let sum: [Atomic<u64>; 3] = [const { Atomic::new(0) }; 3];
+        // The CPUs run one after another: loads and stores add up.
+        self.cpus.on_each_cpu(|_, c| {
+            let s = c.pcp.stats();
+            for (acc, v) in sum.iter().zip([s.hits, s.refills, s.drains]) {
+                acc.store(acc.load(Relaxed) + v, Relaxed);
+            }
+        });
+        PcpStats { hits: sum[0].load(Relaxed), refills: sum[1].load(Relaxed), drains: sum[2].load(Relaxed) }
+    }
+
+    /// Blocks allocated per order, all CPUs. Sleeps.
+    pub(crate) fn allocs(&self) -> [u64; NR_PAGE_ORDERS] {
+        let sum: [Atomic<u64>; NR_PAGE_ORDERS] = core::array::from_fn(|o| Atomic::new(self.allocs[o].load(Relaxed)));
+        // As above.
+        self.cpus.on_each_cpu(|_, c| {
+            for (acc, v) in sum.iter().zip(c.allocs) {
+                acc.store(acc.load(Relaxed) + v, Relaxed);
+            }
+        });
+        core::array::from_fn(|o| sum[o].load(Relaxed))
     }
 
     /// A copy of the free-list counters.

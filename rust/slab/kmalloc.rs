@@ -16,10 +16,10 @@ use kernel::sync::atomic::Relaxed;
 
 use super::{
     owner_of,
-    slab_of,
     Cache,
 };
 use crate::{
+    page_alloc::MigrateType,
     buddy::{
         Flags,
         PageBlock,
@@ -100,57 +100,79 @@ fn kmalloc_large(pool: &Pool, size: usize, flags: Flags) -> Result<NonNull<u8>> 
 }
 
 /// A block of `order` that [`kfree`] gives back, as `__get_free_pages()`
-/// for zonemm's exported API.
+/// for zonemm's exported API. Any context but NMI if `flags` may not
+/// sleep.
 pub(crate) fn kmalloc_block(pool: &Pool, order: Order, flags: Flags) -> Result<NonNull<u8>> {
-    tag_block(pool, pool.alloc_pages(order, flags)?, flags)
+    tag_block(pool, pool.alloc_pages(order, flags)?)
+}
+
+/// A large block's head-page owner word: the low bit set, then the order
+/// (4 bits), the migrate type (2 bits) and the zone's number in the pool,
+/// all the block needs to be freed again, so nothing is allocated to
+/// remember it (`folio_order()` and the pageblock do this in the kernel).
+struct LargeTag;
+
+impl LargeTag {
+    const ORDER_SHIFT: u32 = 1;
+    const MT_SHIFT: u32 = 5;
+    const ZONE_SHIFT: u32 = 8;
+
+    fn encode(block: &PageBlock<'_>, zone_id: usize) -> usize {
+        zone_id << Self::ZONE_SHIFT
+            | (block.mt() as usize) << Self::MT_SHIFT
+            | (block.order().get() as usize) << Self::ORDER_SHIFT
+            | 1
+    }
+
+    /// The zone number, order and migrate type of a tag.
+    fn decode(tag: usize) -> Option<(usize, Order, MigrateType)> {
+        if tag & 1 == 0 {
+            return None;
+        }
+        let order = Order::new((tag >> Self::ORDER_SHIFT & 0xf) as u32)?;
+        let mt = *MigrateType::ALL.get(tag >> Self::MT_SHIFT & 0x3)?;
+        Some((tag >> Self::ZONE_SHIFT, order, mt))
+    }
 }
 
 /// Hands `block` out as a [`kfree`]-able address: its head page's owner
-/// word takes the block. On failure the block is freed. Allocates with
-/// `flags`' context.
-pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>, flags: Flags) -> Result<NonNull<u8>> {
-    let addr = block.as_mut_ptr();
-    let gfp = if flags.atomic { GFP_ATOMIC } else { GFP_KERNEL };
+/// word takes a [`LargeTag`]. Allocates nothing: any context but NMI.
+pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>) -> Result<NonNull<u8>> {
     let owner = pool.owner(block.pfn()).ok_or(EINVAL)?;
+    let zone_id = pool.zone_id(block.zone()).ok_or(EINVAL)?;
     crate::fault::inject(crate::fault::Site::Slab, block.size())?;
-    let boxed = KBox::into_raw(KBox::new(block, gfp)?);
-    // A `KBox` is at least word aligned: the low bit is free for the tag.
-    owner.store(boxed as usize | 1, Relaxed);
-    NonNull::new(addr).ok_or(EINVAL)
+    let addr = NonNull::new(block.as_mut_ptr()).ok_or(EINVAL)?;
+    owner.store(LargeTag::encode(&block, zone_id), Relaxed);
+    // The tag owns the block now; `kfree` turns it back into one.
+    core::mem::forget(block);
+    Ok(addr)
 }
 
 /// `kfree()`: gives back an object from any cache of `pool`, or a large
-/// block. Anything else is reported and ignored.
+/// block. Anything else is reported and ignored. Any context but NMI.
 pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
-    if let Some(slab) = slab_of(pool, ptr.as_ptr()) {
-        // SAFETY: A cache outlives its slabs.
-        let cache = unsafe { &*slab.cache };
-        match cache.index_in(slab, ptr.as_ptr()) {
-            Some(i) => cache.free_object(slab, i, ptr),
-            None => cache.report(ptr.as_ptr(), 0, "kfree of a pointer inside an object"),
-        }
+    if super::free_any(pool, ptr) {
         return;
     }
-    if let Some(owner) = owner_of(pool, ptr.as_ptr()) {
-        // Take the tag atomically, so two racing frees cannot both have it.
-        let private = owner.xchg(0, Relaxed);
-        if private & 1 == 1 {
-            // SAFETY: Only `kmalloc_large` tags an owner word, with a
-            // `KBox<PageBlock>` it leaked, at the block's head page; we just
-            // took it over.
-            let block = unsafe { KBox::from_raw((private & !1) as *mut PageBlock<'_>) };
-            if block.as_mut_ptr() == ptr.as_ptr() {
-                drop(block);
-                return;
+    let addr = ptr.as_ptr();
+    // Only a block's first byte frees it: its head page's tag.
+    if let (0, Some(pfn), Some(owner)) = (addr as usize % PAGE_SIZE, pool.pfn_of(addr), owner_of(pool, addr)) {
+        let tag = owner.load(Relaxed);
+        if let Some((zone_id, order, mt)) = LargeTag::decode(tag) {
+            // Take the tag with a compare, so that of two racing frees one
+            // wins, and nothing else's word is ever touched.
+            if owner.cmpxchg(tag, 0, Relaxed).is_ok() {
+                // SAFETY: The tag was put there by `tag_block` for the block
+                // of `order` and `mt` at `pfn` in zone `zone_id`, which it
+                // owned; we just took the tag over, so it is ours alone.
+                if let Some(block) = unsafe { pool.block_at(zone_id, pfn, order, mt) } {
+                    drop(block);
+                    return;
+                }
             }
-            // Inside the block, not its start: put the tag back.
-            owner.store(KBox::into_raw(block) as usize | 1, Relaxed);
-        } else if private != 0 {
-            // Not ours to take: a slab's word (handled above) or another's.
-            owner.store(private, Relaxed);
         }
     }
-    pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", ptr.as_ptr() as usize);
+    pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
 }
 
 #[kunit_tests(zonemm_kmalloc)]

@@ -43,29 +43,34 @@ impl CacheStats {
 }
 
 impl Cache<'_> {
-    /// Sets every CPU cache's `limit` and `batchcount`.
+    /// Sets every CPU cache's `limit` and `batchcount`. Sleeps.
     pub(crate) fn set_tunables(&self, limit: usize, batchcount: usize) -> Result {
         if let Err(why) = crate::slub::check_tunables(limit, batchcount) {
             pr_warn!("{}/tunables {limit} {batchcount}: {why}\n", self.name());
             return Err(EINVAL);
         }
-        for cpu in self.cpus.iter() {
-            let mut ac = cpu.lock();
-            ac.set_tunables(limit, batchcount).map_err(|_| EINVAL)?;
-            if ac.avail() > limit {
+        let failed = Atomic::new(false);
+        self.cpus.on_each_cpu(|_, ac| {
+            if ac.set_tunables(limit, batchcount).is_err() {
+                failed.store(true, Relaxed);
+            } else if ac.avail() > limit {
                 ac.flush(false, |obj| self.free_trusted(obj as *const u8));
             }
+        });
+        if failed.load(Relaxed) {
+            return Err(EINVAL);
         }
+        self.tunables[0].store(limit, Relaxed);
+        self.tunables[1].store(batchcount, Relaxed);
         Ok(())
     }
 
     /// `limit` and `batchcount` (the same on every CPU).
     pub(crate) fn tunables(&self) -> (usize, usize) {
-        let ac = self.cpus[0].lock();
-        (ac.limit(), ac.batchcount())
+        (self.tunables[0].load(Relaxed), self.tunables[1].load(Relaxed))
     }
 
-    /// The numbers of its `/proc/slabinfo` row.
+    /// The numbers of its `/proc/slabinfo` row. Sleeps.
     pub(crate) fn slabinfo(&self) -> SlabInfo {
         let mut info = SlabInfo {
             objsize: self.layout.slot,
@@ -85,14 +90,10 @@ impl Cache<'_> {
         info
     }
 
-    /// The event counters, as `name value` lines.
+    /// The event counters, as `name value` lines. Sleeps.
     pub(crate) fn show_stats(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
-        let (mut alloc_hit, mut free_hit) = (0, 0);
-        for cpu in self.cpus.iter() {
-            let cc = cpu.lock();
-            alloc_hit += cc.alloc_hit;
-            free_hit += cc.free_hit;
-        }
+        let alloc_hit = self.cpus.sum(|c| c.alloc_hit);
+        let free_hit = self.cpus.sum(|c| c.free_hit);
         writeln!(f, "alloc_hit {alloc_hit}")?;
         writeln!(f, "alloc_miss {}", self.stats.alloc_miss.load(Relaxed))?;
         writeln!(f, "free_hit {free_hit}")?;

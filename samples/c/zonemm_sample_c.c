@@ -30,24 +30,24 @@ static int __init zonemm_sample_init(void)
 	if (!cache)
 		return -ENOMEM;
 	for (i = 0; i < OBJECTS; i++) {
-		objects[i] = zonemm_cache_alloc(cache);
+		objects[i] = zonemm_cache_alloc(cache, GFP_KERNEL);
 		if (!objects[i])
 			goto fail;
 		memset(objects[i], i, 128);
 	}
 	/* Bad requests get nothing: an order past 10, no array, no count. */
-	if (zonemm_alloc_pages_bulk(11, BATCH, batch) || zonemm_alloc_pages_bulk(1, BATCH, NULL) ||
-	    zonemm_alloc_pages_bulk(1, 0, batch) || batch[0])
+	if (zonemm_alloc_pages_bulk(GFP_KERNEL, 11, BATCH, batch) || zonemm_alloc_pages_bulk(GFP_KERNEL, 1, BATCH, NULL) ||
+	    zonemm_alloc_pages_bulk(GFP_KERNEL, 1, 0, batch) || batch[0])
 		goto fail;
-	if (zonemm_alloc_pages_bulk(1, BATCH, batch) != BATCH)
+	if (zonemm_alloc_pages_bulk(GFP_KERNEL, 1, BATCH, batch) != BATCH)
 		goto fail;
 	for (i = 0; i < BATCH; i++)
 		memset(batch[i], 0x40 + i, 2 * PAGE_SIZE);
 	for (i = 0; i < BATCH; i++)
 		if (((char *)batch[i])[2 * PAGE_SIZE - 1] != 0x40 + i)
 			goto fail;
-	pages = zonemm_alloc_pages(2, true);
-	mem = zonemm_kmalloc(200);
+	pages = zonemm_alloc_pages(GFP_KERNEL | __GFP_ZERO, 2);
+	mem = zonemm_kmalloc(200, GFP_KERNEL);
 	region = zonemm_region_alloc(4 * PAGE_SIZE, ZONEMM_REGION_MERGEABLE);
 	if (!pages || !mem || region < 0)
 		goto fail;

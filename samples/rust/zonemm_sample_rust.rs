@@ -4,7 +4,10 @@
 //! a cache and some objects, a block of pool pages, kmalloc'd memory and
 //! a mergeable region, all freed when it is unloaded.
 
-use kernel::prelude::*;
+use kernel::{
+    bindings,
+    prelude::*, //
+};
 
 module! {
     type: Sample,
@@ -16,16 +19,19 @@ module! {
 
 /// `include/zonemm.h`.
 mod zonemm {
-    use kernel::prelude::*;
+    use kernel::{
+        bindings,
+        prelude::*, //
+    };
 
     extern "C" {
         pub(crate) fn zonemm_cache_create(name: *const c_char, size: usize, align: usize) -> *mut c_void;
-        pub(crate) fn zonemm_cache_alloc(cache: *mut c_void) -> *mut c_void;
+        pub(crate) fn zonemm_cache_alloc(cache: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void;
         pub(crate) fn zonemm_cache_free(cache: *mut c_void, obj: *mut c_void);
         pub(crate) fn zonemm_cache_destroy(cache: *mut c_void) -> c_int;
-        pub(crate) fn zonemm_alloc_pages(order: c_uint, zero: bool) -> *mut c_void;
+        pub(crate) fn zonemm_alloc_pages(gfp: bindings::gfp_t, order: c_uint) -> *mut c_void;
         pub(crate) fn zonemm_free_pages(addr: *mut c_void);
-        pub(crate) fn zonemm_kmalloc(size: usize) -> *mut c_void;
+        pub(crate) fn zonemm_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void;
         pub(crate) fn zonemm_kfree(ptr: *const c_void);
         pub(crate) fn zonemm_region_alloc(size: usize, flags: c_uint) -> i64;
         pub(crate) fn zonemm_region_read(handle: i64, off: usize, buf: *mut c_void, len: usize) -> c_int;
@@ -59,7 +65,7 @@ impl kernel::Module for Sample {
         let mut sample = Self { cache, objects: KVec::new(), pages: core::ptr::null_mut(), mem: core::ptr::null_mut(), region: -1 };
         for _ in 0..8 {
             // SAFETY: Our cache.
-            let obj = unsafe { zonemm::zonemm_cache_alloc(cache) };
+            let obj = unsafe { zonemm::zonemm_cache_alloc(cache, bindings::GFP_KERNEL) };
             if obj.is_null() {
                 return Err(ENOMEM);
             }
@@ -67,8 +73,8 @@ impl kernel::Module for Sample {
         }
         // SAFETY: zonemm's API; freed in drop.
         unsafe {
-            sample.pages = zonemm::zonemm_alloc_pages(1, true);
-            sample.mem = zonemm::zonemm_kmalloc(3000);
+            sample.pages = zonemm::zonemm_alloc_pages(bindings::GFP_KERNEL | bindings::__GFP_ZERO, 1);
+            sample.mem = zonemm::zonemm_kmalloc(3000, bindings::GFP_KERNEL);
             sample.region = zonemm::zonemm_region_alloc(2 * 4096, 2);
         }
         if sample.pages.is_null() || sample.mem.is_null() || sample.region < 0 {

@@ -167,7 +167,7 @@ static unsigned long zm_pages(struct bench_ctx *ctx, struct bench_cpu *cpu,
 
 	for (i = 0; i + batch <= iters; i += batch) {
 		for (j = 0; j < batch; j++) {
-			void *p = zonemm_alloc_pages(order, false);
+			void *p = zonemm_alloc_pages(GFP_KERNEL, order);
 
 			if (!p)
 				goto fail;
@@ -220,7 +220,7 @@ static unsigned long zm_pages_bulk(struct bench_ctx *ctx, struct bench_cpu *cpu,
 	unsigned long i;
 
 	for (i = 0; i + batch <= iters; i += batch) {
-		got = zonemm_alloc_pages_bulk(order, batch, cpu->held);
+		got = zonemm_alloc_pages_bulk(GFP_KERNEL, order, batch, cpu->held);
 		for (j = 0; j < got; j++)
 			tag(cpu->held[j], PAGE_SIZE << order, tag_of(cpu, i + j));
 		for (j = 0; j < got; j++) {
@@ -265,7 +265,7 @@ static unsigned long zm_cache(struct bench_ctx *ctx, struct bench_cpu *cpu,
 
 	for (i = 0; i + batch <= iters; i += batch) {
 		for (j = 0; j < batch; j++) {
-			void *p = zonemm_cache_alloc(ctx->zcache);
+			void *p = zonemm_cache_alloc(ctx->zcache, GFP_KERNEL);
 
 			if (!p)
 				goto fail;
@@ -318,7 +318,7 @@ static unsigned long zm_kmalloc(struct bench_ctx *ctx, struct bench_cpu *cpu,
 	unsigned long i;
 
 	for (i = 0; i < iters; i++) {
-		void *p = zonemm_kmalloc(size);
+		void *p = zonemm_kmalloc(size, GFP_KERNEL);
 
 		if (!p)
 			break;

@@ -191,6 +191,8 @@ pub struct Zone<S> {
     nr_free_pages: usize,
     managed: usize,
     stats: BuddyStats,
+    /// Pageblock type changes so far, for copies of the types kept outside.
+    pageblock_changes: u64,
 }
 
 impl<S: core::ops::DerefMut<Target = [PageMeta]>> Zone<S> {
@@ -203,6 +205,7 @@ impl<S: core::ops::DerefMut<Target = [PageMeta]>> Zone<S> {
             nr_free_pages: 0,
             managed: 0,
             stats: BuddyStats::default(),
+            pageblock_changes: 0,
         }
     }
 
@@ -216,7 +219,7 @@ impl<S: core::ops::DerefMut<Target = [PageMeta]>> Zone<S> {
             return false;
         }
         for pb in (start & !(PAGEBLOCK_NR_PAGES - 1)..start + nr).step_by(PAGEBLOCK_NR_PAGES) {
-            self.meta[pb].pageblock_mt = mt as u8;
+            self.set_pageblock_mt(pb, mt);
         }
         let Some(range) = PfnRange::new(Pfn(start), nr) else { return false };
         for (first, order) in range.blocks() {
@@ -279,8 +282,22 @@ impl<S: core::ops::DerefMut<Target = [PageMeta]>> Zone<S> {
     fn set_pageblock_range(&mut self, idx: usize, order: Order, mt: MigrateType) {
         let end = idx + order.nr_pages().max(PAGEBLOCK_NR_PAGES);
         for pb in (idx & !(PAGEBLOCK_NR_PAGES - 1)..end).step_by(PAGEBLOCK_NR_PAGES) {
-            self.meta[pb].pageblock_mt = mt as u8;
+            self.set_pageblock_mt(pb, mt);
         }
+    }
+
+    /// `set_pageblock_migratetype()`, counting the changes.
+    fn set_pageblock_mt(&mut self, pb: usize, mt: MigrateType) {
+        if self.meta[pb].pageblock_mt != mt as u8 {
+            self.meta[pb].pageblock_mt = mt as u8;
+            self.pageblock_changes += 1;
+        }
+    }
+
+    /// How many times a pageblock has changed type: a copy of the types
+    /// taken at one count is current while the count stays the same.
+    pub fn pageblock_changes(&self) -> u64 {
+        self.pageblock_changes
     }
 
     fn mark_block(&mut self, idx: usize, order: Order, state: PageState) {
@@ -462,7 +479,7 @@ impl<S: core::ops::DerefMut<Target = [PageMeta]>> Zone<S> {
                 i += 1;
             }
         }
-        self.meta[pb].pageblock_mt = start as u8;
+        self.set_pageblock_mt(pb, start);
         self.rmqueue_smallest(order, start)
     }
 

@@ -138,24 +138,39 @@ pub fn lowmem_reserve(managed: &[usize; MAX_NR_ZONES]) -> [[usize; MAX_NR_ZONES]
     reserve
 }
 
+/// How far under a watermark an allocation may go: the reserve bits of
+/// `alloc_flags` that `gfp_to_alloc_flags()` sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reserves {
+    /// None (the fast path, and every caller without `__GFP_HIGH`).
+    None,
+    /// `ALLOC_MIN_RESERVE` (`__GFP_HIGH` for a caller that may sleep):
+    /// half the mark.
+    Min,
+    /// `ALLOC_MIN_RESERVE | ALLOC_NON_BLOCK` (`GFP_ATOMIC`): a half and
+    /// then a quarter of what is left.
+    Atomic,
+}
+
 /// `__zone_watermark_ok()`: whether a zone with `free_pages` free can give
-/// a block of `order` and stay above `mark` plus its `reserve` for the
-/// allocation's highest zone. `atomic` allocations (`ALLOC_MIN_RESERVE |
-/// ALLOC_NON_BLOCK`) may go a half and then a quarter below `mark`.
-/// `nr_free(o)` gives the zone's free blocks of order `o`.
+/// a block of `order` and stay above `mark` (lowered by `reserves`) plus
+/// its `reserve` for the allocation's highest zone. `nr_free(o)` gives the
+/// zone's free blocks of order `o`.
 pub fn watermark_ok(
     free_pages: usize,
     order: Order,
     mark: usize,
     reserve: usize,
-    atomic: bool,
+    reserves: Reserves,
     nr_free: impl Fn(usize) -> usize,
 ) -> bool {
     let free = free_pages as isize - (order.nr_pages() as isize - 1);
     let mut min = mark as isize;
-    if atomic {
+    if reserves != Reserves::None {
         min -= min / 2;
-        min -= min / 4;
+        if reserves == Reserves::Atomic {
+            min -= min / 4;
+        }
     }
     if free <= min + reserve as isize {
         return false;
@@ -246,16 +261,18 @@ mod tests {
     fn watermark_ok_counts_order_reserve_and_atomic() {
         let zero = Order::ZERO;
         let some = |_| 1;
-        assert!(watermark_ok(101, zero, 100, 0, false, some));
-        assert!(!watermark_ok(100, zero, 100, 0, false, some));
-        assert!(!watermark_ok(101, zero, 100, 1, false, some));
+        assert!(watermark_ok(101, zero, 100, 0, Reserves::None, some));
+        assert!(!watermark_ok(100, zero, 100, 0, Reserves::None, some));
+        assert!(!watermark_ok(101, zero, 100, 1, Reserves::None, some));
         // Atomic may dip to 100 - 50 - 12 = 38.
-        assert!(watermark_ok(39, zero, 100, 0, true, some));
-        assert!(!watermark_ok(38, zero, 100, 0, true, some));
+        assert!(watermark_ok(39, zero, 100, 0, Reserves::Atomic, some));
+        assert!(!watermark_ok(38, zero, 100, 0, Reserves::Atomic, some));
+        assert!(watermark_ok(51, zero, 100, 0, Reserves::Min, some));
+        assert!(!watermark_ok(50, zero, 100, 0, Reserves::Min, some));
         // Order 3 needs 7 more pages and a free block of order >= 3.
         let o3 = Order::new(3).unwrap();
-        assert!(!watermark_ok(107, o3, 100, 0, false, some));
-        assert!(watermark_ok(108, o3, 100, 0, false, some));
-        assert!(!watermark_ok(1000, o3, 100, 0, false, |o| usize::from(o < 3)));
+        assert!(!watermark_ok(107, o3, 100, 0, Reserves::None, some));
+        assert!(watermark_ok(108, o3, 100, 0, Reserves::None, some));
+        assert!(!watermark_ok(1000, o3, 100, 0, Reserves::None, |o| usize::from(o < 3)));
     }
 }

@@ -126,6 +126,29 @@ fn unmovable_claims_a_whole_movable_block_when_large() {
 }
 
 #[test]
+fn every_pageblock_type_change_is_counted() {
+    // Two pageblocks, one max-order block: seeding counts each once.
+    let mut z = zone(1024, &[(0, 1024)]);
+    let seeded = z.pageblock_changes();
+    assert_eq!(seeded, 0, "movable over reserved-as-movable changes nothing");
+    // An unmovable claim of the whole block retypes both pageblocks.
+    let idx = z.rmqueue(order(0), MigrateType::Unmovable).unwrap();
+    assert_eq!(z.pageblock_mt(0), MigrateType::Unmovable);
+    let claimed = z.pageblock_changes();
+    assert!(claimed > seeded);
+    // A free that merges back across both pageblocks keeps them unmovable
+    // (no change); a movable claim afterwards changes them again.
+    z.free(idx, order(0)).unwrap();
+    assert_eq!(z.pageblock_changes(), claimed);
+    let idx = z.rmqueue(order(9), MigrateType::Movable).unwrap();
+    if z.pageblock_mt(idx) == MigrateType::Movable {
+        assert!(z.pageblock_changes() > claimed);
+    }
+    z.free(idx, order(9)).unwrap();
+    z.check().unwrap();
+}
+
+#[test]
 fn small_movable_fallbacks_steal_without_claiming() {
     let mut z = zone(1024, &[(0, 1024)]);
     // Make everything unmovable, then use all but one order-2 block.

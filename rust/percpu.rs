@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-CPU data under a local trylock: what `local_trylock_t`
+//! (`include/linux/local_lock.h`) gives SLUB's sheaves and the pcp lists.
+//!
+//! Each CPU's copy is used only by that CPU, with preemption disabled and
+//! its `busy` flag set. An interrupt that arrives while the flag is set
+//! finds it set and takes the caller's fallback (straight to the zone or
+//! node lists) instead of waiting, so no path ever spins on a per-CPU
+//! lock and none takes an atomic read-modify-write: the flag is a plain
+//! load and store on the CPU that owns it.
+//!
+//! Another CPU's copy is reached only by running on that CPU
+//! ([`PerCpu::on_each_cpu`], `work_on_cpu()` as `drain_all_pages()`
+//! queues its drains), which sleeps.
+
+use core::{
+    cell::UnsafeCell,
+    sync::atomic::{
+        compiler_fence,
+        Ordering, //
+    },
+};
+
+use kernel::{
+    cpu,
+    prelude::*,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    },
+};
+
+use crate::helpers::{
+    zonemm_get_cpu,
+    zonemm_put_cpu,
+    zonemm_work_on_each_cpu,
+};
+
+/// One CPU's copy, on its own cache lines.
+#[repr(align(64))]
+struct Slot<T> {
+    /// Set while the CPU is inside [`PerCpu::try_with`].
+    busy: Atomic<bool>,
+    data: UnsafeCell<T>,
+}
+
+/// A `T` per possible CPU.
+///
+/// # Invariants
+///
+/// `slots` has one entry per possible CPU id. Slot `c`'s `data` is only
+/// accessed on CPU `c` with preemption disabled and `busy` set (by
+/// [`PerCpu::try_with`]), which makes the access exclusive: a task cannot
+/// be preempted inside, and an interrupt on that CPU finds `busy` set and
+/// stays out.
+pub(crate) struct PerCpu<T> {
+    slots: KVec<Slot<T>>,
+}
+
+// SAFETY: Each `T` is only reached on its own CPU, one user at a time (the
+// type invariant); moving the whole set between threads moves the `T`s.
+unsafe impl<T: Send> Send for PerCpu<T> {}
+
+// SAFETY: As above: shared access to the set gives each CPU exclusive
+// access to its own `T` only.
+unsafe impl<T: Send> Sync for PerCpu<T> {}
+
+impl<T> PerCpu<T> {
+    /// A copy per possible CPU from `init(cpu)`.
+    ///
+    /// Must not be called from atomic context: it allocates.
+    pub(crate) fn new(mut init: impl FnMut(usize) -> Result<T>) -> Result<Self> {
+        let n = cpu::nr_cpu_ids() as usize;
+        let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
+        for c in 0..n {
+            let slot = Slot { busy: Atomic::new(false), data: UnsafeCell::new(init(c)?) };
+            // INVARIANT: one slot per possible CPU id.
+            slots.push(slot, GFP_KERNEL)?;
+        }
+        Ok(Self { slots })
+    }
+
+    /// Runs `f` on this CPU's copy with preemption disabled, unless an
+    /// interrupted user on this CPU holds it: then returns `None` at once
+    /// (`local_trylock()`). Any context but NMI; `f` must not sleep.
+    #[inline]
+    pub(crate) fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        self.try_with_cpu(|_, t| f(t))
+    }
+
+    /// [`PerCpu::try_with`], telling `f` the CPU's number too.
+    #[inline]
+    pub(crate) fn try_with_cpu<R>(&self, f: impl FnOnce(usize, &mut T) -> R) -> Option<R> {
+        // SAFETY: No preconditions; balanced by `zonemm_put_cpu` below.
+        let cpu = unsafe { zonemm_get_cpu() } as usize;
+        let r = match self.slots.get(cpu) {
+            Some(slot) if !slot.busy.load(Relaxed) => {
+                slot.busy.store(true, Relaxed);
+                // An interrupt on this CPU sees `busy` before any access
+                // to `data`, and `data` settled before `busy` clears.
+                compiler_fence(Ordering::SeqCst);
+                // SAFETY: This CPU's slot, preemption disabled, `busy` set
+                // by us: no other user reaches `data` until we clear it
+                // (type invariant).
+                let r = f(cpu, unsafe { &mut *slot.data.get() });
+                compiler_fence(Ordering::SeqCst);
+                slot.busy.store(false, Relaxed);
+                Some(r)
+            }
+            _ => None,
+        };
+        // SAFETY: Balances the `zonemm_get_cpu` above.
+        unsafe { zonemm_put_cpu() };
+        r
+    }
+
+    /// Runs `f(cpu, copy)` on every online CPU's copy, on that CPU
+    /// (`work_on_cpu()`), one CPU after another. Sleeps: process context
+    /// only.
+    pub(crate) fn on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F) {
+        struct Job<'a, T, F> {
+            percpu: &'a PerCpu<T>,
+            f: F,
+        }
+        unsafe extern "C" fn run<T, F: Fn(usize, &mut T) + Sync>(arg: *mut c_void) -> c_long {
+            // SAFETY: `arg` is the `Job` below, alive until every CPU's
+            // run returns; `F: Sync`, so sharing it with the kworker is fine.
+            let job = unsafe { &*arg.cast::<Job<'_, T, F>>() };
+            // In a kworker bound to this CPU, a task: nothing on this CPU
+            // holds the slot (holders neither sleep nor get preempted), so
+            // the trylock succeeds.
+            match job.percpu.try_with_cpu(|cpu, t| (job.f)(cpu, t)) {
+                Some(()) => 0,
+                None => EBUSY.to_errno() as c_long,
+            }
+        }
+        let job = Job { percpu: self, f };
+        // SAFETY: `run` only uses `job` through `arg`, which lives until
+        // the call returns; the call waits for every CPU.
+        let ret = unsafe { zonemm_work_on_each_cpu(run::<T, F>, (&raw const job).cast_mut().cast()) };
+        if ret != 0 {
+            pr_warn!("per-CPU work failed on some CPU: {ret}\n");
+        }
+    }
+
+    /// The sum of `f` over every online CPU's copy, each read on its CPU.
+    /// Sleeps.
+    pub(crate) fn sum(&self, f: impl Fn(&T) -> u64 + Sync) -> u64 {
+        let total = Atomic::new(0u64);
+        // The CPUs run one after another (each `work_on_cpu()` is waited
+        // for), so a load and a store add up without a race.
+        self.on_each_cpu(|_, t| total.store(total.load(Relaxed) + f(t), Relaxed));
+        total.load(Relaxed)
+    }
+
+    /// Number of possible CPU ids (slots).
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+}
