@@ -29,8 +29,8 @@ struct zonemm_cache;
  *   __GFP_MOVABLE, __GFP_DMA32, __GFP_THISNODE   as for alloc_pages().
  *
  * Other bits are accepted and ignored. Every free works in any context
- * (hard and soft interrupts, under spinlocks, preemption disabled), as
- * kfree() does.
+ * but NMI (hard and soft interrupts, under spinlocks, preemption
+ * disabled), as kfree() does.
  */
 
 /**

@@ -291,9 +291,9 @@ impl Pool {
         self.nodes.get(nid)?[ztype.index()].as_deref()
     }
 
-    /// The zone's number among [`Pool::zones`].
-    pub(crate) fn zone_id(&self, zone: &Zone) -> Option<usize> {
-        self.zones().position(|z| core::ptr::eq(z, zone))
+    /// A number naming `zone` in [`Pool::block_at`]: node and type.
+    pub(crate) fn zone_id(&self, zone: &Zone) -> usize {
+        zone.nid() * MAX_NR_ZONES + zone.ztype().index()
     }
 
     /// The allocated block of `order` and `mt` at `pfn` in zone number
@@ -304,7 +304,7 @@ impl Pool {
     /// That block must have been allocated from that zone, and the caller
     /// must own it (it was forgotten, and nothing else will free it).
     pub(crate) unsafe fn block_at(&self, zone_id: usize, pfn: Pfn, order: Order, mt: MigrateType) -> Option<PageBlock<'_>> {
-        let zone = self.zones().nth(zone_id)?;
+        let zone = self.nodes.get(zone_id / MAX_NR_ZONES)?[zone_id % MAX_NR_ZONES].as_deref()?;
         let idx = zone.index_of(pfn)?;
         // INVARIANT: by the caller's guarantee, an allocated block of
         // `zone`, ours alone.

@@ -107,9 +107,5 @@ fn show_metadata(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "owner_word_bytes {}", m.owner_words)?;
     writeln!(f, "pcp_bytes {}", m.pcp)?;
     writeln!(f, "map_bytes {}", m.maps)?;
-    writeln!(f, "total_bytes {}", m.total())?;
-    // Not per managed page but per block handed out through the API
-    // (zonemm_alloc_pages(), large kmalloc): the boxed record its head
-    // page's owner word points at, a kernel kmalloc object.
-    writeln!(f, "block_record_bytes {}", core::mem::size_of::<crate::buddy::PageBlock<'static>>())
+    writeln!(f, "total_bytes {}", m.total())
 }

@@ -452,10 +452,8 @@ impl<'a> Cache<'a> {
     /// The index of `ptr` in `slab` (one of ours), if it starts an object.
     fn index_in(&self, slab: &Slab<'a>, ptr: *const u8) -> Option<usize> {
         let off = (ptr as usize).checked_sub(slab.base as usize + self.layout.object_offset)?;
-        // Non-zero by construction; `NonZero` keeps a panic path out.
-        let slot = core::num::NonZeroUsize::new(self.layout.slot)?;
-        let i = off / slot;
-        (off % slot == 0 && i < self.layout.objects).then_some(i)
+        // `obj_to_index()`: a multiply by the slot's reciprocal, no divide.
+        self.layout.index_of(off)
     }
 
     /// Whether `slab` is still on its node's lists (not being given back

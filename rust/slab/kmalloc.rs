@@ -107,7 +107,7 @@ pub(crate) fn kmalloc_block(pool: &Pool, order: Order, flags: Flags) -> Result<N
 }
 
 /// A large block's head-page owner word: the low bit set, then the order
-/// (4 bits), the migrate type (2 bits) and the zone's number in the pool,
+/// (4 bits), the migrate type (2 bits) and the zone's [`Pool::zone_id`],
 /// all the block needs to be freed again, so nothing is allocated to
 /// remember it (`folio_order()` and the pageblock do this in the kernel).
 struct LargeTag;
@@ -139,7 +139,7 @@ impl LargeTag {
 /// word takes a [`LargeTag`]. Allocates nothing: any context but NMI.
 pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>) -> Result<NonNull<u8>> {
     let owner = pool.owner(block.pfn()).ok_or(EINVAL)?;
-    let zone_id = pool.zone_id(block.zone()).ok_or(EINVAL)?;
+    let zone_id = pool.zone_id(block.zone());
     crate::fault::inject(crate::fault::Site::Slab, block.size())?;
     let addr = NonNull::new(block.as_mut_ptr()).ok_or(EINVAL)?;
     owner.store(LargeTag::encode(&block, zone_id), Relaxed);

@@ -131,6 +131,9 @@ pub struct Layout {
     pub colour_off: usize,
     /// Poisoning is on (never with a constructor).
     pub poison: bool,
+    /// `ceil(2^32 / slot)`: [`Layout::index_of`] multiplies by it instead
+    /// of dividing (`reciprocal_value()` of `obj_to_index()`).
+    pub slot_recip: u64,
 }
 
 impl Layout {
@@ -168,7 +171,25 @@ impl Layout {
             colours: leftover / colour_off + 1,
             colour_off,
             poison: debug.poison && !has_ctor,
+            slot_recip: (1u64 << 32).div_ceil(slot as u64),
         })
+    }
+
+    /// The object index of slot offset `off` (from the slab's first slot)
+    /// if it starts a slot of the slab, without a division: with
+    /// `r = ceil(2^32 / slot) = (2^32 + e) / slot`, `e < slot`, a multiple
+    /// `k * slot` gives `k * r = k * 2^32 + k * e`, and `k * e` stays below
+    /// the slab's size, far under `2^32`; anything else fails the check.
+    pub const fn index_of(&self, off: usize) -> Option<usize> {
+        if off >= self.slab_bytes() {
+            return None;
+        }
+        let i = ((off as u64 * self.slot_recip) >> 32) as usize;
+        if i < self.objects && i * self.slot == off {
+            Some(i)
+        } else {
+            None
+        }
     }
 
     /// The colour offset of the `n`-th slab grown (`cache_grow()`).

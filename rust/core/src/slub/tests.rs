@@ -338,3 +338,17 @@ proptest! {
         prop_assert_eq!(Layout::new(64, align, DebugFlags::default(), false).is_some(), expect_some);
     }
 }
+
+#[test]
+fn index_of_agrees_with_division_at_every_offset() {
+    // Every slot size a cache can have (8-byte steps, the largest and
+    // some odd debug layouts), every offset of its slab.
+    let sizes = (8..=4096).step_by(8).chain([8192, 16384, 32768, 24, 104, 4104]);
+    for size in sizes {
+        let Some(l) = Layout::new(size, 0, DebugFlags::default(), false) else { continue };
+        for off in 0..l.slab_bytes() + l.slot {
+            let want = (off % l.slot == 0 && off / l.slot < l.objects).then_some(off / l.slot);
+            assert_eq!(l.index_of(off), want, "slot {} offset {off}", l.slot);
+        }
+    }
+}
