@@ -22,6 +22,7 @@ use kernel::{
             Relaxed,
             Release, //
         },
+        rcu,
         Mutex,
         Srcu,
     },
@@ -29,10 +30,12 @@ use kernel::{
 
 use crate::{
     buddy::Flags,
+    percpu::CpuGuard,
     pfn::Order,
     region::RegionFlags,
     slab::{
         kmalloc::{
+            free_block,
             kfree,
             kmalloc_block,
             tag_block, //
@@ -80,8 +83,10 @@ impl Handle {
 /// # Invariants
 ///
 /// A slot's `cache` is zero or a pinned `KBox<Cache>` leaked by
-/// `zonemm_cache_create`, live until a destroy clears the slot and an SRCU
-/// grace period passes; users reach it only inside `srcu`'s read side.
+/// `zonemm_cache_create`, live until a destroy clears the slot and both an
+/// RCU and an SRCU grace period pass; users reach it only with preemption
+/// disabled (an RCU read-side section: the hit paths) or inside `srcu`'s
+/// read side (the paths that may sleep).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Api {
     state: &'static State,
@@ -115,13 +120,11 @@ impl Api {
         API.store(core::ptr::from_ref(api).cast_mut(), Release);
     }
 
-    /// Runs `f` on the cache `handle` names, if it is live (and, to
-    /// `alloc`, not being destroyed); `None` if not. Any context but NMI;
-    /// `f` may sleep if the caller may.
-    fn with_cache<R>(&self, handle: *mut c_void, alloc: bool, f: impl FnOnce(&Cache<'static>) -> R) -> Option<R> {
+    /// The cache `handle` names, if it is live (and, for an allocation,
+    /// not being destroyed): valid while `_guard` disables preemption.
+    fn cache<'g>(&self, _guard: &'g CpuGuard, handle: *mut c_void, alloc: bool) -> Option<&'g Cache<'static>> {
         let h = Handle(handle as usize);
         let slot = self.slots.get(h.slot())?;
-        let _guard = self.srcu.read_lock();
         if alloc && slot.dying.load(Acquire) {
             return None;
         }
@@ -132,8 +135,16 @@ impl Api {
             return None;
         }
         // SAFETY: Non-zero and of this generation: a live cache, kept so
-        // until our SRCU read side ends (type invariant).
-        Some(f(unsafe { &*(cache as *const Cache<'static>) }))
+        // while preemption stays disabled (type invariant).
+        Some(unsafe { &*(cache as *const Cache<'static>) })
+    }
+
+    /// Waits until no caller that may have seen a slot's old contents is
+    /// still inside: the hit paths (RCU) and the slow paths (SRCU).
+    /// Process context; sleeps.
+    fn synchronize(&self) {
+        rcu::synchronize_rcu();
+        self.srcu.synchronize();
     }
 
     /// Unpublishes the cache in `slot` and waits until no caller is inside
@@ -141,7 +152,7 @@ impl Api {
     fn unpublish(&self, slot: &CacheSlot) -> usize {
         slot.gen.store(slot.gen.load(Relaxed).wrapping_add(1).max(1), Release);
         let cache = slot.cache.xchg(0, Release);
-        self.srcu.synchronize();
+        self.synchronize();
         cache
     }
 }
@@ -230,7 +241,7 @@ pub(crate) unsafe extern "C" fn zonemm_alloc_pages_bulk(
 #[no_mangle]
 pub(crate) extern "C" fn zonemm_free_pages(addr: *mut c_void) {
     if let (Some(api), Some(p)) = (api(), NonNull::new(addr.cast())) {
-        kfree(api.state.pool, p);
+        free_block(api.state.pool, p);
     }
 }
 
@@ -267,14 +278,32 @@ pub(crate) unsafe extern "C" fn zonemm_cache_create(name: *const c_char, size: u
 #[no_mangle]
 pub(crate) extern "C" fn zonemm_cache_alloc(cache: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void {
     let Some(api) = api() else { return core::ptr::null_mut() };
-    api.with_cache(cache, true, |c| to_ptr(c.alloc(Flags::from_gfp(gfp, None)))).unwrap_or(core::ptr::null_mut())
+    let guard = CpuGuard::new();
+    let Some(c) = api.cache(&guard, cache, true) else { return core::ptr::null_mut() };
+    let flags = Flags::from_gfp(gfp, None);
+    if let Some(r) = c.alloc_fast(&guard) {
+        return to_ptr(r.inspect(|&obj| c.zero_if(obj, flags)));
+    }
+    // The slow path may sleep: hold the cache by SRCU instead, taken
+    // before preemption comes back on.
+    let _srcu = api.srcu.read_lock();
+    let c: *const Cache<'static> = c;
+    drop(guard);
+    // SAFETY: Live while we are inside `srcu`'s read side (type invariant),
+    // which began while the guard still kept it so.
+    let c = unsafe { &*c };
+    to_ptr(c.alloc_slow(flags).inspect(|&obj| c.zero_if(obj, flags)))
 }
 
 /// `zonemm_cache_free()`: see `include/zonemm.h`.
 #[no_mangle]
 pub(crate) extern "C" fn zonemm_cache_free(cache: *mut c_void, obj: *mut c_void) {
     let (Some(api), Some(p)) = (api(), NonNull::new(obj.cast())) else { return };
-    if api.with_cache(cache, false, |c| c.free(p)).is_none() {
+    let guard = CpuGuard::new();
+    if let Some(c) = api.cache(&guard, cache, false) {
+        c.free_in(&guard, p);
+    } else {
+        drop(guard);
         pr_err!("zonemm_cache_free: {:#x} is not a live cache; {:#x} ignored\n", cache as usize, obj as usize);
     }
 }
@@ -296,7 +325,7 @@ pub(crate) extern "C" fn zonemm_cache_destroy(cache: *mut c_void) -> c_int {
     // No allocation from here on: once every caller inside has left, the
     // count of objects in use can only go down.
     slot.dying.store(true, Release);
-    api.srcu.synchronize();
+    api.synchronize();
     // Refuse while objects are in use, changing nothing.
     if let Err(e) = c.prepare_destroy() {
         slot.dying.store(false, Release);

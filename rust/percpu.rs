@@ -16,6 +16,7 @@
 
 use core::{
     cell::UnsafeCell,
+    marker::PhantomData,
     sync::atomic::{
         compiler_fence,
         Ordering, //
@@ -36,6 +37,39 @@ use crate::helpers::{
     zonemm_put_cpu,
     zonemm_work_on_each_cpu,
 };
+
+/// Preemption disabled on this CPU, from `get_cpu()` to `put_cpu()` on
+/// drop. Also an RCU read-side critical section: `synchronize_rcu()` waits
+/// for regions with preemption disabled.
+pub(crate) struct CpuGuard {
+    cpu: usize,
+    /// Must be dropped on the CPU it was taken on.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl CpuGuard {
+    /// Disables preemption. Any context but NMI.
+    #[inline]
+    pub(crate) fn new() -> Self {
+        // SAFETY: No preconditions; balanced by `zonemm_put_cpu` in `drop`.
+        let cpu = unsafe { zonemm_get_cpu() } as usize;
+        Self { cpu, _not_send: PhantomData }
+    }
+
+    /// This CPU's number.
+    pub(crate) fn cpu(&self) -> usize {
+        self.cpu
+    }
+}
+
+impl Drop for CpuGuard {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: Balances the `zonemm_get_cpu` of `new`, on the same CPU
+        // (the guard is not `Send`).
+        unsafe { zonemm_put_cpu() };
+    }
+}
 
 /// One CPU's copy, on its own cache lines.
 #[repr(align(64))]
@@ -92,27 +126,29 @@ impl<T> PerCpu<T> {
     /// [`PerCpu::try_with`], telling `f` the CPU's number too.
     #[inline]
     pub(crate) fn try_with_cpu<R>(&self, f: impl FnOnce(usize, &mut T) -> R) -> Option<R> {
-        // SAFETY: No preconditions; balanced by `zonemm_put_cpu` below.
-        let cpu = unsafe { zonemm_get_cpu() } as usize;
-        let r = match self.slots.get(cpu) {
+        let guard = CpuGuard::new();
+        self.try_with_in(&guard, |t| f(guard.cpu(), t))
+    }
+
+    /// [`PerCpu::try_with`] with preemption already disabled by `guard`.
+    #[inline]
+    pub(crate) fn try_with_in<R>(&self, guard: &CpuGuard, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        match self.slots.get(guard.cpu()) {
             Some(slot) if !slot.busy.load(Relaxed) => {
                 slot.busy.store(true, Relaxed);
                 // An interrupt on this CPU sees `busy` before any access
                 // to `data`, and `data` settled before `busy` clears.
                 compiler_fence(Ordering::SeqCst);
-                // SAFETY: This CPU's slot, preemption disabled, `busy` set
-                // by us: no other user reaches `data` until we clear it
-                // (type invariant).
-                let r = f(cpu, unsafe { &mut *slot.data.get() });
+                // SAFETY: This CPU's slot, preemption disabled (by the
+                // guard, alive while we run), `busy` set by us: no other user
+                // reaches `data` until we clear it (type invariant).
+                let r = f(unsafe { &mut *slot.data.get() });
                 compiler_fence(Ordering::SeqCst);
                 slot.busy.store(false, Relaxed);
                 Some(r)
             }
             _ => None,
-        };
-        // SAFETY: Balances the `zonemm_get_cpu` above.
-        unsafe { zonemm_put_cpu() };
-        r
+        }
     }
 
     /// Runs `f(cpu, copy)` on every online CPU's copy, on that CPU

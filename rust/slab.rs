@@ -18,8 +18,9 @@
 //! goes to the node lists instead. The node lists are under an
 //! interrupt-safe spinlock. A slab descriptor is freed only after an RCU
 //! grace period once its pages' owner words are cleared, so a free can
-//! look a pointer up under `rcu_read_lock()` without ever reading freed
-//! memory, however stale or foreign the pointer.
+//! look a pointer up with preemption disabled (an RCU read-side section)
+//! without ever reading freed memory, however stale or foreign the
+//! pointer.
 //!
 //! Lock order: a CPU's array cache (the local trylock), then a node's list
 //! lock, then the buddy pool's (a CPU's lists, then a zone lock). Growing
@@ -56,7 +57,10 @@ use crate::{
     },
     helpers::*,
     page_alloc::MigrateType,
-    percpu::PerCpu,
+    percpu::{
+        CpuGuard,
+        PerCpu, //
+    },
     pfn::Pfn,
     slub::{
         default_limit,
@@ -163,7 +167,7 @@ unsafe impl Sync for Slab<'_> {}
 
 impl Slab<'_> {
     /// Clears the owner words of the slab's pages: no lookup finds the
-    /// slab after this (those already under `rcu_read_lock()` may still
+    /// slab after this (those already in an RCU read-side section may still
     /// hold it until a grace period passes).
     fn retire(&self) {
         // SAFETY: The cache outlives its slabs.
@@ -276,14 +280,55 @@ impl<'a> Cache<'a> {
     /// may sleep otherwise.
     #[track_caller]
     pub(crate) fn alloc(&self, flags: Flags) -> Result<NonNull<u8>> {
-        if crate::fault::should_fail(crate::fault::Site::Slab, self.layout.object_size) {
-            return Err(ENOMEM);
+        let guard = CpuGuard::new();
+        let obj = match self.alloc_fast(&guard) {
+            Some(r) => r,
+            None => {
+                drop(guard);
+                self.alloc_slow(flags)
+            }
+        }?;
+        self.zero_if(obj, flags);
+        Ok(obj)
+    }
+
+    /// `__GFP_ZERO`: clears the object (`kmem_cache_zalloc()`).
+    #[inline]
+    pub(crate) fn zero_if(&self, obj: NonNull<u8>, flags: Flags) {
+        if flags.zero {
+            // SAFETY: A fresh object of ours: `object_size` bytes.
+            unsafe { core::ptr::write_bytes(obj.as_ptr(), 0, self.layout.object_size) };
         }
+    }
+
+    /// The hit path of [`Cache::alloc`]: an object from this CPU's cache
+    /// (no lock, no atomic read-modify-write), `ENOMEM` for an injected
+    /// fault, or `None` to go the slow way (an empty cache, a debug cache,
+    /// or an interrupted user holding this CPU's cache).
+    #[inline]
+    pub(crate) fn alloc_fast(&self, guard: &CpuGuard) -> Option<Result<NonNull<u8>>> {
+        if crate::fault::should_fail(crate::fault::Site::Slab, self.layout.object_size) {
+            return Some(Err(ENOMEM));
+        }
+        if self.debug.any() {
+            return None;
+        }
+        let obj = self.cpus.try_with_in(guard, |ac| {
+            let obj = ac.pop()?;
+            ac.alloc_hit += 1;
+            Some(obj as *mut u8)
+        })??;
+        Some(NonNull::new(obj).ok_or(EINVAL))
+    }
+
+    /// [`Cache::alloc`] after a miss on the hit path: refill this CPU's
+    /// cache from the node lists, growing a slab if they are empty.
+    #[track_caller]
+    pub(crate) fn alloc_slow(&self, flags: Flags) -> Result<NonNull<u8>> {
         let caller = Location::caller();
         let mut nid = None;
         loop {
             if !self.debug.any() {
-                // The hit path: this CPU's cache, no lock.
                 let got = self.cpus.try_with(|ac| {
                     if let Some(obj) = ac.pop() {
                         ac.alloc_hit += 1;
@@ -441,10 +486,16 @@ impl<'a> Cache<'a> {
     /// object of this cache, or (in a debug cache) a double free, is
     /// reported and ignored. Any context but NMI.
     pub(crate) fn free(&self, ptr: NonNull<u8>) {
-        // The slab found stays readable until the guard goes (see `shrink`).
-        let _rcu = rcu::read_lock();
+        self.free_in(&CpuGuard::new(), ptr);
+    }
+
+    /// [`Cache::free`] with preemption disabled by `guard`: the RCU
+    /// read-side section that keeps the slab found readable (see
+    /// `shrink`).
+    #[inline]
+    pub(crate) fn free_in(&self, guard: &CpuGuard, ptr: NonNull<u8>) {
         match self.lookup(ptr.as_ptr()) {
-            Some((slab, i)) => self.free_object(slab, i, ptr),
+            Some((slab, i)) => self.free_object(guard, slab, i, ptr),
             None => self.report(ptr.as_ptr(), 0, "free of a pointer that is not one of its objects"),
         }
     }
@@ -462,8 +513,8 @@ impl<'a> Cache<'a> {
         n.slabs.get(slab.pos.load(Relaxed)).is_some_and(|s| core::ptr::eq(&**s, slab))
     }
 
-    /// Frees object `i` of `slab`, found from `ptr` under `rcu_read_lock()`.
-    fn free_object(&self, slab: &Slab<'a>, i: usize, ptr: NonNull<u8>) {
+    /// Frees object `i` of `slab`, found from `ptr` under `guard`.
+    fn free_object(&self, guard: &CpuGuard, slab: &Slab<'a>, i: usize, ptr: NonNull<u8>) {
         if self.debug.any() {
             let mut n = self.nodes[slab.nid].lock();
             if !Self::listed(&n, slab) {
@@ -482,7 +533,7 @@ impl<'a> Cache<'a> {
             return;
         }
         // The hit path: this CPU's cache, no lock.
-        let done = self.cpus.try_with(|ac| {
+        let done = self.cpus.try_with_in(guard, |ac| {
             if !ac.has_room() {
                 self.stats.free_miss.add(1, Relaxed);
                 self.stats.flushes.add(1, Relaxed);
@@ -609,8 +660,8 @@ impl Drop for Cache<'_> {
 }
 
 /// The slab that `ptr` lies in, if it is in a slab of `pool`. The caller
-/// holds `rcu_read_lock()` (or owns an object of the slab), and must not
-/// use the slab after dropping it.
+/// is in an RCU read-side section (a [`CpuGuard`]) or owns an object of
+/// the slab, and must not use the slab after leaving it.
 fn slab_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Slab<'a>> {
     let private = owner_of(pool, ptr)?.load(Relaxed);
     if private == 0 || private & 1 != 0 {
@@ -619,7 +670,7 @@ fn slab_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Slab<'a>> {
     // SAFETY: Only a live slab puts a (word-aligned) non-zero value with a
     // clear low bit in a pool page's owner word, and clears it an RCU grace
     // period before its memory is freed (`shrink`); owner words start at
-    // zero, and the caller is inside `rcu_read_lock()` or owns an object.
+    // zero, and the caller is in an RCU read-side section or owns an object.
     let slab = unsafe { &*(private as *const Slab<'a>) };
     (slab.magic == SLAB_MAGIC).then_some(slab)
 }
@@ -628,13 +679,15 @@ fn slab_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Slab<'a>> {
 /// (reporting it if it does not start an object). Returns whether it lay
 /// in a slab. Any context but NMI.
 pub(crate) fn free_any(pool: &Pool, ptr: NonNull<u8>) -> bool {
-    let _rcu = rcu::read_lock();
+    // Preemption off: the RCU read-side section that keeps the slab found
+    // readable (see `Cache::shrink`).
+    let guard = CpuGuard::new();
     let Some(slab) = slab_of(pool, ptr.as_ptr()) else { return false };
     // SAFETY: A cache outlives its slabs: it is dropped only after its
     // shrink, whose grace period has waited for this reader.
     let cache = unsafe { &*slab.cache };
     match cache.index_in(slab, ptr.as_ptr()) {
-        Some(i) => cache.free_object(slab, i, ptr),
+        Some(i) => cache.free_object(&guard, slab, i, ptr),
         None => cache.report(ptr.as_ptr(), 0, "kfree of a pointer inside an object"),
     }
     true
@@ -645,198 +698,4 @@ fn owner_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Atomic<usize>> {
     pool.owner(pool.pfn_of(ptr)?)
 }
 
-#[kunit_tests(zonemm_slab)]
-mod tests {
-    use super::*;
-    use crate::source::{
-        Params,
-        Source, //
-    };
-
-    fn pool() -> Result<Pool> {
-        let pool = Pool::new(Source::new(Params::new(4, 4)?)?, 0)?;
-        pool.set_min_free_kbytes(0)?;
-        Ok(pool)
-    }
-
-    fn stamp(obj: *mut u8, size: usize, tag: u8) {
-        // SAFETY: The object is ours and `size` bytes long.
-        unsafe { core::ptr::write_bytes(obj, tag, size) };
-    }
-
-    fn stamped(obj: *mut u8, size: usize, tag: u8) -> bool {
-        // SAFETY: As above.
-        unsafe { core::slice::from_raw_parts(obj, size) }.iter().all(|&b| b == tag)
-    }
-
-    #[test]
-    fn objects_are_aligned_and_never_overlap() -> Result {
-        let pool = pool()?;
-        for (size, align) in [(100, 64), (24, 8), (700, 256), (3000, 0)] {
-            let cache = Cache::create(&pool, "t", size, align, DebugFlags::default(), None)?;
-            let align = cache.layout().align;
-            let mut objs = KVec::new();
-            for i in 0..300 {
-                let obj = cache.alloc(Flags::KERNEL)?.as_ptr();
-                assert_eq!(obj as usize % align, 0);
-                stamp(obj, size, i as u8);
-                objs.push(obj, GFP_KERNEL)?;
-            }
-            // Overlap would have overwritten someone's stamp.
-            for (i, &obj) in objs.iter().enumerate() {
-                assert!(stamped(obj, size, i as u8));
-            }
-            assert_eq!(cache.active_objects(), 300);
-            for &obj in objs.iter() {
-                cache.free(NonNull::new(obj).ok_or(EINVAL)?);
-            }
-            assert_eq!(cache.active_objects(), 0);
-            assert_eq!(cache.corruptions(), 0);
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn the_constructor_runs_once_per_construction() -> Result {
-        let pool = pool()?;
-        let cache = Cache::create(&pool, "ctor", 128, 0, DebugFlags::default(), Some(ctor_pattern))?;
-        let per_slab = cache.layout().objects as u64;
-        for _ in 0..5 {
-            let a = cache.alloc(Flags::KERNEL)?;
-            let b = cache.alloc(Flags::KERNEL)?;
-            assert!(stamped(a.as_ptr(), 128, 0xc7));
-            cache.free(a);
-            cache.free(b);
-        }
-        // One slab built; reuse never constructs again.
-        assert_eq!(cache.ctor_runs(), per_slab);
-        Ok(())
-    }
-
-    #[test]
-    fn colours_step_through_the_slabs() -> Result {
-        let pool = pool()?;
-        let cache = Cache::create(&pool, "colour", 384, 64, DebugFlags::default(), None)?;
-        let l = *cache.layout();
-        assert!(l.colours > 1);
-        let mut objs = KVec::new();
-        for _ in 0..l.objects * l.colours {
-            objs.push(cache.alloc(Flags::KERNEL)?, GFP_KERNEL)?;
-        }
-        // Each slab's first slot sits at its colour offset in its block.
-        let mut seen = [false; 8];
-        for obj in objs.iter() {
-            let off = obj.as_ptr() as usize % l.slab_bytes();
-            if off % l.slot < l.colour_off * l.colours && off < l.slot {
-                seen[(off / l.colour_off).min(7)] = true;
-            }
-        }
-        assert!(seen.iter().filter(|&&s| s).count() >= 2);
-        for obj in objs.iter() {
-            cache.free(*obj);
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn shrink_gives_the_pages_back() -> Result {
-        let pool = pool()?;
-        let before = pool.nr_free_pages();
-        let cache = Cache::create(&pool, "shrink", 512, 0, DebugFlags::default(), None)?;
-        let mut objs = KVec::new();
-        for _ in 0..200 {
-            objs.push(cache.alloc(Flags::KERNEL)?, GFP_KERNEL)?;
-        }
-        assert!(pool.nr_free_pages() < before);
-        for obj in objs.drain_all() {
-            cache.free(obj);
-        }
-        assert!(cache.shrink() > 0);
-        assert_eq!(cache.slabinfo().num_slabs, 0);
-        assert_eq!(pool.nr_free_pages(), before);
-        Ok(())
-    }
-
-    #[test]
-    fn destroy_with_live_objects_is_refused() -> Result {
-        let pool = pool()?;
-        let cache = Cache::create(&pool, "busy", 64, 0, DebugFlags { store_user: true, ..DebugFlags::default() }, None)?;
-        let obj = cache.alloc(Flags::KERNEL)?;
-        assert_eq!(cache.prepare_destroy(), Err(EBUSY));
-        // Nothing was freed under the user.
-        stamp(obj.as_ptr(), 64, 1);
-        assert_eq!(cache.active_objects(), 1);
-        cache.free(obj);
-        assert_eq!(cache.prepare_destroy(), Ok(()));
-        assert_eq!(cache.slabinfo().num_slabs, 0);
-        Ok(())
-    }
-
-    #[test]
-    fn atomic_allocations_work_with_interrupts_off() -> Result {
-        let pool = pool()?;
-        let cache = Cache::create(&pool, "atomic", 64, 0, DebugFlags::default(), None)?;
-        let lock = KBox::pin_init(kernel::new_spinlock_irq!(0u32, "test"), GFP_KERNEL)?;
-        let guard = lock.lock();
-        // Interrupts off, a spinlock held: only non-sleeping paths inside,
-        // a slab grown with GFP_ATOMIC too (a sleep here is reported by
-        // CONFIG_DEBUG_ATOMIC_SLEEP on the debug kernel).
-        let page = pool.alloc_pages(crate::pfn::Order::ZERO, Flags::ATOMIC)?;
-        let obj = cache.alloc(Flags::ATOMIC)?;
-        cache.free(obj);
-        drop(page);
-        drop(guard);
-        Ok(())
-    }
-
-    unsafe extern "C" fn stress(arg: *mut c_void, cpu: c_uint) -> c_int {
-        // SAFETY: `arg` is the test's `&Cache`, alive until every CPU
-        // returns.
-        let cache = unsafe { &*arg.cast::<Cache<'_>>() };
-        let mut held = KVec::<(NonNull<u8>, u8)>::new();
-        let mut seed = 0x2545_f491_4f6c_dd1du64 ^ cpu as u64;
-        for i in 0..20000u32 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            if seed % 5 < 3 || held.is_empty() {
-                // A few thousand 200-byte objects at most: the pool never
-                // runs out, so any failure is a bug, not a skip.
-                let Ok(obj) = cache.alloc(Flags::KERNEL) else { return ENOMEM.to_errno() };
-                let tag = (i as u8) ^ (cpu as u8 * 0x40);
-                stamp(obj.as_ptr(), 200, tag);
-                if held.push((obj, tag), GFP_KERNEL).is_err() {
-                    return ENOMEM.to_errno();
-                }
-            } else {
-                let (pick, last) = ((seed >> 20) as usize % held.len(), held.len() - 1);
-                held.swap(pick, last);
-                let Some((obj, tag)) = held.pop() else { continue };
-                if !stamped(obj.as_ptr(), 200, tag) {
-                    return EINVAL.to_errno();
-                }
-                cache.free(obj);
-            }
-        }
-        for (obj, _) in held.drain_all() {
-            cache.free(obj);
-        }
-        0
-    }
-
-    #[test]
-    fn both_cpus_at_once_keep_every_object_whole() -> Result {
-        let pool = pool()?;
-        let before = pool.nr_free_pages();
-        let cache = Cache::create(&pool, "stress", 200, 0, DebugFlags::default(), None)?;
-        let arg = (&*cache as *const Cache<'_>).cast_mut().cast();
-        // SAFETY: `stress` only uses the cache through `arg`, which lives
-        // until the call returns; the call waits for every CPU.
-        assert_eq!(unsafe { zonemm_run_on_each_cpu(stress, arg) }, 0);
-        assert_eq!(cache.active_objects(), 0);
-        cache.shrink();
-        pool.drain();
-        assert_eq!(pool.nr_free_pages(), before);
-        Ok(())
-    }
-}
+mod tests;

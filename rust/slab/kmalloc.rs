@@ -151,28 +151,46 @@ pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>) -> Result<NonNull<u8>
 /// `kfree()`: gives back an object from any cache of `pool`, or a large
 /// block. Anything else is reported and ignored. Any context but NMI.
 pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
-    if super::free_any(pool, ptr) {
+    let addr = ptr.as_ptr();
+    let Some(owner) = owner_of(pool, addr) else {
+        pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
+        return;
+    };
+    if owner.load(Relaxed) & 1 == 0 {
+        // A slab's page (looked up again under RCU), or nobody's.
+        if !super::free_any(pool, ptr) {
+            pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
+        }
         return;
     }
+    free_block(pool, ptr);
+}
+
+/// `free_pages()`: gives back a block from [`kmalloc_block`] (or a large
+/// kmalloc). Anything else, slab objects included, is reported and
+/// ignored. Any context but NMI.
+pub(crate) fn free_block(pool: &Pool, ptr: NonNull<u8>) {
     let addr = ptr.as_ptr();
+    let (Some(pfn), Some(owner)) = (pool.pfn_of(addr), owner_of(pool, addr)) else {
+        pr_err!("free_pages: {:#x} is not a zonemm block; ignored\n", addr as usize);
+        return;
+    };
+    let tag = owner.load(Relaxed);
     // Only a block's first byte frees it: its head page's tag.
-    if let (0, Some(pfn), Some(owner)) = (addr as usize % PAGE_SIZE, pool.pfn_of(addr), owner_of(pool, addr)) {
-        let tag = owner.load(Relaxed);
-        if let Some((zone_id, order, mt)) = LargeTag::decode(tag) {
-            // Take the tag with a compare, so that of two racing frees one
-            // wins, and nothing else's word is ever touched.
-            if owner.cmpxchg(tag, 0, Relaxed).is_ok() {
-                // SAFETY: The tag was put there by `tag_block` for the block
-                // of `order` and `mt` at `pfn` in zone `zone_id`, which it
-                // owned; we just took the tag over, so it is ours alone.
-                if let Some(block) = unsafe { pool.block_at(zone_id, pfn, order, mt) } {
-                    drop(block);
-                    return;
-                }
+    if let (0, Some((zone_id, order, mt))) = (addr as usize % PAGE_SIZE, LargeTag::decode(tag)) {
+        // Take the tag with a compare, so that of two racing frees one
+        // wins, and nothing else's word is ever touched.
+        if owner.cmpxchg(tag, 0, Relaxed).is_ok() {
+            // SAFETY: The tag was put there by `tag_block` for the block of
+            // `order` and `mt` at `pfn` in zone `zone_id`, which it owned;
+            // we just took the tag over, so the block is ours alone.
+            if let Some(block) = unsafe { pool.block_at(zone_id, pfn, order, mt) } {
+                drop(block);
+                return;
             }
         }
     }
-    pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
+    pr_err!("free_pages: {:#x} is not the start of a zonemm block; ignored\n", addr as usize);
 }
 
 #[kunit_tests(zonemm_kmalloc)]
