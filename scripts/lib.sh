@@ -50,7 +50,7 @@ fi
 
 # build_tools: what the guest runs besides zonemm (out/tools/): the static
 # user-space helpers, and the client modules built with zonemm (samples,
-# benchmark).
+# benchmark, hostile client).
 build_tools() {
 	mkdir -p "$ZONEMM_OUT/tools"
 	local t
@@ -58,6 +58,7 @@ build_tools() {
 		gcc -static -O2 -Wall -Werror -o "$ZONEMM_OUT/tools/$t" "$ZONEMM_ROOT/tools/$t.c"
 	done
 	cp "$ZONEMM_ROOT"/samples/*/zonemm_sample_*.ko "$ZONEMM_ROOT/testing/bench/zonemm_bench.ko" \
+		"$ZONEMM_ROOT/testing/hostile/zonemm_hostile.ko" \
 		"$ZONEMM_OUT/tools/"
 }
 
