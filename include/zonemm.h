@@ -31,6 +31,10 @@ struct zonemm_cache;
  * Other bits are accepted and ignored. Every free works in any context
  * but NMI (hard and soft interrupts, under spinlocks, preemption
  * disabled), as kfree() does.
+ *
+ * "Any context" is kmalloc(GFP_ATOMIC)'s: zonemm's locks are spinlock_t,
+ * so with PREEMPT_RT, not under a raw_spinlock_t nor in an
+ * HRTIMER_MODE_HARD callback (the kernel's allocators have the same rule).
  */
 
 /**

@@ -7,15 +7,21 @@
  * allocation and checked before the free. One line per phase (ok, null,
  * bad), then "N checks, N failed"; init fails if any check did.
  *
- * For WINDOW_MS, on each online CPU: a pinned hard hrtimer allocates pages
+ * For WINDOW_MS, on each online CPU: a pinned hrtimer allocates pages
  * (order 0 to 3), shared-cache objects and kmalloc memory (8 B to 8 KiB,
  * and 12 KiB) with GFP_ATOMIC (hardirq) and frees what process context
  * left in a lock-free handoff array (hardirq-xfree); a timer_list does the
  * same with GFP_ATOMIC (softirq-timer), the BH work item it queues with
  * GFP_NOWAIT (softirq-bh), a bound kthread with GFP_KERNEL (kthread).
  * Meanwhile the loading thread does it under spin_lock_irqsave() (irqsave)
- * and preempt_disable() with __GFP_ZERO (preempt), and another hard hrtimer
+ * and preempt_disable() with __GFP_ZERO (preempt), and another hrtimer
  * calls zonemm_alloc_pages_bulk() into a static array (hardirq-bulk).
+ *
+ * The hrtimers are not HRTIMER_MODE_HARD: without PREEMPT_RT they expire
+ * in hard interrupt context all the same (each callback checks
+ * in_hardirq()), but zonemm, like the kernel's own allocators, takes
+ * spinlock_t locks, which PREEMPT_RT forbids in HARD timers and under
+ * raw spinlocks (lockdep says "Invalid wait context" there).
  * Then: a cache is destroyed while kthreads allocate from it, and its
  * stale handle and made-up ones must fail cleanly (handles); frees of
  * foreign, interior and already-freed pointers must be ignored (foreign).
@@ -323,7 +329,7 @@ static int hammer_fn(void *data)
 	struct cpu_ctx *c = data;
 
 	/* Bound to its CPU: the pinned hrtimer fires there. */
-	hrtimer_start(&c->hard, us_to_ktime(HARD_PERIOD_US), HRTIMER_MODE_REL_PINNED_HARD);
+	hrtimer_start(&c->hard, us_to_ktime(HARD_PERIOD_US), HRTIMER_MODE_REL_PINNED);
 	while (!kthread_should_stop()) {
 		exercise(&phases[PH_KTHREAD], GFP_KERNEL);
 		hand_off(GFP_KERNEL);
@@ -341,7 +347,7 @@ static void run_concurrent(void)
 
 	for_each_online_cpu(cpu) {
 		c = &ctxs[cpu];
-		hrtimer_setup(&c->hard, hard_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+		hrtimer_setup(&c->hard, hard_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
 		timer_setup(&c->soft, soft_fn, TIMER_PINNED);
 		INIT_WORK(&c->bh, bh_fn);
 		c->hammer = kthread_create_on_cpu(hammer_fn, c, cpu, "zonemm_hostile/%u");
@@ -353,8 +359,8 @@ static void run_concurrent(void)
 		if (c->hammer)
 			wake_up_process(c->hammer);
 	}
-	hrtimer_setup(&bulk_timer, bulk_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-	hrtimer_start(&bulk_timer, us_to_ktime(BULK_PERIOD_US), HRTIMER_MODE_REL_HARD);
+	hrtimer_setup(&bulk_timer, bulk_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	hrtimer_start(&bulk_timer, us_to_ktime(BULK_PERIOD_US), HRTIMER_MODE_REL);
 
 	deadline = jiffies + msecs_to_jiffies(WINDOW_MS);
 	for (i = 0; time_before(jiffies, deadline); i++) {
