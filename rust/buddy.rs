@@ -30,6 +30,7 @@ use kernel::{
 };
 
 use crate::{
+    once::OnceWord,
     helpers::zonemm_nr_node_ids,
     page_alloc::MigrateType,
     pfn::{
@@ -460,13 +461,15 @@ impl Pool {
     }
 
     /// The frame of a direct-map address, if it is a pool page.
+    #[inline]
     pub(crate) fn pfn_of(&self, addr: *const u8) -> Option<Pfn> {
         self.source.pfn_of(addr)
     }
 
     /// The owner word of pool page `pfn` (the source layer's, lent to the
     /// layers above as `page->private` is lent to a page's owner).
-    pub(crate) fn owner(&self, pfn: Pfn) -> Option<&Atomic<usize>> {
+    #[inline]
+    pub(crate) fn owner(&self, pfn: Pfn) -> Option<&OnceWord> {
         self.source.owner(pfn)
     }
 

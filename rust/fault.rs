@@ -16,6 +16,8 @@
 //! atomics read and updated without a lock, as the kernel's are: racing
 //! chances may both see the same state, which only blurs the counts.
 
+use crate::once::OnceWord;
+
 use kernel::sync::atomic::{
     Atomic,
     Relaxed, //
@@ -49,7 +51,8 @@ pub(crate) const SITES: [(&str, Site); 5] = [
     ("merge", Site::Merge),
 ];
 
-static WHERE: Atomic<u32> = Atomic::new(0);
+/// Read on every allocation: a [`OnceWord`], no out-of-line call.
+static WHERE: OnceWord = OnceWord::new(0);
 static PROBABILITY: Atomic<u32> = Atomic::new(0);
 static INTERVAL: Atomic<u64> = Atomic::new(1);
 static TIMES: Atomic<i64> = Atomic::new(-1);
@@ -61,7 +64,7 @@ static INJECTED: Atomic<u64> = Atomic::new(0);
 /// Whether this chance at `site`, for `size` bytes, should fail.
 #[inline]
 pub(crate) fn should_fail(site: Site, size: usize) -> bool {
-    if WHERE.load(Relaxed) & site as u32 == 0 {
+    if WHERE.read() & site as usize == 0 {
         return false;
     }
     let mut attr = attr();
@@ -110,12 +113,12 @@ pub(crate) fn set(attr: FaultAttr) {
 
 /// The chosen sites, as a mask of [`Site`]s.
 pub(crate) fn sites() -> u32 {
-    WHERE.load(Relaxed)
+    WHERE.read() as u32
 }
 
 /// Chooses the sites.
 pub(crate) fn set_sites(mask: u32) {
-    WHERE.store(mask, Relaxed);
+    WHERE.write(mask as usize);
 }
 
 /// Failures injected so far.

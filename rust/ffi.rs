@@ -16,12 +16,6 @@ use kernel::{
     prelude::*,
     str::CStrExt,
     sync::{
-        atomic::{
-            Acquire,
-            Atomic,
-            Relaxed,
-            Release, //
-        },
         rcu,
         Mutex,
         Srcu,
@@ -30,6 +24,7 @@ use kernel::{
 
 use crate::{
     buddy::Flags,
+    once::OnceWord,
     percpu::CpuGuard,
     pfn::Order,
     region::RegionFlags,
@@ -52,10 +47,11 @@ const MAX_CACHES: usize = 256;
 /// One handle slot: the cache, and a generation that every destroy bumps,
 /// so a stale handle never names the slot's next cache.
 struct CacheSlot {
-    cache: Atomic<usize>,
-    gen: Atomic<u32>,
-    /// Being destroyed: allocations are refused, frees still served.
-    dying: Atomic<bool>,
+    cache: OnceWord,
+    gen: OnceWord,
+    /// Being destroyed (non-zero): allocations are refused, frees still
+    /// served.
+    dying: OnceWord,
 }
 
 /// A cache handle as users see it: never an address, so that nothing a
@@ -99,13 +95,14 @@ pub(crate) struct Api {
     writers: Mutex<()>,
 }
 
-static API: Atomic<*mut Api> = Atomic::new(core::ptr::null_mut());
+/// The published [`Api`], read on every call: a [`OnceWord`].
+static API: OnceWord = OnceWord::new(0);
 
 impl Api {
     pub(crate) fn new(state: &'static State) -> Result<impl PinInit<Self, Error>> {
         let mut slots = KVec::with_capacity(MAX_CACHES, GFP_KERNEL)?;
         for _ in 0..MAX_CACHES {
-            slots.push(CacheSlot { cache: Atomic::new(0), gen: Atomic::new(1), dying: Atomic::new(false) }, GFP_KERNEL)?;
+            slots.push(CacheSlot { cache: OnceWord::new(0), gen: OnceWord::new(1), dying: OnceWord::new(0) }, GFP_KERNEL)?;
         }
         Ok(try_pin_init!(Self {
             state,
@@ -117,7 +114,7 @@ impl Api {
 
     /// Makes `api` the one the exported functions use.
     pub(crate) fn publish(api: &'static Api) {
-        API.store(core::ptr::from_ref(api).cast_mut(), Release);
+        API.store_release(core::ptr::from_ref(api) as usize);
     }
 
     /// The cache `handle` names, if it is live (and, for an allocation,
@@ -125,13 +122,13 @@ impl Api {
     fn cache<'g>(&self, _guard: &'g CpuGuard, handle: *mut c_void, alloc: bool) -> Option<&'g Cache<'static>> {
         let h = Handle(handle as usize);
         let slot = self.slots.get(h.slot())?;
-        if alloc && slot.dying.load(Acquire) {
+        if alloc && slot.dying.load_acquire() != 0 {
             return None;
         }
-        let cache = slot.cache.load(Acquire);
+        let cache = slot.cache.load_acquire();
         // The generation after the pointer: a slot destroyed and reused
         // since the handle was made shows a newer one.
-        if cache == 0 || slot.gen.load(Acquire) != h.gen() || h.0 >> 63 == 0 {
+        if cache == 0 || slot.gen.load_acquire() != h.gen() as usize || h.0 >> 63 == 0 {
             return None;
         }
         // SAFETY: Non-zero and of this generation: a live cache, kept so
@@ -150,8 +147,8 @@ impl Api {
     /// Unpublishes the cache in `slot` and waits until no caller is inside
     /// it. Process context; sleeps.
     fn unpublish(&self, slot: &CacheSlot) -> usize {
-        slot.gen.store(slot.gen.load(Relaxed).wrapping_add(1).max(1), Release);
-        let cache = slot.cache.xchg(0, Release);
+        slot.gen.store_release((slot.gen.read() as u32).wrapping_add(1).max(1) as usize);
+        let cache = slot.cache.xchg(0);
         self.synchronize();
         cache
     }
@@ -160,7 +157,7 @@ impl Api {
 #[pinned_drop]
 impl PinnedDrop for Api {
     fn drop(self: Pin<&mut Self>) {
-        API.store(core::ptr::null_mut(), Release);
+        API.store_release(0);
         let _w = self.writers.lock();
         for slot in self.slots.iter() {
             let cache = self.unpublish(slot);
@@ -179,7 +176,7 @@ pub(crate) fn for_each_cache(mut f: impl FnMut(&Cache<'static>)) {
     let Some(api) = api() else { return };
     let _w = api.writers.lock();
     for slot in api.slots.iter() {
-        let cache = slot.cache.load(Acquire);
+        let cache = slot.cache.load_acquire();
         if cache != 0 {
             // SAFETY: Live while published, and create and destroy wait
             // for `writers`, which we hold.
@@ -189,7 +186,7 @@ pub(crate) fn for_each_cache(mut f: impl FnMut(&Cache<'static>)) {
 }
 
 fn api() -> Option<&'static Api> {
-    let p = API.load(Acquire);
+    let p = API.load_acquire() as *const Api;
     // SAFETY: A published `Api` lives until it unpublishes itself in its
     // `drop`, after every user module is gone.
     (!p.is_null()).then(|| unsafe { &*p })
@@ -262,7 +259,7 @@ pub(crate) unsafe extern "C" fn zonemm_cache_create(name: *const c_char, size: u
         return core::ptr::null_mut();
     };
     let _w = api.writers.lock();
-    let Some((i, slot)) = api.slots.iter().enumerate().find(|(_, s)| s.cache.load(Relaxed) == 0) else {
+    let Some((i, slot)) = api.slots.iter().enumerate().find(|(_, s)| s.cache.read() == 0) else {
         pr_warn!("zonemm_cache_create {name}: all {MAX_CACHES} handles in use\n");
         return core::ptr::null_mut();
     };
@@ -270,8 +267,8 @@ pub(crate) unsafe extern "C" fn zonemm_cache_create(name: *const c_char, size: u
     // then dropped in place by `zonemm_cache_destroy` or `Api::drop`.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(cache) });
     // INVARIANT: a leaked pinned box, published under `writers`.
-    slot.cache.store(raw as usize, Release);
-    Handle::new(i, slot.gen.load(Relaxed)).0 as *mut c_void
+    slot.cache.store_release(raw as usize);
+    Handle::new(i, slot.gen.read() as u32).0 as *mut c_void
 }
 
 /// `zonemm_cache_alloc()`: see `include/zonemm.h`.
@@ -315,8 +312,8 @@ pub(crate) extern "C" fn zonemm_cache_destroy(cache: *mut c_void) -> c_int {
     let h = Handle(cache as usize);
     let _w = api.writers.lock();
     let Some(slot) = api.slots.get(h.slot()) else { return EINVAL.to_errno() };
-    let raw = slot.cache.load(Relaxed);
-    if raw == 0 || slot.gen.load(Relaxed) != h.gen() || h.0 >> 63 == 0 {
+    let raw = slot.cache.read();
+    if raw == 0 || slot.gen.read() != h.gen() as usize || h.0 >> 63 == 0 {
         pr_err!("zonemm_cache_destroy: {:#x} is not a live cache\n", cache as usize);
         return EINVAL.to_errno();
     }
@@ -324,15 +321,15 @@ pub(crate) extern "C" fn zonemm_cache_destroy(cache: *mut c_void) -> c_int {
     let c = unsafe { &*(raw as *const Cache<'static>) };
     // No allocation from here on: once every caller inside has left, the
     // count of objects in use can only go down.
-    slot.dying.store(true, Release);
+    slot.dying.store_release(1);
     api.synchronize();
     // Refuse while objects are in use, changing nothing.
     if let Err(e) = c.prepare_destroy() {
-        slot.dying.store(false, Release);
+        slot.dying.store_release(0);
         return e.to_errno();
     }
     api.unpublish(slot);
-    slot.dying.store(false, Release);
+    slot.dying.store_release(0);
     // SAFETY: From `KBox::into_raw` of a pinned box in
     // `zonemm_cache_create`; unpublished, and no reader is left.
     drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw as *mut Cache<'static>)) });

@@ -8,7 +8,9 @@
 //! finds it set and takes the caller's fallback (straight to the zone or
 //! node lists) instead of waiting, so no path ever spins on a per-CPU
 //! lock and none takes an atomic read-modify-write: the flag is a plain
-//! load and store on the CPU that owns it.
+//! (volatile) load and store on the CPU that owns it, as `local_trylock()`
+//! writes `acquired` with `this_cpu` operations. Nothing here calls out of
+//! line but `get_cpu()`/`put_cpu()`.
 //!
 //! Another CPU's copy is reached only by running on that CPU
 //! ([`PerCpu::on_each_cpu`], `work_on_cpu()` as `drain_all_pages()`
@@ -32,6 +34,27 @@ use kernel::{
     },
 };
 
+/// A flag only its own CPU reads and writes (from task and interrupt
+/// context): volatile accesses, like `this_cpu_read()`/`this_cpu_write()`,
+/// with no cross-CPU ordering to keep and so no atomic needed.
+struct LocalFlag(UnsafeCell<bool>);
+
+impl LocalFlag {
+    #[inline(always)]
+    fn get(&self) -> bool {
+        // SAFETY: Only this slot's CPU touches the flag (the `PerCpu`
+        // invariant), and an interrupt on it runs to completion before the
+        // code it interrupted goes on: no access overlaps another.
+        unsafe { self.0.get().read_volatile() }
+    }
+
+    #[inline(always)]
+    fn set(&self, v: bool) {
+        // SAFETY: As in `get`.
+        unsafe { self.0.get().write_volatile(v) }
+    }
+}
+
 use crate::helpers::{
     zonemm_get_cpu,
     zonemm_put_cpu,
@@ -49,7 +72,7 @@ pub(crate) struct CpuGuard {
 
 impl CpuGuard {
     /// Disables preemption. Any context but NMI.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new() -> Self {
         // SAFETY: No preconditions; balanced by `zonemm_put_cpu` in `drop`.
         let cpu = unsafe { zonemm_get_cpu() } as usize;
@@ -63,7 +86,7 @@ impl CpuGuard {
 }
 
 impl Drop for CpuGuard {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         // SAFETY: Balances the `zonemm_get_cpu` of `new`, on the same CPU
         // (the guard is not `Send`).
@@ -75,7 +98,7 @@ impl Drop for CpuGuard {
 #[repr(align(64))]
 struct Slot<T> {
     /// Set while the CPU is inside [`PerCpu::try_with`].
-    busy: Atomic<bool>,
+    busy: LocalFlag,
     data: UnsafeCell<T>,
 }
 
@@ -108,7 +131,7 @@ impl<T> PerCpu<T> {
         let n = cpu::nr_cpu_ids() as usize;
         let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
         for c in 0..n {
-            let slot = Slot { busy: Atomic::new(false), data: UnsafeCell::new(init(c)?) };
+            let slot = Slot { busy: LocalFlag(UnsafeCell::new(false)), data: UnsafeCell::new(init(c)?) };
             // INVARIANT: one slot per possible CPU id.
             slots.push(slot, GFP_KERNEL)?;
         }
@@ -131,11 +154,11 @@ impl<T> PerCpu<T> {
     }
 
     /// [`PerCpu::try_with`] with preemption already disabled by `guard`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_with_in<R>(&self, guard: &CpuGuard, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         match self.slots.get(guard.cpu()) {
-            Some(slot) if !slot.busy.load(Relaxed) => {
-                slot.busy.store(true, Relaxed);
+            Some(slot) if !slot.busy.get() => {
+                slot.busy.set(true);
                 // An interrupt on this CPU sees `busy` before any access
                 // to `data`, and `data` settled before `busy` clears.
                 compiler_fence(Ordering::SeqCst);
@@ -144,7 +167,7 @@ impl<T> PerCpu<T> {
                 // reaches `data` until we clear it (type invariant).
                 let r = f(unsafe { &mut *slot.data.get() });
                 compiler_fence(Ordering::SeqCst);
-                slot.busy.store(false, Relaxed);
+                slot.busy.set(false);
                 Some(r)
             }
             _ => None,

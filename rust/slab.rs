@@ -50,6 +50,7 @@ use kernel::{
 };
 
 use crate::{
+    once::OnceWord,
     buddy::{
         Flags,
         PageBlock,
@@ -175,7 +176,7 @@ impl Slab<'_> {
         let pfn = self.block.pfn();
         for p in 0..self.block.order().nr_pages() {
             if let Some(owner) = pool.owner(Pfn(pfn.0 + p)) {
-                owner.store(0, Relaxed);
+                owner.write(0);
             }
         }
     }
@@ -279,6 +280,7 @@ impl<'a> Cache<'a> {
     /// descriptor is then allocated with `GFP_ATOMIC` or `GFP_NOWAIT`);
     /// may sleep otherwise.
     #[track_caller]
+    #[inline]
     pub(crate) fn alloc(&self, flags: Flags) -> Result<NonNull<u8>> {
         let guard = CpuGuard::new();
         let obj = match self.alloc_fast(&guard) {
@@ -437,7 +439,7 @@ impl<'a> Cache<'a> {
         for p in 0..slab.block.order().nr_pages() {
             // INVARIANT: every page of the slab points back to it.
             if let Some(owner) = self.pool.owner(Pfn(pfn.0 + p)) {
-                owner.store(&*slab as *const Slab<'a> as usize, Relaxed);
+                owner.write(&*slab as *const Slab<'a> as usize);
             }
         }
         let mut slab = Some(slab);
@@ -474,6 +476,7 @@ impl<'a> Cache<'a> {
 
     /// Finds the slab and object index `ptr` names, if it is an object of
     /// this cache (`virt_to_slab()` plus checks).
+    #[inline]
     fn lookup(&self, ptr: *const u8) -> Option<(&Slab<'a>, usize)> {
         let slab = slab_of(self.pool, ptr)?;
         if !core::ptr::eq(slab.cache, self) {
@@ -501,6 +504,7 @@ impl<'a> Cache<'a> {
     }
 
     /// The index of `ptr` in `slab` (one of ours), if it starts an object.
+    #[inline]
     fn index_in(&self, slab: &Slab<'a>, ptr: *const u8) -> Option<usize> {
         let off = (ptr as usize).checked_sub(slab.base as usize + self.layout.object_offset)?;
         // `obj_to_index()`: a multiply by the slot's reciprocal, no divide.
@@ -514,6 +518,7 @@ impl<'a> Cache<'a> {
     }
 
     /// Frees object `i` of `slab`, found from `ptr` under `guard`.
+    #[inline]
     fn free_object(&self, guard: &CpuGuard, slab: &Slab<'a>, i: usize, ptr: NonNull<u8>) {
         if self.debug.any() {
             let mut n = self.nodes[slab.nid].lock();
@@ -662,8 +667,14 @@ impl Drop for Cache<'_> {
 /// The slab that `ptr` lies in, if it is in a slab of `pool`. The caller
 /// is in an RCU read-side section (a [`CpuGuard`]) or owns an object of
 /// the slab, and must not use the slab after leaving it.
+#[inline]
 fn slab_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Slab<'a>> {
-    let private = owner_of(pool, ptr)?.load(Relaxed);
+    slab_of_word(owner_of(pool, ptr)?.read())
+}
+
+/// The slab an owner word names, if it names one; as for [`slab_of`].
+#[inline]
+fn slab_of_word<'a>(private: usize) -> Option<&'a Slab<'a>> {
     if private == 0 || private & 1 != 0 {
         return None;
     }
@@ -675,26 +686,27 @@ fn slab_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Slab<'a>> {
     (slab.magic == SLAB_MAGIC).then_some(slab)
 }
 
-/// `kfree()` of a slab object: frees `ptr` if it lies in a slab of `pool`
-/// (reporting it if it does not start an object). Returns whether it lay
-/// in a slab. Any context but NMI.
-pub(crate) fn free_any(pool: &Pool, ptr: NonNull<u8>) -> bool {
-    // Preemption off: the RCU read-side section that keeps the slab found
-    // readable (see `Cache::shrink`).
-    let guard = CpuGuard::new();
-    let Some(slab) = slab_of(pool, ptr.as_ptr()) else { return false };
+/// `kfree()` of a slab object: frees `ptr` if `owner`, the owner word of
+/// its page, names a slab (reporting it if it does not start an object).
+/// Returns whether it did. `guard` must have been taken before `owner`
+/// was read: it is the RCU read-side section that keeps the slab readable
+/// (see `Cache::shrink`). Any context but NMI.
+#[inline]
+pub(crate) fn free_any(guard: &CpuGuard, owner: usize, ptr: NonNull<u8>) -> bool {
+    let Some(slab) = slab_of_word(owner) else { return false };
     // SAFETY: A cache outlives its slabs: it is dropped only after its
     // shrink, whose grace period has waited for this reader.
     let cache = unsafe { &*slab.cache };
     match cache.index_in(slab, ptr.as_ptr()) {
-        Some(i) => cache.free_object(&guard, slab, i, ptr),
+        Some(i) => cache.free_object(guard, slab, i, ptr),
         None => cache.report(ptr.as_ptr(), 0, "kfree of a pointer inside an object"),
     }
     true
 }
 
 /// The owner word of the pool page holding `ptr`, if it is one.
-fn owner_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Atomic<usize>> {
+#[inline]
+fn owner_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a OnceWord> {
     pool.owner(pool.pfn_of(ptr)?)
 }
 

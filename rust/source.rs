@@ -16,11 +16,11 @@ use kernel::{
     bindings,
     fmt,
     prelude::*,
-    str::CStrExt,
-    sync::atomic::Atomic, //
+    str::CStrExt, //
 };
 
 use crate::{
+    once::OnceWord,
     helpers::*,
     pfn::{
         mib_to_pages,
@@ -255,7 +255,7 @@ pub(crate) struct Source {
     slots: KVec<Slot>,
     /// For each slot, the index of its run of owner words, or `u32::MAX`.
     dense: KVec<u32>,
-    owners: KVec<Atomic<usize>>,
+    owners: KVec<OnceWord>,
     page_offset: usize,
 }
 
@@ -349,7 +349,7 @@ impl Source {
         }
         let mut owners = KVec::with_capacity(next as usize * MAX_ORDER_NR_PAGES, GFP_KERNEL)?;
         for _ in 0..next as usize * MAX_ORDER_NR_PAGES {
-            owners.push(Atomic::new(0), GFP_KERNEL)?;
+            owners.push(OnceWord::new(0), GFP_KERNEL)?;
         }
         // SAFETY: No preconditions.
         let page_offset = unsafe { zonemm_page_offset() } as usize;
@@ -391,6 +391,7 @@ impl Source {
     }
 
     /// Whether frame `pfn` is one of the chunks'.
+    #[inline]
     pub(crate) fn contains(&self, pfn: Pfn) -> bool {
         let Some(slot) = (pfn.0 / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base) else { return false };
         match self.slots.get(slot) {
@@ -402,6 +403,7 @@ impl Source {
 
     /// The frame of a direct-map address, if it is one of ours
     /// (`virt_to_pfn()` plus the check). Any address may be asked about.
+    #[inline]
     pub(crate) fn pfn_of(&self, addr: *const u8) -> Option<Pfn> {
         let pfn = Pfn((addr as usize).checked_sub(self.page_offset)? >> PAGE_SHIFT);
         self.contains(pfn).then_some(pfn)
@@ -410,7 +412,7 @@ impl Source {
     /// Bytes of bookkeeping: the owner words, and the slot maps with the
     /// chunk list.
     pub(crate) fn metadata_bytes(&self) -> (usize, usize) {
-        let owners = self.owners.capacity() * core::mem::size_of::<Atomic<usize>>();
+        let owners = self.owners.capacity() * core::mem::size_of::<OnceWord>();
         let maps = self.slots.capacity() * core::mem::size_of::<Slot>()
             + self.dense.capacity() * core::mem::size_of::<u32>()
             + self.chunks.capacity() * core::mem::size_of::<Chunk>();
@@ -418,7 +420,8 @@ impl Source {
     }
 
     /// The owner word of our frame `pfn`.
-    pub(crate) fn owner(&self, pfn: Pfn) -> Option<&Atomic<usize>> {
+    #[inline]
+    pub(crate) fn owner(&self, pfn: Pfn) -> Option<&OnceWord> {
         if !self.contains(pfn) {
             return None;
         }

@@ -24,6 +24,7 @@ mod fault;
 mod ffi;
 mod helpers;
 mod merge;
+mod once;
 mod percpu;
 mod region;
 mod slab;

@@ -39,6 +39,7 @@ use crate::{
         PAGEBLOCK_NR_PAGES, //
     },
     helpers::zonemm_pfn_to_virt,
+    once::OnceWord,
     percpu::PerCpu,
     pcp::{
         default_batch,
@@ -109,17 +110,17 @@ pub(crate) struct Zone {
     /// Allocations served from the free lists straight, per order,
     /// written under `lock` (a load and a store, no read-modify-write).
     allocs: [Atomic<u64>; NR_PAGE_ORDERS],
-    free_pages: Atomic<usize>,
-    free_orders: Atomic<u32>,
+    free_pages: OnceWord,
+    free_orders: OnceWord,
     /// Each pageblock's migrate type, copied from the free lists whenever
     /// one changes, for frees to read without the zone lock
     /// (`get_pfnblock_migratetype()` reads the pageblock bitmap so).
-    pageblock_mt: KVec<Atomic<u32>>,
+    pageblock_mt: KVec<OnceWord>,
     /// The free lists' pageblock change count when `pageblock_mt` was
     /// copied.
     pageblocks_copied: Atomic<u64>,
-    wmark: [Atomic<usize>; 3],
-    lowmem_reserve: [Atomic<usize>; MAX_NR_ZONES],
+    wmark: [OnceWord; 3],
+    lowmem_reserve: [OnceWord; MAX_NR_ZONES],
 }
 
 impl Zone {
@@ -164,7 +165,7 @@ impl Zone {
         let free_orders = Self::free_orders_of(&lists);
         let mut pageblock_mt = KVec::with_capacity(spanned / PAGEBLOCK_NR_PAGES, GFP_KERNEL)?;
         for pb in (0..spanned).step_by(PAGEBLOCK_NR_PAGES) {
-            pageblock_mt.push(Atomic::new(lists.pageblock_mt(pb) as u32), GFP_KERNEL)?;
+            pageblock_mt.push(OnceWord::new(lists.pageblock_mt(pb) as usize), GFP_KERNEL)?;
         }
         KBox::pin_init(
             try_pin_init!(Self {
@@ -177,12 +178,12 @@ impl Zone {
                 lock <- new_spinlock_irq!(lists, "Zone::lock"),
                 cpus,
                 allocs: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
-                free_pages: Atomic::new(nr_managed),
-                free_orders: Atomic::new(free_orders),
+                free_pages: OnceWord::new(nr_managed),
+                free_orders: OnceWord::new(free_orders as usize),
                 pageblock_mt,
                 pageblocks_copied: Atomic::new(0),
-                wmark: [const { Atomic::new(0) }; 3],
-                lowmem_reserve: [const { Atomic::new(0) }; MAX_NR_ZONES],
+                wmark: [const { OnceWord::new(0) }; 3],
+                lowmem_reserve: [const { OnceWord::new(0) }; MAX_NR_ZONES],
             }? Error),
             GFP_KERNEL,
         )
@@ -194,7 +195,7 @@ impl Zone {
         let meta = self.spanned * core::mem::size_of::<PageMeta>();
         let pcp = self.cpus.len() * (core::mem::size_of::<ZoneCpu>().next_multiple_of(64) + PCP_SLOTS * core::mem::size_of::<u32>());
         let maps = self.slot_pfn.capacity() * core::mem::size_of::<usize>()
-            + self.pageblock_mt.capacity() * core::mem::size_of::<Atomic<u32>>()
+            + self.pageblock_mt.capacity() * core::mem::size_of::<OnceWord>()
             + core::mem::size_of::<Self>();
         (meta, pcp, maps)
     }
@@ -221,7 +222,7 @@ impl Zone {
 
     /// Free pages on the free lists (`NR_FREE_PAGES`), as last published.
     pub(crate) fn free_pages(&self) -> usize {
-        self.free_pages.load(Relaxed)
+        self.free_pages.read()
     }
 
     /// The frame of page index `idx`.
@@ -253,14 +254,14 @@ impl Zone {
 
     /// Publishes the free counts for the lock-free watermark check.
     fn publish(&self, lists: &FreeLists) {
-        self.free_pages.store(lists.nr_free_pages(), Relaxed);
-        self.free_orders.store(Self::free_orders_of(lists), Relaxed);
+        self.free_pages.write(lists.nr_free_pages());
+        self.free_orders.write(Self::free_orders_of(lists) as usize);
         // Copy the pageblock types again after any changed (a claim, or a
         // merge across pageblocks that retypes the merged block).
         let changes = lists.pageblock_changes();
         if changes != self.pageblocks_copied.load(Relaxed) {
             for (i, mt) in self.pageblock_mt.iter().enumerate() {
-                mt.store(lists.pageblock_mt(i * PAGEBLOCK_NR_PAGES) as u32, Relaxed);
+                mt.write(lists.pageblock_mt(i * PAGEBLOCK_NR_PAGES) as usize);
             }
             self.pageblocks_copied.store(changes, Relaxed);
         }
@@ -269,35 +270,35 @@ impl Zone {
     /// The migrate type of the pageblock holding page `idx`, as last copied
     /// under the zone lock. Lock-free.
     pub(crate) fn pageblock_mt(&self, idx: u32) -> MigrateType {
-        let mt = self.pageblock_mt.get(idx as usize / PAGEBLOCK_NR_PAGES).map_or(0, |m| m.load(Relaxed));
-        MigrateType::ALL.get(mt as usize).copied().unwrap_or(MigrateType::Movable)
+        let mt = self.pageblock_mt.get(idx as usize / PAGEBLOCK_NR_PAGES).map_or(0, |m| m.read());
+        MigrateType::ALL.get(mt).copied().unwrap_or(MigrateType::Movable)
     }
 
     /// The watermarks.
     pub(crate) fn watermarks(&self) -> Watermarks {
         Watermarks {
-            min: self.wmark[0].load(Relaxed),
-            low: self.wmark[1].load(Relaxed),
-            high: self.wmark[2].load(Relaxed),
+            min: self.wmark[0].read(),
+            low: self.wmark[1].read(),
+            high: self.wmark[2].read(),
         }
     }
 
     /// Sets the watermarks (`__setup_per_zone_wmarks()`).
     pub(crate) fn set_watermarks(&self, w: Watermarks) {
-        self.wmark[0].store(w.min, Relaxed);
-        self.wmark[1].store(w.low, Relaxed);
-        self.wmark[2].store(w.high, Relaxed);
+        self.wmark[0].write(w.min);
+        self.wmark[1].write(w.low);
+        self.wmark[2].write(w.high);
     }
 
     /// `lowmem_reserve[]`.
     pub(crate) fn lowmem_reserve(&self) -> [usize; MAX_NR_ZONES] {
-        core::array::from_fn(|j| self.lowmem_reserve[j].load(Relaxed))
+        core::array::from_fn(|j| self.lowmem_reserve[j].read())
     }
 
     /// Sets `lowmem_reserve[]`.
     pub(crate) fn set_lowmem_reserve(&self, reserve: &[usize; MAX_NR_ZONES]) {
         for (r, &v) in self.lowmem_reserve.iter().zip(reserve) {
-            r.store(v, Relaxed);
+            r.write(v);
         }
     }
 
@@ -310,12 +311,12 @@ impl Zone {
     /// [`Zone::watermark_ok`] with `extra` pages more to stay above, as
     /// `alloc_pages_bulk()` checks for its whole batch.
     pub(crate) fn watermark_ok_plus(&self, order: Order, mark: Mark, extra: usize, highest: ZoneType, reserves: Reserves) -> bool {
-        let mask = self.free_orders.load(Relaxed);
+        let mask = self.free_orders.read();
         watermark_ok(
             self.free_pages(),
             order,
-            self.watermarks().get(mark) + extra,
-            self.lowmem_reserve[highest.index()].load(Relaxed),
+            self.wmark[mark as usize].read() + extra,
+            self.lowmem_reserve[highest.index()].read(),
             reserves,
             |o| (mask >> o & 1) as usize,
         )

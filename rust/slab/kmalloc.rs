@@ -12,7 +12,6 @@ use core::ptr::NonNull;
 
 use kernel::prelude::*;
 
-use kernel::sync::atomic::Relaxed;
 
 use super::{
     owner_of,
@@ -20,6 +19,7 @@ use super::{
 };
 use crate::{
     page_alloc::MigrateType,
+    percpu::CpuGuard,
     buddy::{
         Flags,
         PageBlock,
@@ -82,6 +82,7 @@ impl<'a> Kmalloc<'a> {
     /// `kmalloc()`: `size` bytes from the class that fits, or whole pool
     /// pages above 8 KiB.
     #[track_caller]
+    #[inline]
     pub(crate) fn kmalloc(&self, size: usize, flags: Flags) -> Result<NonNull<u8>> {
         match kmalloc_index(size) {
             Some(i) => self.caches[i].alloc(flags),
@@ -142,7 +143,7 @@ pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>) -> Result<NonNull<u8>
     let zone_id = pool.zone_id(block.zone());
     crate::fault::inject(crate::fault::Site::Slab, block.size())?;
     let addr = NonNull::new(block.as_mut_ptr()).ok_or(EINVAL)?;
-    owner.store(LargeTag::encode(&block, zone_id), Relaxed);
+    owner.write(LargeTag::encode(&block, zone_id));
     // The tag owns the block now; `kfree` turns it back into one.
     core::mem::forget(block);
     Ok(addr)
@@ -150,19 +151,25 @@ pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>) -> Result<NonNull<u8>
 
 /// `kfree()`: gives back an object from any cache of `pool`, or a large
 /// block. Anything else is reported and ignored. Any context but NMI.
+#[inline]
 pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
     let addr = ptr.as_ptr();
     let Some(owner) = owner_of(pool, addr) else {
         pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
         return;
     };
-    if owner.load(Relaxed) & 1 == 0 {
-        // A slab's page (looked up again under RCU), or nobody's.
-        if !super::free_any(pool, ptr) {
+    // Preemption off before the word is read: the RCU read-side section
+    // that keeps a slab it names readable.
+    let guard = CpuGuard::new();
+    let word = owner.read();
+    if word & 1 == 0 {
+        // A slab's page, or nobody's.
+        if !super::free_any(&guard, word, ptr) {
             pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
         }
         return;
     }
+    drop(guard);
     free_block(pool, ptr);
 }
 
@@ -175,12 +182,12 @@ pub(crate) fn free_block(pool: &Pool, ptr: NonNull<u8>) {
         pr_err!("free_pages: {:#x} is not a zonemm block; ignored\n", addr as usize);
         return;
     };
-    let tag = owner.load(Relaxed);
+    let tag = owner.read();
     // Only a block's first byte frees it: its head page's tag.
     if let (0, Some((zone_id, order, mt))) = (addr as usize % PAGE_SIZE, LargeTag::decode(tag)) {
         // Take the tag with a compare, so that of two racing frees one
         // wins, and nothing else's word is ever touched.
-        if owner.cmpxchg(tag, 0, Relaxed).is_ok() {
+        if owner.cmpxchg(tag, 0).is_ok() {
             // SAFETY: The tag was put there by `tag_block` for the block of
             // `order` and `mt` at `pfn` in zone `zone_id`, which it owned;
             // we just took the tag over, so the block is ours alone.
