@@ -293,11 +293,17 @@ impl Shared<'_> {
             let tag = *serial ^ 0xa5a5_0000_0000_0000;
             match self.alloc_one(r, tag, 4) {
                 Ok(h) => {
-                    if let Err(e) = held.push(h, GFP_KERNEL) {
+                    if let Err(e) = held.reserve(1, GFP_KERNEL) {
                         // Out of the kernel's memory for the list, not the
-                        // pool's: stop here (the item went with it).
+                        // pool's: give the item back and stop here.
+                        self.release(h);
                         self.failed(e.into());
                         break;
+                    }
+                    if let Err(unheld) = held.push_within_capacity(h) {
+                        // Cannot happen (room was reserved above).
+                        self.release(unheld.0);
+                        self.errors.add(1, Relaxed);
                     }
                     r = xorshift(seed) as u64;
                 }
@@ -379,7 +385,10 @@ impl Shared<'_> {
             };
             match thing {
                 Ok(h) => {
-                    if held.push_within_capacity(h).is_err() {
+                    // Cannot fail (a full list is emptied above); if it
+                    // did, the item is still checked and freed.
+                    if let Err(unheld) = held.push_within_capacity(h) {
+                        self.release(unheld.0);
                         self.errors.add(1, Relaxed);
                     }
                 }
