@@ -88,7 +88,9 @@ pub(crate) struct Report {
     merged_peak: usize,
     pages_back: bool,
     zones_sound: bool,
-    objects_left: usize,
+    /// `None` if kmalloc's caches hold fewer objects than before the run
+    /// (someone else freed some meanwhile): what the run left is unknown.
+    objects_left: Option<usize>,
     injected: u64,
 }
 
@@ -463,9 +465,9 @@ impl Stress {
         let _ = merger.set_knob(Knob::Run, 2);
         let _ = merger.set_knob(Knob::Run, run_before);
         let _ = merger.set_knob(Knob::SleepMillisecs, sleep_before);
-        let objects_left = caches.iter().map(|c| c.active_objects()).sum::<usize>()
-            + state.kmalloc.caches().map(|c| c.active_objects()).sum::<usize>()
-            - km_base;
+        let km_now: usize = state.kmalloc.caches().map(|c| c.active_objects()).sum();
+        let objects_left =
+            km_now.checked_sub(km_base).and_then(|km| km.checked_add(caches.iter().map(|c| c.active_objects()).sum()));
         let mut report = Report {
             seconds,
             ops: core::array::from_fn(|k| shared.ops[k].load(Relaxed)),
@@ -518,7 +520,10 @@ impl Stress {
         writeln!(f)?;
         writeln!(f, "exhaustion_held {}", r.exhaustion_held)?;
         writeln!(f, "merged_peak {}", r.merged_peak)?;
-        writeln!(f, "objects_left {}", r.objects_left)?;
+        match r.objects_left {
+            Some(n) => writeln!(f, "objects_left {n}")?,
+            None => writeln!(f, "objects_left unknown (kmalloc objects freed by others during the run)")?,
+        }
         writeln!(f, "pages_back {}", if r.pages_back { "yes" } else { "no" })?;
         writeln!(f, "zones_sound {}", if r.zones_sound { "yes" } else { "no" })
     }

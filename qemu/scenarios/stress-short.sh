@@ -23,7 +23,7 @@ verify() {
 	check "$1: no mismatch in any byte checked" test "$(get mismatches)" -eq 0
 	check "$1: no error but ENOMEM" test "$(get errors)" -eq 0
 	check "$1: no corruption found by red zones or poison" test "$(get corruptions)" -eq 0
-	check "$1: no object left" test "$(get objects_left)" -eq 0
+	check "$1: no object left" test "$(get objects_left)" = 0
 	check "$1: every page back" test "$(get pages_back)" = yes
 	check "$1: every zone sound" test "$(get zones_sound)" = yes
 	check "$1: operations ran" test "$(get free)" -gt 100
