@@ -284,8 +284,9 @@ impl Shared<'_> {
         }
     }
 
-    /// Allocates until the pool says `ENOMEM` to an order-0 page (or the
-    /// run ends), then checks and frees everything. Sleeps.
+    /// Allocates until the pool says `ENOMEM` to an order-0 page with no
+    /// fault injected meanwhile (or the run ends), then checks and frees
+    /// everything. Sleeps.
     fn exhaust(&self, cpu: usize, seed: &mut u64, serial: &mut u64) -> Result {
         let mut held: KVVec<Held<'_>> = KVVec::new();
         let mut exhausted = false;
@@ -293,6 +294,7 @@ impl Shared<'_> {
         while now() < self.deadline {
             *serial += 1;
             let tag = *serial ^ 0xa5a5_0000_0000_0000;
+            let injected = crate::fault::injected();
             match self.alloc_one(r, tag, 4) {
                 Ok(h) => {
                     if let Err(e) = held.reserve(1, GFP_KERNEL) {
@@ -309,12 +311,17 @@ impl Shared<'_> {
                     }
                     r = xorshift(seed) as u64;
                 }
-                Err(e) if e == ENOMEM && r % 3 == 0 && (r >> 8) % 4 == 0 => {
-                    // An order-0 page refused: the pool is exhausted.
+                // An order-0 page refused, and no fault injected while it
+                // was asked for: the pool is exhausted. (The count is
+                // global: a fault elsewhere meanwhile only means asking
+                // again.)
+                Err(e) if e == ENOMEM && r % 3 == 0 && (r >> 8) % 4 == 0 && crate::fault::injected() == injected => {
                     self.enomem.add(1, Relaxed);
                     exhausted = true;
                     break;
                 }
+                // Anything else, an injected refusal of an order-0 page
+                // too: not exhaustion.
                 Err(e) => {
                     self.failed(e);
                     // Ask next for an order-0 page: a multiple of 3 << 10
