@@ -78,6 +78,7 @@ pub(crate) struct Report {
     seconds: u32,
     ops: [u64; KINDS.len()],
     enomem: u64,
+    enomem_faulted: u64,
     errors: u64,
     mismatches: u64,
     bytes_checked: u64,
@@ -108,6 +109,8 @@ struct Shared<'s> {
     deadline: u64,
     ops: [Atomic<u64>; KINDS.len()],
     enomem: Atomic<u64>,
+    /// `ENOMEM`s of operations during which a fault was injected.
+    enomem_faulted: Atomic<u64>,
     errors: Atomic<u64>,
     mismatches: Atomic<u64>,
     bytes_checked: Atomic<u64>,
@@ -176,6 +179,18 @@ impl Shared<'_> {
         } else {
             self.errors.add(1, Relaxed);
         }
+    }
+
+    /// [`Shared::failed`] for an operation begun when the fault module had
+    /// injected `injected` faults: an `ENOMEM` is also counted in
+    /// `enomem_faulted` if a fault was injected meanwhile. (The count is
+    /// global, so a fault elsewhere at the same time counts too; with no
+    /// fault injected, none does.)
+    fn op_failed(&self, e: Error, injected: u64) {
+        if e == ENOMEM && crate::fault::injected() != injected {
+            self.enomem_faulted.add(1, Relaxed);
+        }
+        self.failed(e);
     }
 
     /// Checks and frees one held thing.
@@ -272,12 +287,13 @@ impl Shared<'_> {
         });
         if let Some((id, byte)) = found {
             let new = (r >> 8) as u8 % 4;
+            let injected = crate::fault::injected();
             match self.state.regions.fill_id(id, new) {
                 Ok(_) => *byte = Some(new),
                 // A partly written region holds a mix: check nothing of
                 // it, but free it.
                 Err(e) => {
-                    self.failed(e);
+                    self.op_failed(e, injected);
                     *byte = None;
                 }
             }
@@ -323,7 +339,7 @@ impl Shared<'_> {
                 // Anything else, an injected refusal of an order-0 page
                 // too: not exhaustion.
                 Err(e) => {
-                    self.failed(e);
+                    self.op_failed(e, injected);
                     // Ask next for an order-0 page: a multiple of 3 << 10
                     // has r % 3 == 0 and (r >> 8) % 4 == 0.
                     r = (xorshift(seed) as u64) * (3 << 10);
@@ -384,6 +400,7 @@ impl Shared<'_> {
                 }
                 continue;
             }
+            let injected = crate::fault::injected();
             let thing = match r % 100 {
                 0..55 => self.alloc_one(r >> 8, tag, 5),
                 55..65 => self.alloc_region(r),
@@ -401,7 +418,7 @@ impl Shared<'_> {
                         self.errors.add(1, Relaxed);
                     }
                 }
-                Err(e) => self.failed(e),
+                Err(e) => self.op_failed(e, injected),
             }
         }
         for h in held.drain_all() {
@@ -457,6 +474,7 @@ impl Stress {
             deadline: start + seconds as u64 * 1_000_000_000,
             ops: [const { Atomic::new(0) }; KINDS.len()],
             enomem: Atomic::new(0),
+            enomem_faulted: Atomic::new(0),
             errors: Atomic::new(0),
             mismatches: Atomic::new(0),
             bytes_checked: Atomic::new(0),
@@ -479,6 +497,7 @@ impl Stress {
             seconds,
             ops: core::array::from_fn(|k| shared.ops[k].load(Relaxed)),
             enomem: shared.enomem.load(Relaxed),
+            enomem_faulted: shared.enomem_faulted.load(Relaxed),
             errors: shared.errors.load(Relaxed) + u64::from(ret != 0),
             mismatches: shared.mismatches.load(Relaxed),
             bytes_checked: shared.bytes_checked.load(Relaxed),
@@ -514,6 +533,7 @@ impl Stress {
             writeln!(f, "{name} {n}")?;
         }
         writeln!(f, "enomem {}", r.enomem)?;
+        writeln!(f, "enomem_faulted {}", r.enomem_faulted)?;
         writeln!(f, "faults_injected {}", r.injected)?;
         writeln!(f, "errors {}", r.errors)?;
         writeln!(f, "mismatches {}", r.mismatches)?;

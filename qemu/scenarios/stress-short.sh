@@ -37,6 +37,7 @@ check "stress seconds=$secs" sh -c "echo seconds=$secs > $S/run"
 verify plain
 check "plain: bytes checked" test "$(get bytes_checked)" -gt 1000000
 check "plain: pages were merged" test "$(get merged_peak)" -gt 0
+check "plain: no ENOMEM taken for an injected fault" test "$(get enomem_faulted)" -eq 0
 
 # A round per site, then all at once: the faults fall at entry and at the
 # internal points (slab growth, a region's pages, array and mapping, a
@@ -47,7 +48,13 @@ for where in buddy slab region merge buddy,slab,region,merge; do
 	check "stress under faults at $where" sh -c "echo seconds=$secs > $S/run"
 	verify "faults at $where"
 	check "faults at $where: injected" test "$(get faults_injected)" -gt 0
-	check "faults at $where: seen as ENOMEM" test "$(get enomem)" -gt 0
+	# Operations that failed with ENOMEM while a fault was injected (every
+	# run exhausts the pool, so plain ENOMEMs prove nothing). Faults at the
+	# merge site stay in the merger, which leaves the page unmerged a while
+	# longer: no stress operation sees them.
+	if [ "$where" != merge ]; then
+		check "faults at $where: seen as ENOMEM" test "$(get enomem_faulted)" -gt 0
+	fi
 done
 echo none >$F/where
 
