@@ -4,7 +4,7 @@
 # again under fault injection at every site. Nothing is lost, mixed or
 # leaked, and faults show up only as ENOMEM. (make stress runs it longer.)
 . /zonemm/lib.sh
-plan 85
+plan 86
 S=$D/stress
 F=$D/fault
 secs=$(sed -n 's/.*zonemm.stress=\([0-9]*\).*/\1/p' /proc/cmdline)
@@ -32,7 +32,10 @@ verify() {
 
 # Hung tasks reported after 2 s: a run's writer waits seconds for its
 # workers and must not look hung (scripts/guest-run fails on the report).
-check "hung-task detector at 2 s" sh -c "echo 2 > /proc/sys/kernel/hung_task_timeout_secs"
+# Only while the runs last: the previous value is back before rmmod.
+hung=/proc/sys/kernel/hung_task_timeout_secs
+hung_before=$(cat $hung)
+check "hung-task detector at 2 s" sh -c "echo 2 > $hung"
 check "stress seconds=$secs" sh -c "echo seconds=$secs > $S/run"
 verify plain
 check "plain: bytes checked" test "$(get bytes_checked)" -gt 1000000
@@ -57,6 +60,7 @@ for where in buddy slab region merge buddy,slab,region,merge; do
 	fi
 done
 echo none >$F/where
+check "hung-task detector back at $hung_before s" sh -c "echo $hung_before > $hung"
 
 views() { cat $F/probability $F/interval $F/times $F/space $F/where; }
 bad() { refuses $F "$@"; }
