@@ -13,7 +13,7 @@ cma_before=$(cat /run/zonemm/cmaused.before)
 node0_before=$(cat /run/zonemm/memfree.0.before)
 echo "before insmod: $cma_before CMA pages taken, node 0 MemFree $node0_before kB"
 
-cma_held() { [ $(($(cma_used) - cma_before)) -ge 8192 ]; }
+cma_held() { cma_now=$(cma_used) && [ $((cma_now - cma_before)) -ge 8192 ]; }
 node0_held() { [ $((node0_before - $(node_memfree 0))) -ge 16384 ]; }
 check "loaded: 32 MiB of CMA taken" wait_for cma_held
 check "loaded: 16 MiB of node 0 taken" wait_for node0_held
