@@ -740,7 +740,7 @@ mod tests {
     }
 
     #[test]
-    fn both_cpus_fill_check_and_free_at_once() -> Result {
+    fn every_cpu_fills_checks_and_frees_at_once() -> Result {
         let pool = pool()?;
         let before = pool.nr_free_pages();
         let regions = Regions::new(&pool)?;

@@ -10,8 +10,8 @@
 //! Every block, object and kmalloc buffer is filled word by word with a
 //! pattern of its own tag and checked whole before it is freed, so an
 //! overlap anywhere in it shows; every region is checked byte by byte.
-//! Twice a second both CPUs leave the mix and allocate until the pool
-//! says `ENOMEM`, check and free it all, and go on. The merger's sharing
+//! Twice a second every CPU leaves the mix and allocates until the pool
+//! says `ENOMEM`, checks and frees it all, and goes on. The merger's sharing
 //! is sampled, and a run in which nothing was ever merged is reported.
 //! Then everything quiesces and the run checks that every page is back,
 //! every zone's lists are sound, no object is left and the caches found

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # zonemm-params: pool_mb=32 node_mb=16
 # Loaded, zonemm holds its CMA chunk and node 0's chunks; after rmmod
-# every CMA page is back (the areas' bitmaps as before insmod), and node 0 has its 16 MiB
+# every CMA page is back (the areas' used counts as before insmod), and node 0 has its 16 MiB
 # back. (Node 0's MemFree is compared with its value while loaded: on the
 # debug kernel, KASAN's quarantine keeps memory the KUnit run at insmod
 # freed, so "before insmod" is no baseline there.)

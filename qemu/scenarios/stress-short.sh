@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# The short stress run: both CPUs, every layer, the merger scanning; then
+# The short stress run: every CPU, every layer, the merger scanning; then
 # again under fault injection at every site. Nothing is lost, mixed or
 # leaked, and faults show up only as ENOMEM. (make stress runs it longer.)
 . /zonemm/lib.sh
@@ -43,7 +43,7 @@ check "plain: pages were merged" test "$(get merged_peak)" -gt 0
 check "plain: no ENOMEM taken for an injected fault" test "$(get enomem_faulted)" -eq 0
 
 # A round per site, then all at once: the faults fall at entry and at the
-# internal points (slab growth, a region's pages, array and mapping, a
+# internal points (a new slab once its pages are taken, a region's pages, array and mapping, a
 # shared page, a per-CPU refill, a split).
 echo 10 >$F/probability
 for where in buddy slab region merge buddy,slab,region,merge; do
