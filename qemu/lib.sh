@@ -14,17 +14,30 @@ node_memfree() {
 	awk '$3 == "MemFree:" { print $4 }' "/sys/devices/system/node/node$1/meminfo"
 }
 
-# cma_used: pages taken from all CMA areas (cma_alloc() minus cma_release(),
-# from the areas' bitmaps in debugfs cma/<area>/used). Exact, unlike
-# CmaFree: freed CMA pages may wait on a per-CPU list, uncounted, and a
-# movable allocation may take them before they are ever counted free.
+# cma_used: pages taken from all CMA areas, the sum of the areas' debugfs
+# cma/<area>/used (a count each area keeps, under its lock, as cma_alloc()
+# takes pages and cma_release() gives them back). Exact, unlike CmaFree:
+# freed CMA pages may wait on a per-CPU list, uncounted, and a movable
+# allocation may take them before they are ever counted free. With no CMA
+# area at all (cma=0: CmaTotal 0) that is 0; with CMA but no count to read
+# it fails, with a message, rather than print a number it does not have.
 cma_used() {
-	cat /sys/kernel/debug/cma/*/used 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+	set -- /sys/kernel/debug/cma/*/used
+	if [ -e "$1" ]; then
+		cma_counts=$(cat "$@") || { echo "cma_used: cannot read $*" >&2; return 1; }
+		echo "$cma_counts" | awk '{ s += $1 } END { print s + 0 }'
+	elif [ "$(meminfo CmaTotal)" = 0 ]; then
+		echo 0
+	else
+		echo "cma_used: no /sys/kernel/debug/cma/*/used to read, but CmaTotal is" \
+			"$(meminfo CmaTotal) kB (debugfs not mounted, or no CONFIG_CMA_DEBUGFS?)" >&2
+		return 1
+	fi
 }
 
 # cma_back: CMA as it was before zonemm loaded (qemu/init records it).
 cma_back() {
-	[ "$(cma_used)" -eq "$(cat /run/zonemm/cmaused.before)" ]
+	cma_now=$(cma_used) && [ "$cma_now" -eq "$(cat /run/zonemm/cmaused.before)" ]
 }
 
 # wait_for CMD...: retry CMD for up to 5 s (vmstat folds per-CPU counters

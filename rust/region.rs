@@ -222,19 +222,31 @@ struct Inner<'a> {
 }
 
 impl<'a> Inner<'a> {
-    /// Maps region `slot`'s page array anew and moves its tree entry.
+    /// Maps region `slot`'s page array anew and moves its tree entry. On
+    /// failure the region keeps its old mapping and tree entry.
     fn remap_slot(&mut self, slot: usize) -> Result<NonNull<u8>> {
         let region = self.slots.get_mut(slot).and_then(Option::as_mut).ok_or(EINVAL)?;
         let no_guard = region.flags.no_guard;
         let new = map(&mut region.pages, no_guard)?;
+        let area = region.area();
+        let old = region.addr.as_ptr() as usize;
+        self.tree.remove(old);
+        // The new range is free: the kernel just handed it out.
+        let start = new.as_ptr() as usize;
+        let new_slot = match self.tree.insert(start, start + area) {
+            Ok(s) => s as usize,
+            Err(_) => {
+                // Undo: the old range goes back into the node it just left
+                // (free again, as is the range, so this cannot fail), and
+                // the new mapping goes.
+                let _ = self.tree.insert(old, old + area);
+                region.unmap_at(new);
+                return Err(EINVAL);
+            }
+        };
         let old = core::mem::replace(&mut region.addr, new);
         region.unmap_at(old);
         region.dirty = false;
-        let area = region.area();
-        self.tree.remove(old.as_ptr() as usize);
-        // The new range is free: the kernel just handed it out.
-        let start = new.as_ptr() as usize;
-        let new_slot = self.tree.insert(start, start + area).map_err(|_| EINVAL)? as usize;
         if new_slot != slot {
             self.slots.swap(slot, new_slot);
         }
@@ -365,7 +377,12 @@ impl<'a> Regions<'a> {
             Err(TreeError::Full | TreeError::Overlap) => return Err(EINVAL),
         };
         while inner.slots.len() <= slot {
-            inner.slots.push(None, GFP_KERNEL)?;
+            if let Err(e) = inner.slots.push(None, GFP_KERNEL) {
+                // No slot for the tree node: take it out again. The region
+                // is unmapped and freed as it drops.
+                inner.tree.remove(start);
+                return Err(e.into());
+            }
         }
         let id = inner.next_id;
         region.id = id;
@@ -723,7 +740,7 @@ mod tests {
     }
 
     #[test]
-    fn both_cpus_fill_check_and_free_at_once() -> Result {
+    fn every_cpu_fills_checks_and_frees_at_once() -> Result {
         let pool = pool()?;
         let before = pool.nr_free_pages();
         let regions = Regions::new(&pool)?;

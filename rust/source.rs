@@ -5,9 +5,10 @@
 //! Every CMA area a module can reach (`dma_contiguous_get_area_by_idx()`,
 //! as `kernel/dma/contiguous.c` lists them) gives `pool_mb` MiB through
 //! `cma_alloc()`, the way `dma_alloc_contiguous()` takes its pages. Each
-//! online node that got no CMA chunk gives `node_mb` MiB more from the page
-//! allocator, in `MAX_PAGE_ORDER` blocks taken with `__GFP_THISNODE`, so
-//! that the pool spans nodes and zones. Each such run of pages is a
+//! node with memory (`N_MEMORY`, not movable memory alone) that got no CMA
+//! chunk gives `node_mb` MiB more from the page allocator, in
+//! `MAX_PAGE_ORDER` blocks taken with `__GFP_THISNODE`, so that the pool
+//! spans nodes and zones. Each such run of pages is a
 //! [`Chunk`]; every chunk gives its pages back when dropped.
 
 use core::ptr::NonNull;
@@ -259,7 +260,7 @@ pub(crate) struct Source {
     page_offset: usize,
 }
 
-/// A fault injected at the `source` site (`fault_source=` at load) before
+/// A fault injected at the `source` site (`fail_source=` at load) before
 /// taking chunk `n` of `pages` pages (0 pages: the metadata after the
 /// last), with its one log line.
 fn injected_fault(n: usize, pages: usize) -> Result {

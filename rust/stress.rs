@@ -10,8 +10,8 @@
 //! Every block, object and kmalloc buffer is filled word by word with a
 //! pattern of its own tag and checked whole before it is freed, so an
 //! overlap anywhere in it shows; every region is checked byte by byte.
-//! Twice a second both CPUs leave the mix and allocate until the pool
-//! says `ENOMEM`, check and free it all, and go on. The merger's sharing
+//! Twice a second every CPU leaves the mix and allocates until the pool
+//! says `ENOMEM`, checks and frees it all, and goes on. The merger's sharing
 //! is sampled, and a run in which nothing was ever merged is reported.
 //! Then everything quiesces and the run checks that every page is back,
 //! every zone's lists are sound, no object is left and the caches found
@@ -78,6 +78,7 @@ pub(crate) struct Report {
     seconds: u32,
     ops: [u64; KINDS.len()],
     enomem: u64,
+    enomem_faulted: u64,
     errors: u64,
     mismatches: u64,
     bytes_checked: u64,
@@ -88,7 +89,9 @@ pub(crate) struct Report {
     merged_peak: usize,
     pages_back: bool,
     zones_sound: bool,
-    objects_left: usize,
+    /// `None` if kmalloc's caches hold fewer objects than before the run
+    /// (someone else freed some meanwhile): what the run left is unknown.
+    objects_left: Option<usize>,
     injected: u64,
 }
 
@@ -106,6 +109,8 @@ struct Shared<'s> {
     deadline: u64,
     ops: [Atomic<u64>; KINDS.len()],
     enomem: Atomic<u64>,
+    /// `ENOMEM`s of operations during which a fault was injected.
+    enomem_faulted: Atomic<u64>,
     errors: Atomic<u64>,
     mismatches: Atomic<u64>,
     bytes_checked: Atomic<u64>,
@@ -174,6 +179,18 @@ impl Shared<'_> {
         } else {
             self.errors.add(1, Relaxed);
         }
+    }
+
+    /// [`Shared::failed`] for an operation begun when the fault module had
+    /// injected `injected` faults: an `ENOMEM` is also counted in
+    /// `enomem_faulted` if a fault was injected meanwhile. (The count is
+    /// global, so a fault elsewhere at the same time counts too; with no
+    /// fault injected, none does.)
+    fn op_failed(&self, e: Error, injected: u64) {
+        if e == ENOMEM && crate::fault::injected() != injected {
+            self.enomem_faulted.add(1, Relaxed);
+        }
+        self.failed(e);
     }
 
     /// Checks and frees one held thing.
@@ -270,20 +287,22 @@ impl Shared<'_> {
         });
         if let Some((id, byte)) = found {
             let new = (r >> 8) as u8 % 4;
+            let injected = crate::fault::injected();
             match self.state.regions.fill_id(id, new) {
                 Ok(_) => *byte = Some(new),
                 // A partly written region holds a mix: check nothing of
                 // it, but free it.
                 Err(e) => {
-                    self.failed(e);
+                    self.op_failed(e, injected);
                     *byte = None;
                 }
             }
         }
     }
 
-    /// Allocates until the pool says `ENOMEM` to an order-0 page (or the
-    /// run ends), then checks and frees everything. Sleeps.
+    /// Allocates until the pool says `ENOMEM` to an order-0 page with no
+    /// fault injected meanwhile (or the run ends), then checks and frees
+    /// everything. Sleeps.
     fn exhaust(&self, cpu: usize, seed: &mut u64, serial: &mut u64) -> Result {
         let mut held: KVVec<Held<'_>> = KVVec::new();
         let mut exhausted = false;
@@ -291,24 +310,36 @@ impl Shared<'_> {
         while now() < self.deadline {
             *serial += 1;
             let tag = *serial ^ 0xa5a5_0000_0000_0000;
+            let injected = crate::fault::injected();
             match self.alloc_one(r, tag, 4) {
                 Ok(h) => {
-                    if let Err(e) = held.push(h, GFP_KERNEL) {
+                    if let Err(e) = held.reserve(1, GFP_KERNEL) {
                         // Out of the kernel's memory for the list, not the
-                        // pool's: stop here (the item went with it).
+                        // pool's: give the item back and stop here.
+                        self.release(h);
                         self.failed(e.into());
                         break;
                     }
+                    if let Err(unheld) = held.push_within_capacity(h) {
+                        // Cannot happen (room was reserved above).
+                        self.release(unheld.0);
+                        self.errors.add(1, Relaxed);
+                    }
                     r = xorshift(seed) as u64;
                 }
-                Err(e) if e == ENOMEM && r % 3 == 0 && (r >> 8) % 4 == 0 => {
-                    // An order-0 page refused: the pool is exhausted.
+                // An order-0 page refused, and no fault injected while it
+                // was asked for: the pool is exhausted. (The count is
+                // global: a fault elsewhere meanwhile only means asking
+                // again.)
+                Err(e) if e == ENOMEM && r % 3 == 0 && (r >> 8) % 4 == 0 && crate::fault::injected() == injected => {
                     self.enomem.add(1, Relaxed);
                     exhausted = true;
                     break;
                 }
+                // Anything else, an injected refusal of an order-0 page
+                // too: not exhaustion.
                 Err(e) => {
-                    self.failed(e);
+                    self.op_failed(e, injected);
                     // Ask next for an order-0 page: a multiple of 3 << 10
                     // has r % 3 == 0 and (r >> 8) % 4 == 0.
                     r = (xorshift(seed) as u64) * (3 << 10);
@@ -369,6 +400,7 @@ impl Shared<'_> {
                 }
                 continue;
             }
+            let injected = crate::fault::injected();
             let thing = match r % 100 {
                 0..55 => self.alloc_one(r >> 8, tag, 5),
                 55..65 => self.alloc_region(r),
@@ -379,11 +411,14 @@ impl Shared<'_> {
             };
             match thing {
                 Ok(h) => {
-                    if held.push_within_capacity(h).is_err() {
+                    // Cannot fail (a full list is emptied above); if it
+                    // did, the item is still checked and freed.
+                    if let Err(unheld) = held.push_within_capacity(h) {
+                        self.release(unheld.0);
                         self.errors.add(1, Relaxed);
                     }
                 }
-                Err(e) => self.failed(e),
+                Err(e) => self.op_failed(e, injected),
             }
         }
         for h in held.drain_all() {
@@ -439,6 +474,7 @@ impl Stress {
             deadline: start + seconds as u64 * 1_000_000_000,
             ops: [const { Atomic::new(0) }; KINDS.len()],
             enomem: Atomic::new(0),
+            enomem_faulted: Atomic::new(0),
             errors: Atomic::new(0),
             mismatches: Atomic::new(0),
             bytes_checked: Atomic::new(0),
@@ -454,13 +490,14 @@ impl Stress {
         let _ = merger.set_knob(Knob::Run, 2);
         let _ = merger.set_knob(Knob::Run, run_before);
         let _ = merger.set_knob(Knob::SleepMillisecs, sleep_before);
-        let objects_left = caches.iter().map(|c| c.active_objects()).sum::<usize>()
-            + state.kmalloc.caches().map(|c| c.active_objects()).sum::<usize>()
-            - km_base;
+        let km_now: usize = state.kmalloc.caches().map(|c| c.active_objects()).sum();
+        let objects_left =
+            km_now.checked_sub(km_base).and_then(|km| km.checked_add(caches.iter().map(|c| c.active_objects()).sum()));
         let mut report = Report {
             seconds,
             ops: core::array::from_fn(|k| shared.ops[k].load(Relaxed)),
             enomem: shared.enomem.load(Relaxed),
+            enomem_faulted: shared.enomem_faulted.load(Relaxed),
             errors: shared.errors.load(Relaxed) + u64::from(ret != 0),
             mismatches: shared.mismatches.load(Relaxed),
             bytes_checked: shared.bytes_checked.load(Relaxed),
@@ -496,6 +533,7 @@ impl Stress {
             writeln!(f, "{name} {n}")?;
         }
         writeln!(f, "enomem {}", r.enomem)?;
+        writeln!(f, "enomem_faulted {}", r.enomem_faulted)?;
         writeln!(f, "faults_injected {}", r.injected)?;
         writeln!(f, "errors {}", r.errors)?;
         writeln!(f, "mismatches {}", r.mismatches)?;
@@ -509,7 +547,10 @@ impl Stress {
         writeln!(f)?;
         writeln!(f, "exhaustion_held {}", r.exhaustion_held)?;
         writeln!(f, "merged_peak {}", r.merged_peak)?;
-        writeln!(f, "objects_left {}", r.objects_left)?;
+        match r.objects_left {
+            Some(n) => writeln!(f, "objects_left {n}")?,
+            None => writeln!(f, "objects_left unknown (kmalloc objects freed by others during the run)")?,
+        }
         writeln!(f, "pages_back {}", if r.pages_back { "yes" } else { "no" })?;
         writeln!(f, "zones_sound {}", if r.zones_sound { "yes" } else { "no" })
     }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # zonemm-params: pool_mb=32 node_mb=16
 # Loaded, zonemm holds its CMA chunk and node 0's chunks; after rmmod
-# every CMA page is back (the areas' bitmaps as before insmod), and node 0 has its 16 MiB
+# every CMA page is back (the areas' used counts as before insmod), and node 0 has its 16 MiB
 # back. (Node 0's MemFree is compared with its value while loaded: on the
 # debug kernel, KASAN's quarantine keeps memory the KUnit run at insmod
 # freed, so "before insmod" is no baseline there.)
@@ -13,7 +13,7 @@ cma_before=$(cat /run/zonemm/cmaused.before)
 node0_before=$(cat /run/zonemm/memfree.0.before)
 echo "before insmod: $cma_before CMA pages taken, node 0 MemFree $node0_before kB"
 
-cma_held() { [ $(($(cma_used) - cma_before)) -ge 8192 ]; }
+cma_held() { cma_now=$(cma_used) && [ $((cma_now - cma_before)) -ge 8192 ]; }
 node0_held() { [ $((node0_before - $(node_memfree 0))) -ge 16384 ]; }
 check "loaded: 32 MiB of CMA taken" wait_for cma_held
 check "loaded: 16 MiB of node 0 taken" wait_for node0_held

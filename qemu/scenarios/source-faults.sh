@@ -5,7 +5,7 @@
 # while the pool's pages are taken (one chance before each chunk, one for
 # the metadata after the last). Every such load fails with ENOMEM and one
 # log line, and gives back every page it took: every CMA page (the areas'
-# bitmaps), and MemFree within less than one chunk (4 MiB) of what it was.
+# used counts), and MemFree within less than one chunk (4 MiB) of what it was.
 . /zonemm/lib.sh
 
 dmesg -c >/dev/null

@@ -1,10 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# The short stress run: both CPUs, every layer, the merger scanning; then
+# The short stress run: every CPU, every layer, the merger scanning; then
 # again under fault injection at every site. Nothing is lost, mixed or
 # leaked, and faults show up only as ENOMEM. (make stress runs it longer.)
 . /zonemm/lib.sh
-plan 85
+plan 86
 S=$D/stress
 F=$D/fault
 secs=$(sed -n 's/.*zonemm.stress=\([0-9]*\).*/\1/p' /proc/cmdline)
@@ -23,7 +23,7 @@ verify() {
 	check "$1: no mismatch in any byte checked" test "$(get mismatches)" -eq 0
 	check "$1: no error but ENOMEM" test "$(get errors)" -eq 0
 	check "$1: no corruption found by red zones or poison" test "$(get corruptions)" -eq 0
-	check "$1: no object left" test "$(get objects_left)" -eq 0
+	check "$1: no object left" test "$(get objects_left)" = 0
 	check "$1: every page back" test "$(get pages_back)" = yes
 	check "$1: every zone sound" test "$(get zones_sound)" = yes
 	check "$1: operations ran" test "$(get free)" -gt 100
@@ -32,14 +32,18 @@ verify() {
 
 # Hung tasks reported after 2 s: a run's writer waits seconds for its
 # workers and must not look hung (scripts/guest-run fails on the report).
-check "hung-task detector at 2 s" sh -c "echo 2 > /proc/sys/kernel/hung_task_timeout_secs"
+# Only while the runs last: the previous value is back before rmmod.
+hung=/proc/sys/kernel/hung_task_timeout_secs
+hung_before=$(cat $hung)
+check "hung-task detector at 2 s" sh -c "echo 2 > $hung"
 check "stress seconds=$secs" sh -c "echo seconds=$secs > $S/run"
 verify plain
 check "plain: bytes checked" test "$(get bytes_checked)" -gt 1000000
 check "plain: pages were merged" test "$(get merged_peak)" -gt 0
+check "plain: no ENOMEM taken for an injected fault" test "$(get enomem_faulted)" -eq 0
 
 # A round per site, then all at once: the faults fall at entry and at the
-# internal points (slab growth, a region's pages, array and mapping, a
+# internal points (a new slab once its pages are taken, a region's pages, array and mapping, a
 # shared page, a per-CPU refill, a split).
 echo 10 >$F/probability
 for where in buddy slab region merge buddy,slab,region,merge; do
@@ -47,9 +51,16 @@ for where in buddy slab region merge buddy,slab,region,merge; do
 	check "stress under faults at $where" sh -c "echo seconds=$secs > $S/run"
 	verify "faults at $where"
 	check "faults at $where: injected" test "$(get faults_injected)" -gt 0
-	check "faults at $where: seen as ENOMEM" test "$(get enomem)" -gt 0
+	# Operations that failed with ENOMEM while a fault was injected (every
+	# run exhausts the pool, so plain ENOMEMs prove nothing). Faults at the
+	# merge site stay in the merger, which leaves the page unmerged a while
+	# longer: no stress operation sees them.
+	if [ "$where" != merge ]; then
+		check "faults at $where: seen as ENOMEM" test "$(get enomem_faulted)" -gt 0
+	fi
 done
 echo none >$F/where
+check "hung-task detector back at $hung_before s" sh -c "echo $hung_before > $hung"
 
 views() { cat $F/probability $F/interval $F/times $F/space $F/where; }
 bad() { refuses $F "$@"; }

@@ -146,5 +146,4 @@ impl Pool {
         m.maps += self.nodes.capacity() * core::mem::size_of::<[Option<Pin<KBox<Zone>>>; MAX_NR_ZONES]>();
         m
     }
-
 }
