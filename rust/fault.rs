@@ -6,11 +6,13 @@
 //! sites (`where`). The decision is the core's `FaultAttr::should_fail`.
 //!
 //! A site's chances are taken at its layer's entry (as `failslab` takes
-//! them in `slab_pre_alloc_hook()`) and at every internal point where the
-//! layer allocates or can fail after it has changed state ([`inject`]):
-//! growing a slab, the pages, array and mapping of a region, a shared
-//! page, a per-CPU refill, the split of a block, each chunk taken at
-//! load. Those exercise the unwinding, which a failure at entry never does.
+//! them in `slab_pre_alloc_hook()`) and at chosen internal points where
+//! the layer can fail after it has changed state ([`inject`]): a new slab
+//! once its pages are taken, a large block's tag, the pages, array,
+//! mapping, record and tree node of a region, a shared page, each block of
+//! a per-CPU refill, the split of a block, each chunk taken at load
+//! (`Documentation/testing.rst` lists them all, and what is not injected).
+//! Those exercise the unwinding, which a failure at entry never does.
 //!
 //! Disabled (no site chosen), a check is one relaxed load. The knobs are
 //! atomics read and updated without a lock, as the kernel's are: racing

@@ -2,7 +2,7 @@
 
 //! Declarations of the C shims in `helpers.c`, for what the kernel crate
 //! has no binding of: `<linux/cma.h>`, `pfn_to_page`/`page_to_pfn`,
-//! `page_zone` and the online node mask.
+//! `page_zone`, the `N_MEMORY` node states, per-CPU work and preemption.
 
 use kernel::{
     bindings,

@@ -651,7 +651,7 @@ mod tests {
     }
 
     #[test]
-    fn the_scanner_runs_while_both_cpus_write() -> Result {
+    fn the_scanner_runs_while_every_cpu_writes() -> Result {
         let pool = pool()?;
         let regions = Regions::new(&pool)?;
         let ids = [region(&regions, 8, |_| 1)?, region(&regions, 8, |_| 1)?];

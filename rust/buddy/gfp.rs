@@ -126,8 +126,9 @@ impl Flags {
         Self { zero: true, ..self }
     }
 
-    /// The node to start the zonelist from: the one asked for, else the
-    /// current CPU's, or the nearest with memory (`numa_mem_id()`).
+    /// The node to start the zonelist from: the one asked for, else
+    /// `numa_mem_id()` (this CPU's node, or the nearest with memory if it
+    /// has none).
     pub(super) fn preferred_node(&self) -> usize {
         // SAFETY: No preconditions.
         self.node.unwrap_or_else(|| unsafe { zonemm_numa_mem_id() } as usize)

@@ -272,7 +272,7 @@ mod suite {
     }
 
     #[test]
-    fn both_cpus_at_once_keep_every_invariant() -> Result {
+    fn every_cpu_at_once_keeps_every_invariant() -> Result {
         let pool = pool(8, 8, 0)?;
         let arg = (&pool as *const Pool).cast_mut().cast();
         // SAFETY: `stress` only reads the pool through `arg`, which lives

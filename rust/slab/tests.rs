@@ -184,7 +184,7 @@ mod suite {
     }
 
     #[test]
-    fn both_cpus_at_once_keep_every_object_whole() -> Result {
+    fn every_cpu_at_once_keeps_every_object_whole() -> Result {
         let pool = pool()?;
         let before = pool.nr_free_pages();
         let cache = Cache::create(&pool, "stress", 200, 0, DebugFlags::default(), None)?;
