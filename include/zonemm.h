@@ -23,18 +23,25 @@ struct zonemm_cache;
  *       waits for each CPU;
  *   without it (GFP_ATOMIC, GFP_NOWAIT)   never sleeps: only this CPU's
  *       lists are drained before failing;
- *   __GFP_HIGH (in GFP_ATOMIC)            may use the reserves under the
- *       min watermark (half of them; an atomic caller three quarters);
+ *   __GFP_HIGH (in GFP_ATOMIC)            may go under the min watermark:
+ *       to half of it, and without __GFP_DIRECT_RECLAIM to 3/8 of it
+ *       (ALLOC_MIN_RESERVE, ALLOC_NON_BLOCK);
+ *   __GFP_IO, __GFP_FS                    without them (GFP_NOIO,
+ *       GFP_NOFS), what zonemm allocates for the caller from the kernel
+ *       (a new slab's descriptor) is allocated in that scope too;
  *   __GFP_ZERO                            zeroed memory;
- *   __GFP_MOVABLE, __GFP_DMA32, __GFP_THISNODE   as for alloc_pages().
+ *   __GFP_DMA, __GFP_DMA32, __GFP_MOVABLE (with __GFP_HIGHMEM for
+ *       ZONE_MOVABLE), __GFP_THISNODE     as for alloc_pages().
  *
- * Other bits are accepted and ignored. Every free works in any context
- * but NMI (hard and soft interrupts, under spinlocks, preemption
- * disabled), as kfree() does.
+ * Other bits are accepted and ignored; __GFP_NOFAIL is not honoured (an
+ * allocation may still fail). Every free works in any context but NMI
+ * (hard and soft interrupts, under spinlocks, preemption disabled), as
+ * kfree() does.
  *
- * "Any context" is kmalloc(GFP_ATOMIC)'s: zonemm's locks are spinlock_t,
- * so with PREEMPT_RT, not under a raw_spinlock_t nor in an
- * HRTIMER_MODE_HARD callback (the kernel's allocators have the same rule).
+ * "Any context" is kmalloc(GFP_ATOMIC)'s on a kernel without PREEMPT_RT:
+ * zonemm's locks are spinlock_t, so it refuses to load on PREEMPT_RT,
+ * and lockdep reports a call in an HRTIMER_MODE_HARD callback or under a
+ * raw_spinlock_t (the kernel's own allocators have the same rule).
  */
 
 /**

@@ -334,6 +334,18 @@ impl Pool {
         }
     }
 
+    /// The slow path's `drain_all_pages()`: as [`Pool::drain`], but a zone
+    /// whose CPUs another caller is draining (or reading) right now is
+    /// left to it, as concurrent drains coalesce in the kernel. Sleeps.
+    fn drain_for_retry(&self) {
+        for zone in self.zones() {
+            if !zone.try_drain() {
+                // Another drain is running; this CPU's part at least.
+                zone.drain_local();
+            }
+        }
+    }
+
     /// `drain_local_pages()`: this CPU's lists back to their zones. Any
     /// context but NMI.
     pub(crate) fn drain_local(&self) {
@@ -364,7 +376,7 @@ impl Pool {
             .or_else(|| {
                 // SAFETY: No preconditions.
                 if flags.may_sleep && unsafe { zonemm_in_task_context() } {
-                    self.drain();
+                    self.drain_for_retry();
                 } else {
                     self.drain_local();
                 }

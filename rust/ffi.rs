@@ -301,7 +301,10 @@ pub(crate) extern "C" fn zonemm_cache_free(cache: *mut c_void, obj: *mut c_void)
         c.free_in(&guard, p);
     } else {
         drop(guard);
-        pr_err!("zonemm_cache_free: {:#x} is not a live cache; {:#x} ignored\n", cache as usize, obj as usize);
+        // SAFETY: No preconditions.
+        if unsafe { crate::helpers::zonemm_report_ratelimit() } {
+            pr_err!("zonemm_cache_free: {:#x} is not a live cache; {:#x} ignored\n", cache as usize, obj as usize);
+        }
     }
 }
 

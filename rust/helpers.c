@@ -17,6 +17,8 @@
 #include <linux/mmzone.h>
 #include <linux/nodemask.h>
 #include <linux/preempt.h>
+#include <linux/ratelimit.h>
+#include <linux/sched/mm.h>
 #include <linux/smp.h>
 #include <linux/workqueue.h>
 #include <linux/slab.h>
@@ -272,22 +274,100 @@ bool zonemm_in_task_context(void)
 }
 
 /*
- * work_on_cpu() on every online CPU in turn, as drain_all_pages() queues
- * its drain on each CPU and waits: @fn runs in a kworker bound to the CPU.
- * Returns the first non-zero result. Sleeps.
+ * Per-CPU work for drains and per-CPU statistics: a WQ_MEM_RECLAIM
+ * workqueue of zonemm's own (a drain may be needed to make progress under
+ * memory pressure, as mm_percpu_wq is for the kernel's), created at load.
+ * No cpus_read_lock(): a caller may hold it already (or be a hotplug
+ * callback); work queued on a CPU going offline runs elsewhere, where it
+ * does that CPU's share instead, which is harmless.
  */
-long zonemm_work_on_each_cpu(long (*fn)(void *arg), void *arg)
+static struct workqueue_struct *zonemm_wq;
+static DEFINE_MUTEX(zonemm_percpu_mutex);
+
+struct zonemm_cpu_work {
+	struct work_struct work;
+	long (*fn)(void *arg);
+	void *arg;
+	long ret;
+};
+
+static void zonemm_cpu_work_fn(struct work_struct *work)
 {
+	struct zonemm_cpu_work *w = container_of(work, struct zonemm_cpu_work, work);
+
+	w->ret = w->fn(w->arg);
+}
+
+int zonemm_helpers_init(void)
+{
+	zonemm_wq = alloc_workqueue("zonemm_percpu", WQ_MEM_RECLAIM | WQ_PERCPU, 0);
+	return zonemm_wq ? 0 : -ENOMEM;
+}
+
+void zonemm_helpers_exit(void)
+{
+	destroy_workqueue(zonemm_wq);
+}
+
+/*
+ * Runs @fn(@arg) on every online CPU in turn, in a kworker bound to it, and
+ * returns the first non-zero result. One caller at a time: with @try, a
+ * caller that finds another running returns -EBUSY at once (a drain in
+ * flight serves it too, as pcpu_drain_mutex does), else it waits. Sleeps.
+ */
+long zonemm_work_on_each_cpu(long (*fn)(void *arg), void *arg, bool try)
+{
+	struct zonemm_cpu_work w = { .fn = fn, .arg = arg };
 	unsigned int cpu;
 	long ret = 0;
 
-	cpus_read_lock();
-	for_each_online_cpu(cpu) {
-		long r = work_on_cpu(cpu, fn, arg);
-
-		if (r && !ret)
-			ret = r;
+	if (try) {
+		if (!mutex_trylock(&zonemm_percpu_mutex))
+			return -EBUSY;
+	} else {
+		mutex_lock(&zonemm_percpu_mutex);
 	}
-	cpus_read_unlock();
+	INIT_WORK_ONSTACK(&w.work, zonemm_cpu_work_fn);
+	for_each_online_cpu(cpu) {
+		w.ret = 0;
+		queue_work_on(cpu, zonemm_wq, &w.work);
+		flush_work(&w.work);
+		if (w.ret && !ret)
+			ret = w.ret;
+	}
+	destroy_work_on_stack(&w.work);
+	mutex_unlock(&zonemm_percpu_mutex);
 	return ret;
+}
+
+/* __ratelimit() with the default interval and burst, for reports that
+ * bad frees can trigger from any context. */
+bool zonemm_report_ratelimit(void)
+{
+	static DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+
+	return __ratelimit(&rs);
+}
+
+/*
+ * memalloc_noio_save()/memalloc_nofs_save() as @gfp asks (no __GFP_IO,
+ * no __GFP_FS), for allocations made on a caller's behalf with
+ * GFP_KERNEL; returns what zonemm_memalloc_restore() needs.
+ */
+unsigned int zonemm_memalloc_save(gfp_t gfp)
+{
+	/* Bit 0: a NOIO scope, bit 1: a NOFS one, bit 2: it was already set. */
+	if (!(gfp & __GFP_IO))
+		return 1 | (memalloc_noio_save() ? 4 : 0);
+	if (!(gfp & __GFP_FS))
+		return 2 | (memalloc_nofs_save() ? 4 : 0);
+	return 0;
+}
+
+void zonemm_memalloc_restore(unsigned int flags)
+{
+	if (flags & 1)
+		memalloc_noio_restore(flags & 4 ? PF_MEMALLOC_NOIO : 0);
+	else if (flags & 2)
+		memalloc_nofs_restore(flags & 4 ? PF_MEMALLOC_NOFS : 0);
 }

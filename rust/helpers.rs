@@ -101,10 +101,24 @@ extern "C" {
     /// Not in an interrupt, interrupts on, preemptible: the caller may
     /// sleep.
     pub(crate) fn zonemm_in_task_context() -> bool;
-    /// `work_on_cpu(cpu, f, arg)` on every online CPU in turn; the first
-    /// non-zero result. Sleeps.
+    /// Creates the per-CPU workqueue; 0 or `-ENOMEM`. Sleeps.
+    pub(crate) fn zonemm_helpers_init() -> c_int;
+    /// Destroys it. Sleeps.
+    pub(crate) fn zonemm_helpers_exit();
+    /// `f(arg)` on every online CPU in turn, in a kworker of the
+    /// `WQ_MEM_RECLAIM` per-CPU workqueue bound to it; the first non-zero
+    /// result. One caller at a time: with `try`, `-EBUSY` at once if
+    /// another is running. Sleeps.
     pub(crate) fn zonemm_work_on_each_cpu(
         f: unsafe extern "C" fn(arg: *mut c_void) -> c_long,
         arg: *mut c_void,
+        try_: bool,
     ) -> c_long;
+    /// `__ratelimit()` of zonemm's reports; any context but NMI.
+    pub(crate) fn zonemm_report_ratelimit() -> bool;
+    /// `memalloc_noio_save()` or `memalloc_nofs_save()` as `gfp` lacks
+    /// `__GFP_IO` or `__GFP_FS`; the value for the restore.
+    pub(crate) fn zonemm_memalloc_save(gfp: bindings::gfp_t) -> c_uint;
+    /// Ends the scope `zonemm_memalloc_save()` began.
+    pub(crate) fn zonemm_memalloc_restore(flags: c_uint);
 }

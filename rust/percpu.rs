@@ -13,8 +13,13 @@
 //! line but `get_cpu()`/`put_cpu()`.
 //!
 //! Another CPU's copy is reached only by running on that CPU
-//! ([`PerCpu::on_each_cpu`], `work_on_cpu()` as `drain_all_pages()`
-//! queues its drains), which sleeps.
+//! ([`PerCpu::on_each_cpu`]: work on zonemm's `WQ_MEM_RECLAIM` per-CPU
+//! workqueue, one CPU after another), which sleeps. (The kernel's
+//! `drain_all_pages()` drains remote CPUs' lists under their `pcp->lock`
+//! instead; here no CPU but the owner ever touches its lists, which is
+//! what keeps the hit path free of any lock.) CPUs that go offline keep
+//! what their copy holds until they come back: there is no hotplug
+//! callback yet.
 
 use core::{
     cell::UnsafeCell,
@@ -174,10 +179,30 @@ impl<T> PerCpu<T> {
         }
     }
 
-    /// Runs `f(cpu, copy)` on every online CPU's copy, on that CPU
-    /// (`work_on_cpu()`), one CPU after another. Sleeps: process context
-    /// only.
-    pub(crate) fn on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F) {
+    /// Runs `f(cpu, copy)` on every online CPU's copy, on that CPU, one
+    /// CPU after another, waiting for any other caller first. Sleeps:
+    /// process context only.
+    pub(crate) fn on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F)
+    where
+        T: Send,
+    {
+        self.run_on_each_cpu(f, false);
+    }
+
+    /// [`PerCpu::on_each_cpu`], unless another caller is running one: then
+    /// returns `false` at once (a drain in flight serves this caller too,
+    /// as `pcpu_drain_mutex` makes it in the kernel). Sleeps.
+    pub(crate) fn try_on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F) -> bool
+    where
+        T: Send,
+    {
+        self.run_on_each_cpu(f, true)
+    }
+
+    fn run_on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F, try_: bool) -> bool
+    where
+        T: Send,
+    {
         struct Job<'a, T, F> {
             percpu: &'a PerCpu<T>,
             f: F,
@@ -197,15 +222,22 @@ impl<T> PerCpu<T> {
         let job = Job { percpu: self, f };
         // SAFETY: `run` only uses `job` through `arg`, which lives until
         // the call returns; the call waits for every CPU.
-        let ret = unsafe { zonemm_work_on_each_cpu(run::<T, F>, (&raw const job).cast_mut().cast()) };
+        let ret = unsafe { zonemm_work_on_each_cpu(run::<T, F>, (&raw const job).cast_mut().cast(), try_) };
+        if try_ && ret == EBUSY.to_errno() as c_long {
+            return false;
+        }
         if ret != 0 {
             pr_warn!("per-CPU work failed on some CPU: {ret}\n");
         }
+        true
     }
 
     /// The sum of `f` over every online CPU's copy, each read on its CPU.
     /// Sleeps.
-    pub(crate) fn sum(&self, f: impl Fn(&T) -> u64 + Sync) -> u64 {
+    pub(crate) fn sum(&self, f: impl Fn(&T) -> u64 + Sync) -> u64
+    where
+        T: Send,
+    {
         let total = Atomic::new(0u64);
         // The CPUs run one after another (each `work_on_cpu()` is waited
         // for), so a load and a store add up without a race.

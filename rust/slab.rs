@@ -403,6 +403,9 @@ impl<'a> Cache<'a> {
     /// `cache_grow()`: a new slab on node `nid` (or wherever the pool finds
     /// pages), added to its node's free list. Returns that node.
     fn grow(&self, nid: usize, flags: Flags) -> Result<usize> {
+        // A GFP_NOFS or GFP_NOIO caller's reclaim rules hold for the
+        // descriptor's allocations too.
+        let _scope = flags.memalloc_scope();
         let gfp = flags.kernel_gfp();
         let page_flags = Flags { mt: MigrateType::Unmovable, zero: false, ..flags }.node(nid);
         let block = self.pool.alloc_pages(self.layout.order, page_flags)?;
@@ -435,13 +438,6 @@ impl<'a> Cache<'a> {
         for i in 0..objects {
             self.init_object(self.object(&slab, i));
         }
-        let pfn = slab.block.pfn();
-        for p in 0..slab.block.order().nr_pages() {
-            // INVARIANT: every page of the slab points back to it.
-            if let Some(owner) = self.pool.owner(Pfn(pfn.0 + p)) {
-                owner.write(&*slab as *const Slab<'a> as usize);
-            }
-        }
         let mut slab = Some(slab);
         loop {
             let mut n = node.lock();
@@ -449,8 +445,19 @@ impl<'a> Cache<'a> {
                 let pos = n.lists.push_free();
                 if let Some(s) = slab.take() {
                     s.pos.store(pos, Relaxed);
+                    let (addr, pfn, nr) = (&*s as *const Slab<'a> as usize, s.block.pfn(), s.block.order().nr_pages());
                     if n.slabs.push_within_capacity(s).is_err() {
                         return Err(ENOMEM);
+                    }
+                    // Published only now, listed and whole (the release
+                    // orders the descriptor's fields before the word): a
+                    // slab that failed to grow was never visible, so its
+                    // descriptor goes without a grace period.
+                    for p in 0..nr {
+                        // INVARIANT: every page of the slab points back to it.
+                        if let Some(owner) = self.pool.owner(Pfn(pfn.0 + p)) {
+                            owner.store_release(addr);
+                        }
                     }
                 }
                 self.stats.grown.add(1, Relaxed);
@@ -621,6 +628,12 @@ impl<'a> Cache<'a> {
         }
         if !retired.is_empty() {
             rcu::synchronize_rcu();
+            // A stale free of an object of these slabs that read the owner
+            // word before it was cleared may have put the object on a CPU's
+            // cache meanwhile; the grace period waited for it to finish, so
+            // this flush finds every such entry (no longer any slab's) and
+            // drops it before the pages go.
+            self.flush_cpu_caches();
         }
         // The pages go back to the pool with no lock held.
         drop(retired);
@@ -669,7 +682,7 @@ impl Drop for Cache<'_> {
 /// the slab, and must not use the slab after leaving it.
 #[inline]
 fn slab_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Slab<'a>> {
-    slab_of_word(owner_of(pool, ptr)?.read())
+    slab_of_word(owner_of(pool, ptr)?.load_acquire())
 }
 
 /// The slab an owner word names, if it names one; as for [`slab_of`].

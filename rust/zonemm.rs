@@ -166,12 +166,31 @@ struct ZoneMm {
     // for readers, and slabinfo reads the API's caches), then the exported
     // API (no user module is left by then), then the merger (its scanner
     // stopped first), then the state, then the pool whose pages everything
-    // above holds.
+    // above holds, and last the per-CPU workqueue the pool drains with.
     _tree: debugfs::Tree,
     _api: Leaked<ffi::Api>,
     _merger: Leaked<merge::Merger<'static, 'static>>,
     _state: Leaked<State>,
     _pool: Leaked<buddy::Pool>,
+    _workqueue: PerCpuWork,
+}
+
+/// zonemm's per-CPU workqueue (`helpers.c`), destroyed on drop.
+struct PerCpuWork;
+
+impl PerCpuWork {
+    fn new() -> Result<Self> {
+        // SAFETY: Called once, at load; balanced by `drop`.
+        kernel::error::to_result(unsafe { helpers::zonemm_helpers_init() })?;
+        Ok(Self)
+    }
+}
+
+impl Drop for PerCpuWork {
+    fn drop(&mut self) {
+        // SAFETY: Created by `new`; everything that queued work is gone.
+        unsafe { helpers::zonemm_helpers_exit() };
+    }
 }
 
 impl ZoneMm {
@@ -194,6 +213,13 @@ impl ZoneMm {
 
 impl kernel::Module for ZoneMm {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        if cfg!(CONFIG_PREEMPT_RT) {
+            // The hit paths disable preemption and take spinlock_t locks
+            // inside, which sleep on PREEMPT_RT.
+            pr_err!("PREEMPT_RT kernels are not supported\n");
+            return Err(ENODEV);
+        }
+        let workqueue = PerCpuWork::new()?;
         let params = source::Params::new(
             module_parameters::pool_mb.value(),
             module_parameters::node_mb.value(),
@@ -228,6 +254,13 @@ impl kernel::Module for ZoneMm {
         let tree = debugfs::Tree::new(root, slab_dir, state_owner.get(), merger_owner.get())?;
         let api = Leaked::new(KBox::pin_init(ffi::Api::new(state_owner.get())?, GFP_KERNEL)?);
         ffi::Api::publish(api.get());
-        Ok(Self { _tree: tree, _api: api, _merger: merger_owner, _state: state_owner, _pool: pool_owner })
+        Ok(Self {
+            _tree: tree,
+            _api: api,
+            _merger: merger_owner,
+            _state: state_owner,
+            _pool: pool_owner,
+            _workqueue: workqueue,
+        })
     }
 }

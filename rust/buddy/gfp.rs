@@ -5,10 +5,17 @@
 //! `gfp_to_alloc_flags()` makes of them, and `numa_mem_id()` for the
 //! preferred node.
 
-use kernel::bindings;
+use kernel::{
+    bindings,
+    prelude::*, //
+};
 
 use crate::{
-    helpers::zonemm_numa_mem_id,
+    helpers::{
+        zonemm_memalloc_restore,
+        zonemm_memalloc_save,
+        zonemm_numa_mem_id, //
+    },
     page_alloc::MigrateType,
     watermark::Reserves,
     zone::ZoneType,
@@ -32,6 +39,26 @@ pub(crate) struct Flags {
     pub(crate) node: Option<usize>,
     /// Only the preferred node (`__GFP_THISNODE`).
     pub(crate) this_node: bool,
+    /// May start I/O (`__GFP_IO`) and call into file systems (`__GFP_FS`)
+    /// to reclaim: without them (`GFP_NOIO`, `GFP_NOFS`) the allocations
+    /// made on the caller's behalf run in a `memalloc_noio_save()` or
+    /// `memalloc_nofs_save()` scope.
+    pub(crate) io: bool,
+    pub(crate) fs: bool,
+}
+
+/// A `memalloc_noio/nofs_save()` scope, ended on drop.
+pub(crate) struct MemallocScope(c_uint);
+
+impl Drop for MemallocScope {
+    fn drop(&mut self) {
+        if self.0 != 0 {
+            // SAFETY: Ends the scope `zonemm_memalloc_save()` began, on the
+            // same task (the scope is not `Send`: it holds nothing, but is
+            // only made and dropped in one function).
+            unsafe { zonemm_memalloc_restore(self.0) };
+        }
+    }
 }
 
 impl Flags {
@@ -44,6 +71,8 @@ impl Flags {
         may_sleep: true,
         node: None,
         this_node: false,
+        io: true,
+        fs: true,
     };
 
     /// `GFP_HIGHUSER_MOVABLE`: movable, up to `Movable`.
@@ -56,15 +85,22 @@ impl Flags {
     /// `GFP_NOWAIT`: never sleeps, no reserves.
     pub(crate) const NOWAIT: Self = Self { may_sleep: false, ..Self::KERNEL };
 
-    /// The flags of a C caller's `gfp_t`: `__GFP_DIRECT_RECLAIM`,
-    /// `__GFP_HIGH`, `__GFP_ZERO`, `__GFP_MOVABLE`, `__GFP_DMA32` and
-    /// `__GFP_THISNODE` (with `node`) count; other bits are ignored.
+    /// The flags of a C caller's `gfp_t`: the zone modifiers as
+    /// `gfp_zone()` reads them (`__GFP_DMA`, `__GFP_DMA32`, and
+    /// `__GFP_MOVABLE` only with `__GFP_HIGHMEM` for `ZONE_MOVABLE`),
+    /// `__GFP_MOVABLE` for the migrate type, `__GFP_DIRECT_RECLAIM`,
+    /// `__GFP_HIGH`, `__GFP_IO`, `__GFP_FS`, `__GFP_ZERO` and
+    /// `__GFP_THISNODE` (with `node`, else `numa_mem_id()`'s node). Other
+    /// bits (`__GFP_NOFAIL` among them: zonemm never retries forever) are
+    /// ignored.
     pub(crate) fn from_gfp(gfp: u32, node: Option<usize>) -> Self {
         let bit = |b: u32| gfp >> b & 1 != 0;
         let movable = bit(bindings::___GFP_MOVABLE_BIT);
-        let highest = if bit(bindings::___GFP_DMA32_BIT) {
+        let highest = if bit(bindings::___GFP_DMA_BIT) {
+            ZoneType::Dma
+        } else if bit(bindings::___GFP_DMA32_BIT) {
             ZoneType::Dma32
-        } else if movable {
+        } else if movable && bit(bindings::___GFP_HIGHMEM_BIT) {
             ZoneType::Movable
         } else {
             ZoneType::Normal
@@ -76,8 +112,22 @@ impl Flags {
             high: bit(bindings::___GFP_HIGH_BIT),
             may_sleep: bit(bindings::___GFP_DIRECT_RECLAIM_BIT),
             node,
-            this_node: node.is_some() && bit(bindings::___GFP_THISNODE_BIT),
+            this_node: bit(bindings::___GFP_THISNODE_BIT),
+            io: bit(bindings::___GFP_IO_BIT),
+            fs: bit(bindings::___GFP_FS_BIT),
         }
+    }
+
+    /// The `memalloc_noio/nofs_save()` scope a caller without `__GFP_IO`
+    /// or `__GFP_FS` needs around allocations made for it with
+    /// [`Flags::kernel_gfp`]; nothing for others.
+    pub(crate) fn memalloc_scope(&self) -> MemallocScope {
+        if !self.may_sleep || (self.io && self.fs) {
+            return MemallocScope(0);
+        }
+        let gfp = (self.io as u32) << bindings::___GFP_IO_BIT | (self.fs as u32) << bindings::___GFP_FS_BIT;
+        // SAFETY: No preconditions; ended by the scope's drop.
+        MemallocScope(unsafe { zonemm_memalloc_save(gfp) })
     }
 
     /// The slow path's reserves (`gfp_to_alloc_flags()`): `__GFP_HIGH`
@@ -92,7 +142,9 @@ impl Flags {
     }
 
     /// The flags for the kernel allocator's own bookkeeping allocations
-    /// made on behalf of an allocation with these flags.
+    /// made on behalf of an allocation with these flags (inside
+    /// [`Flags::memalloc_scope`], which narrows `GFP_KERNEL` as the caller's
+    /// `__GFP_IO`/`__GFP_FS` ask).
     pub(crate) fn kernel_gfp(&self) -> kernel::alloc::Flags {
         match (self.may_sleep, self.high) {
             (true, _) => kernel::alloc::flags::GFP_KERNEL,

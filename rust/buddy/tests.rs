@@ -54,6 +54,63 @@ mod suite {
     }
 
     #[test]
+    fn gfp_flags_mean_what_they_mean_to_the_kernel() -> Result {
+        use kernel::bindings as b;
+        let bit = |n: u32| 1u32 << n;
+        let f = |gfp| Flags::from_gfp(gfp, None);
+        // GFP_KERNEL: may sleep, no reserves, unmovable, up to Normal.
+        let k = f(b::GFP_KERNEL);
+        assert!(k.may_sleep && !k.high && k.io && k.fs && !k.zero && !k.this_node);
+        assert_eq!((k.highest, k.mt, k.reserves()), (ZoneType::Normal, MigrateType::Unmovable, Reserves::None));
+        // GFP_ATOMIC: no sleep, ALLOC_MIN_RESERVE | ALLOC_NON_BLOCK.
+        let a = f(b::GFP_ATOMIC);
+        assert!(!a.may_sleep && a.high);
+        assert_eq!(a.reserves(), Reserves::Atomic);
+        // GFP_NOWAIT: no sleep, no reserves at all.
+        let n = f(b::GFP_NOWAIT);
+        assert!(!n.may_sleep && !n.high);
+        assert_eq!(n.reserves(), Reserves::None);
+        // __GFP_HIGH with direct reclaim: ALLOC_MIN_RESERVE only.
+        assert_eq!(f(b::GFP_KERNEL | bit(b::___GFP_HIGH_BIT)).reserves(), Reserves::Min);
+        // GFP_NOFS, GFP_NOIO.
+        let nofs = f(b::GFP_KERNEL & !bit(b::___GFP_FS_BIT));
+        assert!(nofs.may_sleep && nofs.io && !nofs.fs);
+        let noio = f(b::GFP_KERNEL & !bit(b::___GFP_FS_BIT) & !bit(b::___GFP_IO_BIT));
+        assert!(noio.may_sleep && !noio.io && !noio.fs);
+        // gfp_zone(): __GFP_MOVABLE alone stays in Normal (movable pages
+        // there); with __GFP_HIGHMEM it may use ZONE_MOVABLE.
+        let m = f(b::GFP_KERNEL | bit(b::___GFP_MOVABLE_BIT));
+        assert_eq!((m.highest, m.mt), (ZoneType::Normal, MigrateType::Movable));
+        let hm = f(b::GFP_KERNEL | bit(b::___GFP_MOVABLE_BIT) | bit(b::___GFP_HIGHMEM_BIT));
+        assert_eq!((hm.highest, hm.mt), (ZoneType::Movable, MigrateType::Movable));
+        assert_eq!(f(b::GFP_KERNEL | bit(b::___GFP_DMA32_BIT)).highest, ZoneType::Dma32);
+        assert_eq!(f(b::GFP_KERNEL | bit(b::___GFP_DMA_BIT)).highest, ZoneType::Dma);
+        // __GFP_THISNODE with no node given: numa_mem_id()'s node only.
+        let t = f(b::GFP_KERNEL | bit(b::___GFP_THISNODE_BIT));
+        assert!(t.this_node && t.node.is_none());
+        assert!(f(b::GFP_KERNEL | b::__GFP_ZERO).zero);
+        Ok(())
+    }
+
+    /// A GFP_THISNODE allocation through the flags a C caller passes stays
+    /// on its node until that node is out of pages.
+    #[test]
+    fn thisnode_from_gfp_stays_on_the_local_node() -> Result {
+        let pool = pool(4, 4, 0)?;
+        let flags = Flags::from_gfp(kernel::bindings::GFP_KERNEL | 1 << kernel::bindings::___GFP_THISNODE_BIT, None);
+        let nid = flags.preferred_node();
+        let mut held = KVec::new();
+        while let Ok(b) = pool.alloc_pages(order(4), flags) {
+            assert_eq!(b.zone().nid(), nid);
+            held.push(b, GFP_KERNEL)?;
+        }
+        assert!(!held.is_empty());
+        drop(held);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    #[test]
     fn movable_zones_take_no_share_of_min_free_kbytes() -> Result {
         // Node 0: DMA32 and Movable, 1024 pages each; node 1: Normal and
         // Movable, the same. By hand from __setup_per_zone_wmarks() with

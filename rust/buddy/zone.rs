@@ -461,6 +461,12 @@ impl Zone {
         self.cpus.on_each_cpu(|_, c| self.drain_cpu(&mut c.pcp));
     }
 
+    /// [`Zone::drain`] unless another per-CPU run is in flight (then
+    /// `false`, at once). Sleeps.
+    pub(crate) fn try_drain(&self) -> bool {
+        self.cpus.try_on_each_cpu(|_, c| self.drain_cpu(&mut c.pcp))
+    }
+
     /// Sets every CPU's `high` and `batch`, draining what is over. Sleeps.
     pub(crate) fn set_pcp_high_batch(&self, high: usize, batch: usize) -> Result<(), &'static str> {
         let failed = Atomic::new(false);

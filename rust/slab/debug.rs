@@ -121,6 +121,12 @@ impl Cache<'_> {
     /// the last allocating caller when the cache keeps it.
     pub(super) fn report(&self, obj: *mut u8, off: isize, what: &str) {
         self.stats.corruptions.add(1, Relaxed);
+        // Counted always, printed at a rate: a client can make these from
+        // an interrupt in a loop.
+        // SAFETY: No preconditions.
+        if !unsafe { crate::helpers::zonemm_report_ratelimit() } {
+            return;
+        }
         let caller = self.caller_of(obj);
         match caller {
             Some(c) => pr_err!(

@@ -107,6 +107,17 @@ pub(crate) fn kmalloc_block(pool: &Pool, order: Order, flags: Flags) -> Result<N
     tag_block(pool, pool.alloc_pages(order, flags)?)
 }
 
+/// `pr_err!` at a rate (`__ratelimit()`): bad frees can come from an
+/// interrupt in a loop.
+macro_rules! report {
+    ($($arg:tt)*) => {
+        // SAFETY: No preconditions.
+        if unsafe { crate::helpers::zonemm_report_ratelimit() } {
+            pr_err!($($arg)*);
+        }
+    };
+}
+
 /// A large block's head-page owner word: the low bit set, then the order
 /// (4 bits), the migrate type (2 bits) and the zone's [`Pool::zone_id`],
 /// all the block needs to be freed again, so nothing is allocated to
@@ -155,17 +166,17 @@ pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>) -> Result<NonNull<u8>
 pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
     let addr = ptr.as_ptr();
     let Some(owner) = owner_of(pool, addr) else {
-        pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
+        report!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
         return;
     };
     // Preemption off before the word is read: the RCU read-side section
     // that keeps a slab it names readable.
     let guard = CpuGuard::new();
-    let word = owner.read();
+    let word = owner.load_acquire();
     if word & 1 == 0 {
         // A slab's page, or nobody's.
         if !super::free_any(&guard, word, ptr) {
-            pr_err!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
+            report!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
         }
         return;
     }
@@ -179,7 +190,7 @@ pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
 pub(crate) fn free_block(pool: &Pool, ptr: NonNull<u8>) {
     let addr = ptr.as_ptr();
     let (Some(pfn), Some(owner)) = (pool.pfn_of(addr), owner_of(pool, addr)) else {
-        pr_err!("free_pages: {:#x} is not a zonemm block; ignored\n", addr as usize);
+        report!("free_pages: {:#x} is not a zonemm block; ignored\n", addr as usize);
         return;
     };
     let tag = owner.read();
@@ -197,7 +208,7 @@ pub(crate) fn free_block(pool: &Pool, ptr: NonNull<u8>) {
             }
         }
     }
-    pr_err!("free_pages: {:#x} is not the start of a zonemm block; ignored\n", addr as usize);
+    report!("free_pages: {:#x} is not the start of a zonemm block; ignored\n", addr as usize);
 }
 
 #[kunit_tests(zonemm_kmalloc)]
