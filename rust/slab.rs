@@ -691,10 +691,9 @@ fn slab_of_word<'a>(private: usize) -> Option<&'a Slab<'a>> {
     if private == 0 || private & 1 != 0 {
         return None;
     }
-    // SAFETY: Only a live slab puts a (word-aligned) non-zero value with a
-    // clear low bit in a pool page's owner word, and clears it an RCU grace
-    // period before its memory is freed (`shrink`); owner words start at
-    // zero, and the caller is in an RCU read-side section or owns an object.
+    // Only a listed slab puts a non-zero word with a clear low bit in its
+    // pages' owner words, cleared a grace period before it is freed.
+    // SAFETY: So, the caller being in an RCU reader or owning an object, live.
     let slab = unsafe { &*(private as *const Slab<'a>) };
     (slab.magic == SLAB_MAGIC).then_some(slab)
 }
