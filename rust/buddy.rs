@@ -485,6 +485,13 @@ impl Pool {
         self.source.owner(pfn)
     }
 
+    /// The owner word of the frame at `addr` ([`Source::owner_of_addr`]:
+    /// zero for frames near ours that are not ours).
+    #[inline]
+    pub(crate) fn owner_of_addr(&self, addr: *const u8) -> Option<&OnceWord> {
+        self.source.owner_of_addr(addr)
+    }
+
     /// The source layer under the pool.
     pub(crate) fn source(&self) -> &Source {
         &self.source

@@ -528,45 +528,76 @@ impl<'a> Cache<'a> {
     #[inline]
     fn free_object(&self, guard: &CpuGuard, slab: &Slab<'a>, i: usize, ptr: NonNull<u8>) {
         if self.debug.any() {
-            let mut n = self.nodes[slab.nid].lock();
-            if !Self::listed(&n, slab) {
-                drop(n);
-                self.report(ptr.as_ptr(), 0, "free into a slab being given back");
-                return;
-            }
-            if slab.state.access(&*n).freelist.is_free(i) {
-                drop(n);
-                self.report(ptr.as_ptr(), 0, "double free");
-                return;
-            }
-            self.on_free(ptr.as_ptr());
-            self.free_to_slab(&mut *n, slab, i);
-            self.stats.free_miss.add(1, Relaxed);
-            return;
+            return self.free_object_debug(slab, i, ptr);
         }
         // The hit path: this CPU's cache, no lock.
         let done = self.cpus.try_with_in(guard, |ac| {
             if !ac.has_room() {
-                self.stats.free_miss.add(1, Relaxed);
-                self.stats.flushes.add(1, Relaxed);
-                ac.flush(false, |obj| self.free_trusted(obj as *const u8));
-            } else {
-                ac.free_hit += 1;
+                return false;
             }
+            ac.free_hit += 1;
             ac.push(ptr.as_ptr() as usize);
+            true
         });
-        if done.is_none() {
-            // An interrupted user holds this CPU's cache: the node lists.
-            self.stats.free_miss.add(1, Relaxed);
-            let mut n = self.nodes[slab.nid].lock();
-            if Self::listed(&n, slab) {
-                self.free_to_slab(&mut n, slab, i);
-            }
+        match done {
+            Some(true) => {}
+            Some(false) => self.free_object_flush(guard, slab, i, ptr),
+            None => self.free_object_locked(slab, i),
         }
     }
 
+    /// [`Cache::free_object`] into a full CPU cache: its coldest batch goes
+    /// back to the slabs first.
+    #[cold]
+    fn free_object_flush(&self, guard: &CpuGuard, slab: &Slab<'a>, i: usize, ptr: NonNull<u8>) {
+        self.stats.free_miss.add(1, Relaxed);
+        self.stats.flushes.add(1, Relaxed);
+        let done = self.cpus.try_with_in(guard, |ac| {
+            ac.flush(false, |obj| self.free_trusted(obj as *const u8));
+            ac.push(ptr.as_ptr() as usize);
+        });
+        if done.is_none() {
+            // Entered just now with preemption still off, so not expected;
+            // the node lists take the object all the same.
+            self.free_object_locked(slab, i);
+        }
+    }
+
+    /// [`Cache::free_object`] when an interrupted user holds this CPU's
+    /// cache: straight to the node lists.
+    #[cold]
+    fn free_object_locked(&self, slab: &Slab<'a>, i: usize) {
+        self.stats.free_miss.add(1, Relaxed);
+        let mut n = self.nodes[slab.nid].lock();
+        if Self::listed(&n, slab) {
+            self.free_to_slab(&mut n, slab, i);
+        }
+    }
+
+    /// [`Cache::free_object`] of a debug cache: checked under the node lock,
+    /// as SLUB's debug caches free.
+    #[cold]
+    fn free_object_debug(&self, slab: &Slab<'a>, i: usize, ptr: NonNull<u8>) {
+        let mut n = self.nodes[slab.nid].lock();
+        if !Self::listed(&n, slab) {
+            drop(n);
+            self.report(ptr.as_ptr(), 0, "free into a slab being given back");
+            return;
+        }
+        if slab.state.access(&*n).freelist.is_free(i) {
+            drop(n);
+            self.report(ptr.as_ptr(), 0, "double free");
+            return;
+        }
+        self.on_free(ptr.as_ptr());
+        self.free_to_slab(&mut n, slab, i);
+        self.stats.free_miss.add(1, Relaxed);
+    }
+
     /// Gives an object from a CPU cache back to its slab (which cannot go
-    /// away while the object is cached: it counts as in use).
+    /// away while the object is cached: it counts as in use; an entry a
+    /// stale free left there is looked up like any pointer, and dropped if
+    /// its slab is gone). Runs with preemption disabled.
     fn free_trusted(&self, obj: *const u8) {
         if let Some((slab, i)) = self.lookup(obj) {
             let mut n = self.nodes[slab.nid].lock();
@@ -719,7 +750,7 @@ pub(crate) fn free_any(guard: &CpuGuard, owner: usize, ptr: NonNull<u8>) -> bool
 /// The owner word of the pool page holding `ptr`, if it is one.
 #[inline]
 fn owner_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a OnceWord> {
-    pool.owner(pool.pfn_of(ptr)?)
+    pool.owner_of_addr(ptr)
 }
 
 mod tests;

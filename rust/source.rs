@@ -420,6 +420,20 @@ impl Source {
         (owners, maps)
     }
 
+    /// The owner word of the frame at direct-map address `addr`, if it lies
+    /// in a slot the chunks touch, with no chunk search: the frames of a
+    /// partly used slot that are not ours have words too, which nothing
+    /// ever writes, so they read zero ("no owner"), as a foreign pointer's
+    /// must. For the free paths.
+    #[inline]
+    pub(crate) fn owner_of_addr(&self, addr: *const u8) -> Option<&OnceWord> {
+        let pfn = (addr as usize).checked_sub(self.page_offset)? >> PAGE_SHIFT;
+        let slot = (pfn / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base)?;
+        // `u32::MAX` (no run) gives an index past the end: `None`.
+        let d = *self.dense.get(slot)? as usize;
+        self.owners.get(d * MAX_ORDER_NR_PAGES + pfn % MAX_ORDER_NR_PAGES)
+    }
+
     /// The owner word of our frame `pfn`.
     #[inline]
     pub(crate) fn owner(&self, pfn: Pfn) -> Option<&OnceWord> {
