@@ -379,20 +379,44 @@ impl Zone {
 
     /// Up to `n` blocks of `order` as `mt`, handed to `f` one by one, for
     /// `alloc_pages_bulk()`: this CPU's lists are entered once for the
-    /// lot. Returns how many `f` got. `f` must not sleep. Any context but
+    /// lot, and once they are empty the zone lock is taken once for the
+    /// rest. Returns how many `f` got. `f` must not sleep. Any context but
     /// NMI.
     pub(crate) fn rmqueue_bulk(&self, order: Order, mt: MigrateType, n: usize, mut f: impl FnMut(u32)) -> usize {
         let mut got = 0;
         let entered = pcp_allowed_order(order)
             && self.cpus.try_with(|c| {
                 while got < n {
-                    let idx = match c.pcp.pop(order, mt) {
-                        Some(idx) => Some(idx),
-                        None => self.refill(&mut c.pcp, order, mt),
-                    };
-                    let Some(idx) = idx else { break };
-                    f(idx);
-                    got += 1;
+                    if let Some(idx) = c.pcp.pop(order, mt) {
+                        f(idx);
+                        got += 1;
+                        continue;
+                    }
+                    // This CPU's list is empty: the rest of the batch
+                    // straight from the free lists, up to 64 blocks per
+                    // hold of the zone lock (`rmqueue_bulk()` for the
+                    // request, not `batch` pages at a time). `f` runs with
+                    // the lock dropped: it may free a block again.
+                    let mut taken = [0u32; 64];
+                    loop {
+                        let mut k = 0;
+                        let mut lists = self.lock.lock();
+                        while got + k < n && k < taken.len() {
+                            let Some(idx) = Self::take_for_pcp(&mut lists, order, mt) else { break };
+                            taken[k] = idx;
+                            k += 1;
+                        }
+                        self.publish(&lists);
+                        drop(lists);
+                        for &idx in &taken[..k] {
+                            f(idx);
+                        }
+                        got += k;
+                        if k < taken.len() || got == n {
+                            break;
+                        }
+                    }
+                    break;
                 }
                 c.allocs[order.index()] += got as u64;
             })
