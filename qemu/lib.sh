@@ -57,6 +57,15 @@ wait_for() {
 tap_n=0
 tap_failed=0
 tap_plan=
+# settle: give back what waits, so that views compare as the pool is:
+# lazily freed regions, the kmalloc caches' empty slabs, then the per-CPU
+# lists they went to.
+settle() {
+	echo 1 >$D/region/purge
+	for c in $(cut -d' ' -f1 $D/slab/slabinfo | grep '^kmalloc-'); do echo 1 >$D/slab/$c/shrink; done
+	echo 1 >$D/buddy/drain
+}
+
 plan() {
 	tap_plan=$1
 	echo "1..$1"

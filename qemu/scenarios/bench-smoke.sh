@@ -14,12 +14,9 @@
 plan 42
 B=/sys/kernel/debug/zonemm_bench
 
-# views: after giving back what waits (lazy regions, empty slabs, then
-# the per-CPU lists they went to), as the samples scenario reads them.
+# views: the pool once settled (lib.sh), as the samples scenario reads it.
 views() {
-	echo 1 >$D/region/purge
-	for c in $(cut -d' ' -f1 $D/slab/slabinfo | grep '^kmalloc-'); do echo 1 >$D/slab/$c/shrink; done
-	echo 1 >$D/buddy/drain
+	settle
 	cat $D/buddy/buddyinfo $D/region/vmallocinfo
 	grep -v '^zonemm_bench' $D/slab/slabinfo
 }

@@ -11,12 +11,9 @@
 . /zonemm/lib.sh
 plan 27
 
-# views: after giving back what waits (lazy regions, empty slabs, then
-# the per-CPU lists they went to).
+# views: the pool once settled (lib.sh).
 views() {
-	echo 1 >$D/region/purge
-	for c in $(cut -d' ' -f1 $D/slab/slabinfo | grep '^kmalloc-'); do echo 1 >$D/slab/$c/shrink; done
-	echo 1 >$D/buddy/drain
+	settle
 	cat $D/buddy/buddyinfo $D/slab/slabinfo $D/region/vmallocinfo
 }
 # succeeded PHASE: the module's line for PHASE counts successes.
