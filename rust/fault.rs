@@ -64,11 +64,15 @@ static SEED: Atomic<u64> = Atomic::new(0x2545_f491_4f6c_dd1d);
 static INJECTED: Atomic<u64> = Atomic::new(0);
 
 /// Whether this chance at `site`, for `size` bytes, should fail.
-#[inline]
+#[inline(always)]
 pub(crate) fn should_fail(site: Site, size: usize) -> bool {
-    if WHERE.read() & site as usize == 0 {
-        return false;
-    }
+    WHERE.read() & site as usize != 0 && should_fail_armed(size)
+}
+
+/// [`should_fail`] at an armed site: the decision, out of the hit paths.
+#[cold]
+#[inline(never)]
+fn should_fail_armed(size: usize) -> bool {
     let mut attr = attr();
     let mut seed = SEED.load(Relaxed);
     let fail = attr.should_fail(size, xorshift(&mut seed));

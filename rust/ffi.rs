@@ -44,19 +44,29 @@ use crate::{
 /// How many caches users may have at once.
 const MAX_CACHES: usize = 256;
 
-/// One handle slot: the cache, and a generation that every destroy bumps,
-/// so a stale handle never names the slot's next cache.
+/// No handle: what an empty slot's keys hold (a handle's generation is a
+/// `u32`, so no handle has every bit set).
+const NO_HANDLE: usize = usize::MAX;
+
+/// One handle slot: the cache, and the handle that names it now. Every
+/// destroy bumps the generation, so a stale handle never names the slot's
+/// next cache. The hit paths check a handle with one load and one compare
+/// against a key.
 struct CacheSlot {
     cache: OnceWord,
+    /// The handle frees may use: the live cache's, or [`NO_HANDLE`].
+    free_key: OnceWord,
+    /// The handle allocations may use: `free_key`, or [`NO_HANDLE`] while
+    /// the cache is being destroyed.
+    alloc_key: OnceWord,
+    /// The generation the slot's next handle gets (under `writers`).
     gen: OnceWord,
-    /// Being destroyed (non-zero): allocations are refused, frees still
-    /// served.
-    dying: OnceWord,
 }
 
 /// A cache handle as users see it: never an address, so that nothing a
 /// user passes back is ever dereferenced before it is found in the table.
-/// Bits 0..8 are the slot, bits 8.. the generation; never zero.
+/// Bits 0..8 are the slot, bits 8..40 the generation, bit 63 set; never
+/// zero and never [`NO_HANDLE`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Handle(usize);
 
@@ -68,25 +78,24 @@ impl Handle {
     fn slot(self) -> usize {
         self.0 & 0xff
     }
-
-    fn gen(self) -> u32 {
-        (self.0 >> 8) as u32
-    }
 }
 
 /// What the API works on, published while the module is loaded.
 ///
 /// # Invariants
 ///
-/// A slot's `cache` is zero or a pinned `KBox<Cache>` leaked by
-/// `zonemm_cache_create`, live until a destroy clears the slot and both an
-/// RCU and an SRCU grace period pass; users reach it only with preemption
-/// disabled (an RCU read-side section: the hit paths) or inside `srcu`'s
-/// read side (the paths that may sleep).
+/// `slots` has [`MAX_CACHES`] entries. A slot's `cache` is zero or a
+/// pinned `KBox<Cache>` leaked by `zonemm_cache_create`, live until a
+/// destroy sets the slot's keys to [`NO_HANDLE`] and both an RCU and an
+/// SRCU grace period pass. A key other than [`NO_HANDLE`] is only set
+/// (released) after `cache` holds the cache it names. Users reach a cache
+/// only through a key that matched, with preemption disabled (an RCU
+/// read-side section: the hit paths) or inside `srcu`'s read side (the
+/// paths that may sleep).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Api {
     state: &'static State,
-    slots: KVec<CacheSlot>,
+    slots: KBox<[CacheSlot; MAX_CACHES]>,
     /// Readers of `slots` (any context but NMI; they may sleep).
     #[pin]
     srcu: Srcu,
@@ -100,10 +109,17 @@ static API: OnceWord = OnceWord::new(0);
 
 impl Api {
     pub(crate) fn new(state: &'static State) -> Result<impl PinInit<Self, Error>> {
-        let mut slots = KVec::with_capacity(MAX_CACHES, GFP_KERNEL)?;
-        for _ in 0..MAX_CACHES {
-            slots.push(CacheSlot { cache: OnceWord::new(0), gen: OnceWord::new(1), dying: OnceWord::new(0) }, GFP_KERNEL)?;
-        }
+        let slots = KBox::new(
+            [const {
+                CacheSlot {
+                    cache: OnceWord::new(0),
+                    free_key: OnceWord::new(NO_HANDLE),
+                    alloc_key: OnceWord::new(NO_HANDLE),
+                    gen: OnceWord::new(1),
+                }
+            }; MAX_CACHES],
+            GFP_KERNEL,
+        )?;
         Ok(try_pin_init!(Self {
             state,
             slots,
@@ -121,19 +137,17 @@ impl Api {
     /// not being destroyed): valid while `_guard` disables preemption.
     fn cache<'g>(&self, _guard: &'g CpuGuard, handle: *mut c_void, alloc: bool) -> Option<&'g Cache<'static>> {
         let h = Handle(handle as usize);
-        let slot = self.slots.get(h.slot())?;
-        if alloc && slot.dying.load_acquire() != 0 {
+        // No bounds check: `slot()` is below `MAX_CACHES` (type invariant).
+        let slot = &self.slots[h.slot()];
+        let key = if alloc { &slot.alloc_key } else { &slot.free_key };
+        // A stale handle has an older generation, a forged one matches no
+        // key, and `NO_HANDLE` is no handle.
+        if key.load_acquire() != h.0 {
             return None;
         }
-        let cache = slot.cache.load_acquire();
-        // The generation after the pointer: a slot destroyed and reused
-        // since the handle was made shows a newer one.
-        if cache == 0 || slot.gen.load_acquire() != h.gen() as usize || h.0 >> 63 == 0 {
-            return None;
-        }
-        // SAFETY: Non-zero and of this generation: a live cache, kept so
-        // while preemption stays disabled (type invariant).
-        Some(unsafe { &*(cache as *const Cache<'static>) })
+        // SAFETY: The key matched: `cache` holds the live cache it names,
+        // kept so while preemption stays disabled (type invariant).
+        Some(unsafe { &*(slot.cache.read() as *const Cache<'static>) })
     }
 
     /// Waits until no caller that may have seen a slot's old contents is
@@ -147,10 +161,11 @@ impl Api {
     /// Unpublishes the cache in `slot` and waits until no caller is inside
     /// it. Process context; sleeps.
     fn unpublish(&self, slot: &CacheSlot) -> usize {
-        slot.gen.store_release((slot.gen.read() as u32).wrapping_add(1).max(1) as usize);
-        let cache = slot.cache.xchg(0);
+        slot.alloc_key.store_release(NO_HANDLE);
+        slot.free_key.store_release(NO_HANDLE);
+        slot.gen.write((slot.gen.read() as u32).wrapping_add(1).max(1) as usize);
         self.synchronize();
-        cache
+        slot.cache.xchg(0)
     }
 }
 
@@ -266,9 +281,13 @@ pub(crate) unsafe extern "C" fn zonemm_cache_create(name: *const c_char, size: u
     // SAFETY: The cache is never moved out of its box: it is only borrowed,
     // then dropped in place by `zonemm_cache_destroy` or `Api::drop`.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(cache) });
-    // INVARIANT: a leaked pinned box, published under `writers`.
-    slot.cache.store_release(raw as usize);
-    Handle::new(i, slot.gen.read() as u32).0 as *mut c_void
+    let h = Handle::new(i, slot.gen.read() as u32);
+    // INVARIANT: a leaked pinned box, published under `writers`, the keys
+    // after it.
+    slot.cache.write(raw as usize);
+    slot.free_key.store_release(h.0);
+    slot.alloc_key.store_release(h.0);
+    h.0 as *mut c_void
 }
 
 /// `zonemm_cache_alloc()`: see `include/zonemm.h`.
@@ -277,14 +296,28 @@ pub(crate) extern "C" fn zonemm_cache_alloc(cache: *mut c_void, gfp: bindings::g
     let Some(api) = api() else { return core::ptr::null_mut() };
     let guard = CpuGuard::new();
     let Some(c) = api.cache(&guard, cache, true) else { return core::ptr::null_mut() };
-    let flags = Flags::from_gfp(gfp, None);
-    if let Some(r) = c.alloc_fast(&guard) {
-        return to_ptr(r.inspect(|&obj| c.zero_if(obj, flags)));
+    match c.alloc_fast(&guard) {
+        Some(r) => to_ptr(r.inspect(|&obj| c.zero_if(obj, Flags::from_gfp(gfp, None)))),
+        None => {
+            let c: *const Cache<'static> = c;
+            // SAFETY: `c` was found under `guard`, which the call takes over.
+            unsafe { cache_alloc_slow(api, guard, c, gfp) }
+        }
     }
+}
+
+/// [`zonemm_cache_alloc`] after a miss on the hit path, out of line.
+///
+/// # Safety
+///
+/// `c` is a cache [`Api::cache`] found under `guard`.
+#[cold]
+#[inline(never)]
+unsafe fn cache_alloc_slow(api: &Api, guard: CpuGuard, c: *const Cache<'static>, gfp: bindings::gfp_t) -> *mut c_void {
+    let flags = Flags::from_gfp(gfp, None);
     // The slow path may sleep: hold the cache by SRCU instead, taken
     // before preemption comes back on.
     let _srcu = api.srcu.read_lock();
-    let c: *const Cache<'static> = c;
     drop(guard);
     // SAFETY: Live while we are inside `srcu`'s read side (type invariant),
     // which began while the guard still kept it so.
@@ -297,14 +330,22 @@ pub(crate) extern "C" fn zonemm_cache_alloc(cache: *mut c_void, gfp: bindings::g
 pub(crate) extern "C" fn zonemm_cache_free(cache: *mut c_void, obj: *mut c_void) {
     let (Some(api), Some(p)) = (api(), NonNull::new(obj.cast())) else { return };
     let guard = CpuGuard::new();
-    if let Some(c) = api.cache(&guard, cache, false) {
-        c.free_in(&guard, p);
-    } else {
-        drop(guard);
-        // SAFETY: No preconditions.
-        if unsafe { crate::helpers::zonemm_report_ratelimit() } {
-            pr_err!("zonemm_cache_free: {:#x} is not a live cache; {:#x} ignored\n", cache as usize, obj as usize);
+    match api.cache(&guard, cache, false) {
+        Some(c) => c.free_in(&guard, p),
+        None => {
+            drop(guard);
+            report_dead_cache(cache, obj);
         }
+    }
+}
+
+/// The report of a free through a handle that names no live cache.
+#[cold]
+#[inline(never)]
+fn report_dead_cache(cache: *mut c_void, obj: *mut c_void) {
+    // SAFETY: No preconditions.
+    if unsafe { crate::helpers::zonemm_report_ratelimit() } {
+        pr_err!("zonemm_cache_free: {:#x} is not a live cache; {:#x} ignored\n", cache as usize, obj as usize);
     }
 }
 
@@ -314,9 +355,9 @@ pub(crate) extern "C" fn zonemm_cache_destroy(cache: *mut c_void) -> c_int {
     let Some(api) = api() else { return EINVAL.to_errno() };
     let h = Handle(cache as usize);
     let _w = api.writers.lock();
-    let Some(slot) = api.slots.get(h.slot()) else { return EINVAL.to_errno() };
+    let slot = &api.slots[h.slot()];
     let raw = slot.cache.read();
-    if raw == 0 || slot.gen.read() != h.gen() as usize || h.0 >> 63 == 0 {
+    if raw == 0 || slot.free_key.read() != h.0 {
         pr_err!("zonemm_cache_destroy: {:#x} is not a live cache\n", cache as usize);
         return EINVAL.to_errno();
     }
@@ -324,15 +365,14 @@ pub(crate) extern "C" fn zonemm_cache_destroy(cache: *mut c_void) -> c_int {
     let c = unsafe { &*(raw as *const Cache<'static>) };
     // No allocation from here on: once every caller inside has left, the
     // count of objects in use can only go down.
-    slot.dying.store_release(1);
+    slot.alloc_key.store_release(NO_HANDLE);
     api.synchronize();
     // Refuse while objects are in use, changing nothing.
     if let Err(e) = c.prepare_destroy() {
-        slot.dying.store_release(0);
+        slot.alloc_key.store_release(h.0);
         return e.to_errno();
     }
     api.unpublish(slot);
-    slot.dying.store_release(0);
     // SAFETY: From `KBox::into_raw` of a pinned box in
     // `zonemm_cache_create`; unpublished, and no reader is left.
     drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw as *mut Cache<'static>)) });

@@ -95,9 +95,15 @@ extern "C" {
     /// `ZONE_MOVABLE`.
     pub(crate) fn zonemm_node_has_normal_memory(nid: c_int) -> bool;
     /// `get_cpu()`: disables preemption and returns the CPU's number.
+    #[allow(dead_code, reason = "where percpu.rs has no inline get_cpu()")]
     pub(crate) fn zonemm_get_cpu() -> c_uint;
     /// `put_cpu()`: enables preemption again.
+    #[allow(dead_code, reason = "where percpu.rs has no inline put_cpu()")]
     pub(crate) fn zonemm_put_cpu();
+    /// `preempt_disable(); preempt_enable();`: the reschedule a
+    /// `preempt_enable()` makes when one is due.
+    #[allow(dead_code, reason = "where percpu.rs has an inline put_cpu()")]
+    pub(crate) fn zonemm_preempt_resched();
     /// Not in an interrupt, interrupts on, preemptible: the caller may
     /// sleep.
     pub(crate) fn zonemm_in_task_context() -> bool;

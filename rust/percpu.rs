@@ -10,7 +10,11 @@
 //! lock and none takes an atomic read-modify-write: the flag is a plain
 //! (volatile) load and store on the CPU that owns it, as `local_trylock()`
 //! writes `acquired` with `this_cpu` operations. Nothing here calls out of
-//! line but `get_cpu()`/`put_cpu()`.
+//! line: on x86-64, `get_cpu()`/`put_cpu()` are the same `%gs:`-relative
+//! instructions `arch/x86/include/asm/preempt.h` and `smp.h` compile to
+//! (module [`arch`]); other architectures, and kernels with
+//! `CONFIG_DEBUG_PREEMPT` or preemption tracing, call the C macros through
+//! `helpers.c`.
 //!
 //! Another CPU's copy is reached only by running on that CPU
 //! ([`PerCpu::on_each_cpu`]: work on zonemm's `WQ_MEM_RECLAIM` per-CPU
@@ -60,11 +64,104 @@ impl LocalFlag {
     }
 }
 
-use crate::helpers::{
-    zonemm_get_cpu,
-    zonemm_put_cpu,
-    zonemm_work_on_each_cpu,
-};
+use crate::helpers::zonemm_work_on_each_cpu;
+
+/// `get_cpu()` and `put_cpu()` inline, as C code gets them from
+/// `<asm/preempt.h>` (`__preempt_count` and `cpu_number` are per-CPU
+/// variables the kernel exports for modules' inline uses).
+#[cfg(all(
+    target_arch = "x86_64",
+    CONFIG_SMP,
+    CONFIG_PREEMPT_COUNT,
+    not(CONFIG_DEBUG_PREEMPT),
+    not(CONFIG_TRACE_PREEMPT_TOGGLE)
+))]
+mod arch {
+    use core::arch::asm;
+
+    extern "C" {
+        static __preempt_count: i32;
+        static cpu_number: i32;
+    }
+
+    /// `preempt_disable()` then `smp_processor_id()`: one increment and
+    /// one load, `%gs:`-relative. Any context but NMI.
+    #[inline(always)]
+    pub(super) fn get_cpu() -> usize {
+        let cpu: u32;
+        // SAFETY: `__preempt_count` and `cpu_number` are this CPU's per-CPU
+        // variables, addressed through `%gs` as `__my_cpu_var()` does; the
+        // increment is the whole of `preempt_disable()` on x86-64 (with a
+        // memory clobber as its `barrier()`), and the load is
+        // `raw_smp_processor_id()`, stable once preemption is off.
+        unsafe {
+            asm!(
+                "incl %gs:{pc}(%rip)",
+                "movl %gs:{nr}(%rip), {cpu:e}",
+                pc = sym __preempt_count,
+                nr = sym cpu_number,
+                cpu = out(reg) cpu,
+                options(att_syntax, nostack),
+            )
+        };
+        cpu as usize
+    }
+
+    /// `preempt_enable()`: `__preempt_count_dec_and_test()`, and (with
+    /// `CONFIG_PREEMPTION`) the reschedule it calls for when the count
+    /// reaches zero with `PREEMPT_NEED_RESCHED` (an inverted bit) cleared.
+    #[inline(always)]
+    pub(super) fn put_cpu() {
+        let resched: u8;
+        // SAFETY: Balances `get_cpu` on this CPU: the decrement
+        // `__preempt_count_dec_and_test()` does, its zero flag taken out.
+        unsafe {
+            asm!(
+                "decl %gs:{pc}(%rip)",
+                "sete {z}",
+                pc = sym __preempt_count,
+                z = out(reg_byte) resched,
+                options(att_syntax, nostack),
+            )
+        };
+        if cfg!(CONFIG_PREEMPTION) && resched != 0 {
+            preempt_schedule();
+        }
+    }
+
+    /// `__preempt_schedule()`, out of line and rarely taken: the kernel's
+    /// `preempt_enable()` makes it.
+    #[cold]
+    #[inline(never)]
+    fn preempt_schedule() {
+        // SAFETY: No preconditions; disables and enables preemption once.
+        unsafe { crate::helpers::zonemm_preempt_resched() };
+    }
+}
+
+/// The C macros through `helpers.c` where [`arch`] has no inline copy.
+#[cfg(not(all(
+    target_arch = "x86_64",
+    CONFIG_SMP,
+    CONFIG_PREEMPT_COUNT,
+    not(CONFIG_DEBUG_PREEMPT),
+    not(CONFIG_TRACE_PREEMPT_TOGGLE)
+)))]
+mod arch {
+    /// `get_cpu()`.
+    #[inline(always)]
+    pub(super) fn get_cpu() -> usize {
+        // SAFETY: No preconditions; balanced by `put_cpu`.
+        unsafe { crate::helpers::zonemm_get_cpu() as usize }
+    }
+
+    /// `put_cpu()`.
+    #[inline(always)]
+    pub(super) fn put_cpu() {
+        // SAFETY: Balances `get_cpu` on this CPU.
+        unsafe { crate::helpers::zonemm_put_cpu() }
+    }
+}
 
 /// Preemption disabled on this CPU, from `get_cpu()` to `put_cpu()` on
 /// drop. Also an RCU read-side critical section: `synchronize_rcu()` waits
@@ -79,9 +176,8 @@ impl CpuGuard {
     /// Disables preemption. Any context but NMI.
     #[inline(always)]
     pub(crate) fn new() -> Self {
-        // SAFETY: No preconditions; balanced by `zonemm_put_cpu` in `drop`.
-        let cpu = unsafe { zonemm_get_cpu() } as usize;
-        Self { cpu, _not_send: PhantomData }
+        // Balanced by `put_cpu` in `drop`.
+        Self { cpu: arch::get_cpu(), _not_send: PhantomData }
     }
 
     /// This CPU's number.
@@ -93,9 +189,50 @@ impl CpuGuard {
 impl Drop for CpuGuard {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: Balances the `zonemm_get_cpu` of `new`, on the same CPU
-        // (the guard is not `Send`).
-        unsafe { zonemm_put_cpu() };
+        // Balances the `get_cpu` of `new`, on the same CPU (the guard is
+        // not `Send`).
+        arch::put_cpu();
+    }
+}
+
+/// This CPU's copy of a [`PerCpu`], held (`busy` set) until dropped.
+///
+/// # Invariants
+///
+/// `slot` is the slot of the CPU this runs on, whose preemption stays
+/// disabled for `'g` (the [`CpuGuard`] borrowed); `busy` was clear and was
+/// set by this holder, so no other user reaches `slot.data` while it lives.
+pub(crate) struct LocalHeld<'g, T> {
+    slot: &'g Slot<T>,
+    /// Not `Send`: released on the CPU that took it.
+    _cpu: PhantomData<&'g CpuGuard>,
+}
+
+impl<T> core::ops::Deref for LocalHeld<'_, T> {
+    type Target = T;
+
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        // SAFETY: Exclusive while held (type invariant).
+        unsafe { &*self.slot.data.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for LocalHeld<'_, T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: Exclusive while held (type invariant), and `&mut self`
+        // gives out one reference at a time.
+        unsafe { &mut *self.slot.data.get() }
+    }
+}
+
+impl<T> Drop for LocalHeld<'_, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // `data` settled before `busy` clears.
+        compiler_fence(Ordering::SeqCst);
+        self.slot.busy.set(false);
     }
 }
 
@@ -112,8 +249,9 @@ struct Slot<T> {
 /// # Invariants
 ///
 /// `slots` has one entry per possible CPU id. Slot `c`'s `data` is only
-/// accessed on CPU `c` with preemption disabled and `busy` set (by
-/// [`PerCpu::try_with`]), which makes the access exclusive: a task cannot
+/// accessed on CPU `c` with preemption disabled and `busy` set (by a
+/// [`LocalHeld`] from [`PerCpu::try_lock_in`]), which makes the access
+/// exclusive: a task cannot
 /// be preempted inside, and an interrupt on that CPU finds `busy` set and
 /// stays out.
 pub(crate) struct PerCpu<T> {
@@ -161,22 +299,29 @@ impl<T> PerCpu<T> {
     /// [`PerCpu::try_with`] with preemption already disabled by `guard`.
     #[inline(always)]
     pub(crate) fn try_with_in<R>(&self, guard: &CpuGuard, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        match self.slots.get(guard.cpu()) {
-            Some(slot) if !slot.busy.get() => {
-                slot.busy.set(true);
-                // An interrupt on this CPU sees `busy` before any access
-                // to `data`, and `data` settled before `busy` clears.
-                compiler_fence(Ordering::SeqCst);
-                // SAFETY: This CPU's slot, preemption disabled (by the
-                // guard, alive while we run), `busy` set by us: no other user
-                // reaches `data` until we clear it (type invariant).
-                let r = f(unsafe { &mut *slot.data.get() });
-                compiler_fence(Ordering::SeqCst);
-                slot.busy.set(false);
-                Some(r)
-            }
-            _ => None,
+        let mut held = self.try_lock_in(guard)?;
+        Some(f(&mut held))
+    }
+
+    /// `local_trylock()`: this CPU's copy, held until the returned guard
+    /// drops, unless an interrupted user on this CPU holds it. With
+    /// preemption disabled by `guard`; the copy is used inline, with no
+    /// call (the hit paths). Any context but NMI; must not sleep while held.
+    #[inline(always)]
+    pub(crate) fn try_lock_in<'g>(&'g self, guard: &'g CpuGuard) -> Option<LocalHeld<'g, T>> {
+        // SAFETY: `guard.cpu()` is `smp_processor_id()`, below
+        // `nr_cpu_ids`, the number of slots (type invariant).
+        let slot = unsafe { self.slots.get_unchecked(guard.cpu()) };
+        if slot.busy.get() {
+            return None;
         }
+        slot.busy.set(true);
+        // An interrupt on this CPU sees `busy` before any access to
+        // `data`.
+        compiler_fence(Ordering::SeqCst);
+        // INVARIANT: this CPU's slot, preemption off for `'g`, `busy` set
+        // by us.
+        Some(LocalHeld { slot, _cpu: PhantomData })
     }
 
     /// Runs `f(cpu, copy)` on every online CPU's copy, on that CPU, one

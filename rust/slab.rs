@@ -113,7 +113,7 @@ pub(crate) unsafe fn ctor_pattern(obj: *mut u8, size: usize) {
 /// Marks a live [`Slab`], checked before trusting `page->private`.
 const SLAB_MAGIC: usize = 0x5a6f_6e65_536c_6162;
 
-type Ac = ArrayCache<KVec<usize>>;
+type Ac = ArrayCache<KBox<[usize; ARRAY_CACHE_MAX]>>;
 
 /// A CPU's array cache and its hit counts, touched only on its CPU (so
 /// the fast path updates no shared counter).
@@ -203,6 +203,8 @@ pub(crate) struct Cache<'a> {
     pool: &'a Pool,
     layout: Layout,
     debug: DebugFlags,
+    /// `debug.any()`, kept as one flag for the hit paths to test.
+    debugging: bool,
     ctor: Option<Ctor>,
     nodes: KVec<Pin<KBox<SpinLockIrq<NodeLists<'a>>>>>,
     cpus: PerCpu<CpuCache>,
@@ -234,7 +236,7 @@ impl<'a> Cache<'a> {
         }
         let (limit, batchcount) = default_limit(layout.slot);
         let cpus = PerCpu::new(|_| {
-            let entries = KVec::from_elem(0usize, ARRAY_CACHE_MAX, GFP_KERNEL)?;
+            let entries = KBox::init(pin_init::init_zeroed(), GFP_KERNEL)?;
             let ac = Ac::new(entries, limit, batchcount).map_err(|_| EINVAL)?;
             Ok(CpuCache { ac, alloc_hit: 0, free_hit: 0 })
         })?;
@@ -243,6 +245,7 @@ impl<'a> Cache<'a> {
             pool,
             layout,
             debug,
+            debugging: debug.any(),
             ctor,
             nodes,
             cpus,
@@ -295,7 +298,7 @@ impl<'a> Cache<'a> {
     }
 
     /// `__GFP_ZERO`: clears the object (`kmem_cache_zalloc()`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn zero_if(&self, obj: NonNull<u8>, flags: Flags) {
         if flags.zero {
             // SAFETY: A fresh object of ours: `object_size` bytes.
@@ -307,20 +310,18 @@ impl<'a> Cache<'a> {
     /// (no lock, no atomic read-modify-write), `ENOMEM` for an injected
     /// fault, or `None` to go the slow way (an empty cache, a debug cache,
     /// or an interrupted user holding this CPU's cache).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn alloc_fast(&self, guard: &CpuGuard) -> Option<Result<NonNull<u8>>> {
         if crate::fault::should_fail(crate::fault::Site::Slab, self.layout.object_size) {
             return Some(Err(ENOMEM));
         }
-        if self.debug.any() {
+        if self.debugging {
             return None;
         }
-        let obj = self.cpus.try_with_in(guard, |ac| {
-            let obj = ac.pop()?;
-            ac.alloc_hit += 1;
-            Some(obj as *mut u8)
-        })??;
-        Some(NonNull::new(obj).ok_or(EINVAL))
+        let mut ac = self.cpus.try_lock_in(guard)?;
+        let obj = ac.pop()?;
+        ac.alloc_hit = ac.alloc_hit.wrapping_add(1);
+        Some(NonNull::new(obj as *mut u8).ok_or(EINVAL))
     }
 
     /// [`Cache::alloc`] after a miss on the hit path: refill this CPU's
@@ -330,10 +331,10 @@ impl<'a> Cache<'a> {
         let caller = Location::caller();
         let mut nid = None;
         loop {
-            if !self.debug.any() {
+            if !self.debugging {
                 let got = self.cpus.try_with(|ac| {
                     if let Some(obj) = ac.pop() {
-                        ac.alloc_hit += 1;
+                        ac.alloc_hit = ac.alloc_hit.wrapping_add(1);
                         return Some(obj as *mut u8);
                     }
                     let node = *nid.get_or_insert_with(|| self.local_nid());
@@ -483,7 +484,7 @@ impl<'a> Cache<'a> {
 
     /// Finds the slab and object index `ptr` names, if it is an object of
     /// this cache (`virt_to_slab()` plus checks).
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, ptr: *const u8) -> Option<(&Slab<'a>, usize)> {
         let slab = slab_of(self.pool, ptr)?;
         if !core::ptr::eq(slab.cache, self) {
@@ -502,7 +503,7 @@ impl<'a> Cache<'a> {
     /// [`Cache::free`] with preemption disabled by `guard`: the RCU
     /// read-side section that keeps the slab found readable (see
     /// `shrink`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn free_in(&self, guard: &CpuGuard, ptr: NonNull<u8>) {
         match self.lookup(ptr.as_ptr()) {
             Some((slab, i)) => self.free_object(guard, slab, i, ptr),
@@ -511,9 +512,11 @@ impl<'a> Cache<'a> {
     }
 
     /// The index of `ptr` in `slab` (one of ours), if it starts an object.
-    #[inline]
+    #[inline(always)]
     fn index_in(&self, slab: &Slab<'a>, ptr: *const u8) -> Option<usize> {
-        let off = (ptr as usize).checked_sub(slab.base as usize + self.layout.object_offset)?;
+        // Wrapping: a pointer below the first object wraps to an offset
+        // past the slots, which `index_of` refuses.
+        let off = (ptr as usize).wrapping_sub((slab.base as usize).wrapping_add(self.layout.object_offset));
         // `obj_to_index()`: a multiply by the slot's reciprocal, no divide.
         self.layout.index_of(off)
     }
@@ -525,25 +528,20 @@ impl<'a> Cache<'a> {
     }
 
     /// Frees object `i` of `slab`, found from `ptr` under `guard`.
-    #[inline]
+    #[inline(always)]
     fn free_object(&self, guard: &CpuGuard, slab: &Slab<'a>, i: usize, ptr: NonNull<u8>) {
-        if self.debug.any() {
+        if self.debugging {
             return self.free_object_debug(slab, i, ptr);
         }
         // The hit path: this CPU's cache, no lock.
-        let done = self.cpus.try_with_in(guard, |ac| {
-            if !ac.has_room() {
-                return false;
-            }
-            ac.free_hit += 1;
-            ac.push(ptr.as_ptr() as usize);
-            true
-        });
-        match done {
-            Some(true) => {}
-            Some(false) => self.free_object_flush(guard, slab, i, ptr),
-            None => self.free_object_locked(slab, i),
+        let Some(mut ac) = self.cpus.try_lock_in(guard) else {
+            return self.free_object_locked(slab, i);
+        };
+        if !ac.push(ptr.as_ptr() as usize) {
+            drop(ac);
+            return self.free_object_flush(guard, slab, i, ptr);
         }
+        ac.free_hit = ac.free_hit.wrapping_add(1);
     }
 
     /// [`Cache::free_object`] into a full CPU cache: its coldest batch goes
@@ -711,13 +709,13 @@ impl Drop for Cache<'_> {
 /// The slab that `ptr` lies in, if it is in a slab of `pool`. The caller
 /// is in an RCU read-side section (a [`CpuGuard`]) or owns an object of
 /// the slab, and must not use the slab after leaving it.
-#[inline]
+#[inline(always)]
 fn slab_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a Slab<'a>> {
     slab_of_word(owner_of(pool, ptr)?.load_acquire())
 }
 
 /// The slab an owner word names, if it names one; as for [`slab_of`].
-#[inline]
+#[inline(always)]
 fn slab_of_word<'a>(private: usize) -> Option<&'a Slab<'a>> {
     if private == 0 || private & 1 != 0 {
         return None;
@@ -734,7 +732,7 @@ fn slab_of_word<'a>(private: usize) -> Option<&'a Slab<'a>> {
 /// Returns whether it did. `guard` must have been taken before `owner`
 /// was read: it is the RCU read-side section that keeps the slab readable
 /// (see `Cache::shrink`). Any context but NMI.
-#[inline]
+#[inline(always)]
 pub(crate) fn free_any(guard: &CpuGuard, owner: usize, ptr: NonNull<u8>) -> bool {
     let Some(slab) = slab_of_word(owner) else { return false };
     // SAFETY: A cache outlives its slabs: it is dropped only after its
@@ -748,7 +746,7 @@ pub(crate) fn free_any(guard: &CpuGuard, owner: usize, ptr: NonNull<u8>) -> bool
 }
 
 /// The owner word of the pool page holding `ptr`, if it is one.
-#[inline]
+#[inline(always)]
 fn owner_of<'a>(pool: &'a Pool, ptr: *const u8) -> Option<&'a OnceWord> {
     pool.owner_of_addr(ptr)
 }

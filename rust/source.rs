@@ -427,8 +427,11 @@ impl Source {
     /// must. For the free paths.
     #[inline]
     pub(crate) fn owner_of_addr(&self, addr: *const u8) -> Option<&OnceWord> {
-        let pfn = (addr as usize).checked_sub(self.page_offset)? >> PAGE_SHIFT;
-        let slot = (pfn / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base)?;
+        // Wrapping: an address below the direct map or a frame below the
+        // first slot wraps to a huge slot number, which the one bounds
+        // check below refuses as it refuses one past the last.
+        let pfn = (addr as usize).wrapping_sub(self.page_offset) >> PAGE_SHIFT;
+        let slot = (pfn / MAX_ORDER_NR_PAGES).wrapping_sub(self.slot_base);
         // `u32::MAX` (no run) gives an index past the end: `None`.
         let d = *self.dense.get(slot)? as usize;
         self.owners.get(d * MAX_ORDER_NR_PAGES + pfn % MAX_ORDER_NR_PAGES)

@@ -119,6 +119,8 @@ impl Cache<'_> {
 
     /// Reports damage at `off` bytes from the start of `obj`, once, with
     /// the last allocating caller when the cache keeps it.
+    #[cold]
+    #[inline(never)]
     pub(super) fn report(&self, obj: *mut u8, off: isize, what: &str) {
         self.stats.corruptions.add(1, Relaxed);
         // Counted always, printed at a rate: a client can make these from

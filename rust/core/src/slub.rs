@@ -81,7 +81,8 @@ impl DebugFlags {
     /// Whether any option is on: such caches skip the per-CPU caches and
     /// check every free, as SLUB's debug caches take the slow path.
     pub const fn any(&self) -> bool {
-        self.redzone || self.poison || self.store_user
+        // `|`, not `||`: one branch on the hit paths instead of three.
+        self.redzone | self.poison | self.store_user
     }
 
     /// Parses `redzone,poison,store_user` (any subset, any order).
@@ -125,6 +126,8 @@ pub struct Layout {
     pub order: Order,
     /// Objects per slab.
     pub objects: usize,
+    /// Bytes the slots take: `objects * slot`.
+    pub span: usize,
     /// Distinct colour offsets.
     pub colours: usize,
     /// Bytes between colours.
@@ -168,6 +171,7 @@ impl Layout {
             slot,
             order,
             objects,
+            span: objects * slot,
             colours: leftover / colour_off + 1,
             colour_off,
             poison: debug.poison && !has_ctor,
@@ -180,12 +184,18 @@ impl Layout {
     /// `r = ceil(2^32 / slot) = (2^32 + e) / slot`, `e < slot`, a multiple
     /// `k * slot` gives `k * r = k * 2^32 + k * e`, and `k * e` stays below
     /// the slab's size, far under `2^32`; anything else fails the check.
+    #[inline(always)]
     pub const fn index_of(&self, off: usize) -> Option<usize> {
-        if off >= self.slab_bytes() {
+        if off >= self.span {
             return None;
         }
-        let i = ((off as u64 * self.slot_recip) >> 32) as usize;
-        if i < self.objects && i * self.slot == off {
+        // Wrapping multiplies that never wrap (`off` is below the slab's
+        // size, `slot_recip` at most `2^32`; `i * slot` at most the slab's
+        // size), written so to keep overflow checks off the free path.
+        let i = (off as u64).wrapping_mul(self.slot_recip) >> 32;
+        let i = i as usize;
+        // `off < objects * slot` above, so a match has `i < objects`.
+        if i.wrapping_mul(self.slot) == off {
             Some(i)
         } else {
             None
@@ -246,6 +256,7 @@ pub const fn default_limit(slot: usize) -> (usize, usize) {
 
 /// The most objects an array cache may hold (`limit`'s upper bound).
 pub const ARRAY_CACHE_MAX: usize = 512;
+const _: () = assert!(ARRAY_CACHE_MAX.is_power_of_two());
 
 /// Fills an object with the free-object poison: `0x6b...0xa5`.
 pub fn poison(object: &mut [u8]) {
@@ -360,7 +371,8 @@ where
 ///
 /// # Invariants
 ///
-/// `avail <= limit <= entries.len()`, `1 <= batchcount <= limit`.
+/// `avail <= limit <= ARRAY_CACHE_MAX` (the length of `entries`),
+/// `1 <= batchcount <= limit`.
 pub struct ArrayCache<S> {
     entries: S,
     avail: usize,
@@ -380,12 +392,9 @@ pub const fn check_tunables(limit: usize, batchcount: usize) -> Result<(), &'sta
     }
 }
 
-impl<S: core::ops::DerefMut<Target = [usize]>> ArrayCache<S> {
-    /// An empty cache over `entries` (at least [`ARRAY_CACHE_MAX`] long).
+impl<S: core::ops::DerefMut<Target = [usize; ARRAY_CACHE_MAX]>> ArrayCache<S> {
+    /// An empty cache over `entries`.
     pub fn new(entries: S, limit: usize, batchcount: usize) -> Result<Self, &'static str> {
-        if entries.len() < ARRAY_CACHE_MAX {
-            return Err("array cache storage too small");
-        }
         check_tunables(limit, batchcount)?;
         Ok(Self { entries, avail: 0, limit, batchcount })
     }
@@ -415,23 +424,30 @@ impl<S: core::ops::DerefMut<Target = [usize]>> ArrayCache<S> {
     }
 
     /// Takes the hottest object.
+    #[inline(always)]
     pub fn pop(&mut self) -> Option<usize> {
         self.avail = self.avail.checked_sub(1)?;
-        Some(self.entries[self.avail])
+        // `avail < ARRAY_CACHE_MAX` (type invariant), a power of two: the
+        // mask changes nothing and spares the hit path a bounds check.
+        Some(self.entries[self.avail & (ARRAY_CACHE_MAX - 1)])
     }
 
     /// Whether there is room for one more.
+    #[inline(always)]
     pub const fn has_room(&self) -> bool {
         self.avail < self.limit
     }
 
     /// Caches a freed object. The caller flushes first when full.
+    #[inline(always)]
     pub fn push(&mut self, obj: usize) -> bool {
-        if self.avail >= self.limit {
+        let avail = self.avail;
+        if avail >= self.limit {
             return false;
         }
-        self.entries[self.avail] = obj;
-        self.avail += 1;
+        // As in `pop`: `avail < limit <= ARRAY_CACHE_MAX`.
+        self.entries[avail & (ARRAY_CACHE_MAX - 1)] = obj;
+        self.avail = avail + 1;
         true
     }
 

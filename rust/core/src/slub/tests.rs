@@ -4,7 +4,7 @@
 
 extern crate std;
 
-use std::{vec, vec::Vec};
+use std::{boxed::Box, vec, vec::Vec};
 
 use proptest::prelude::*;
 
@@ -124,7 +124,7 @@ fn freelist_refuses_double_and_bad_frees() {
 
 #[test]
 fn array_cache_flushes_the_coldest_batch() {
-    let mut ac = ArrayCache::new(vec![0usize; ARRAY_CACHE_MAX], 4, 2).unwrap();
+    let mut ac = ArrayCache::new(Box::new([0usize; ARRAY_CACHE_MAX]), 4, 2).unwrap();
     for obj in 1..=4 {
         assert!(ac.push(obj));
     }
@@ -183,7 +183,7 @@ fn freelist_counts_and_its_last_bit() {
 
 #[test]
 fn array_cache_reports_and_flushes_over_its_limit() {
-    let mut ac = ArrayCache::new(vec![0usize; ARRAY_CACHE_MAX], 6, 3).unwrap();
+    let mut ac = ArrayCache::new(Box::new([0usize; ARRAY_CACHE_MAX]), 6, 3).unwrap();
     assert_eq!((ac.avail(), ac.limit(), ac.batchcount()), (0, 6, 3));
     for obj in 1..=5 {
         assert!(ac.has_room());
