@@ -283,18 +283,24 @@ impl<'a> Cache<'a> {
     /// descriptor is then allocated with `GFP_ATOMIC` or `GFP_NOWAIT`);
     /// may sleep otherwise.
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub(crate) fn alloc(&self, flags: Flags) -> Result<NonNull<u8>> {
         let guard = CpuGuard::new();
-        let obj = match self.alloc_fast(&guard) {
-            Some(r) => r,
+        match self.alloc_fast(&guard) {
+            Some(r) => r.inspect(|&obj| self.zero_if(obj, flags)),
             None => {
                 drop(guard);
-                self.alloc_slow(flags)
+                self.alloc_miss(flags)
             }
-        }?;
-        self.zero_if(obj, flags);
-        Ok(obj)
+        }
+    }
+
+    /// [`Cache::alloc`] after a miss on the hit path, out of line.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn alloc_miss(&self, flags: Flags) -> Result<NonNull<u8>> {
+        self.alloc_slow(flags).inspect(|&obj| self.zero_if(obj, flags))
     }
 
     /// `__GFP_ZERO`: clears the object (`kmem_cache_zalloc()`).

@@ -82,13 +82,23 @@ impl<'a> Kmalloc<'a> {
     /// `kmalloc()`: `size` bytes from the class that fits, or whole pool
     /// pages above 8 KiB.
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub(crate) fn kmalloc(&self, size: usize, flags: Flags) -> Result<NonNull<u8>> {
-        match kmalloc_index(size) {
-            Some(i) => self.caches[i].alloc(flags),
-            None if size == 0 => Err(EINVAL),
-            None => kmalloc_large(self.pool, size, flags),
+        match kmalloc_index(size).and_then(|i| self.caches.get(i)) {
+            Some(c) => c.alloc(flags),
+            None => self.kmalloc_large(size, flags),
         }
+    }
+
+    /// [`Kmalloc::kmalloc`] above the classes (or of nothing), out of
+    /// line.
+    #[cold]
+    #[inline(never)]
+    fn kmalloc_large(&self, size: usize, flags: Flags) -> Result<NonNull<u8>> {
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        kmalloc_large(self.pool, size, flags)
     }
 }
 
@@ -162,12 +172,11 @@ pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>) -> Result<NonNull<u8>
 
 /// `kfree()`: gives back an object from any cache of `pool`, or a large
 /// block. Anything else is reported and ignored. Any context but NMI.
-#[inline]
+#[inline(always)]
 pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
     let addr = ptr.as_ptr();
     let Some(owner) = owner_of(pool, addr) else {
-        report!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
-        return;
+        return report_foreign(addr);
     };
     // Preemption off before the word is read: the RCU read-side section
     // that keeps a slab it names readable.
@@ -176,12 +185,20 @@ pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
     if word & 1 == 0 {
         // A slab's page, or nobody's.
         if !super::free_any(&guard, word, ptr) {
-            report!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
+            drop(guard);
+            report_foreign(addr);
         }
         return;
     }
     drop(guard);
     free_block(pool, ptr);
+}
+
+/// The report of a `kfree()` of memory zonemm did not hand out.
+#[cold]
+#[inline(never)]
+fn report_foreign(addr: *mut u8) {
+    report!("kfree: {:#x} is not a zonemm allocation; ignored\n", addr as usize);
 }
 
 /// `free_pages()`: gives back a block from [`kmalloc_block`] (or a large
