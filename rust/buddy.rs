@@ -142,6 +142,7 @@ impl<'a> PageBlock<'a> {
 }
 
 impl Drop for PageBlock<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
         self.zone.free(self.idx, self.order);
     }
@@ -365,14 +366,40 @@ impl Pool {
     /// per-CPU lists and tries once more: every CPU's for a caller that may
     /// sleep (`drain_all_pages()`, as `__alloc_pages_direct_reclaim()`
     /// does; it waits for each CPU), only this CPU's otherwise.
+    #[inline(always)]
     pub(crate) fn alloc_pages(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
         if crate::fault::should_fail(crate::fault::Site::Buddy, order.nr_pages() << PAGE_SHIFT) {
-            self.stats.fails[order.index()].add(1, Relaxed);
-            return Err(ENOMEM);
+            return self.alloc_pages_failed(order);
         }
+        match self.get_page_from_freelist(order, flags, Mark::Low, Reserves::None) {
+            Some(block) => Ok(Self::zero_if(block, flags)),
+            None => self.alloc_pages_slow(order, flags),
+        }
+    }
+
+    /// `__GFP_ZERO`: clears the block.
+    #[inline(always)]
+    fn zero_if(block: PageBlock<'_>, flags: Flags) -> PageBlock<'_> {
+        if flags.zero {
+            // SAFETY: The block is ours and `size()` bytes long.
+            unsafe { core::ptr::write_bytes(block.as_mut_ptr(), 0, block.size()) };
+        }
+        block
+    }
+
+    /// A failed allocation, counted.
+    #[cold]
+    fn alloc_pages_failed(&self, order: Order) -> Result<PageBlock<'_>> {
+        self.stats.fails[order.index()].add(1, Relaxed);
+        Err(ENOMEM)
+    }
+
+    /// `__alloc_pages_slowpath()`: the reserves, then drain and retry.
+    #[cold]
+    #[inline(never)]
+    fn alloc_pages_slow(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
         let found = self
-            .get_page_from_freelist(order, flags, Mark::Low, Reserves::None)
-            .or_else(|| self.get_page_from_freelist(order, flags, Mark::Min, flags.reserves()))
+            .get_page_from_freelist(order, flags, Mark::Min, flags.reserves())
             .or_else(|| {
                 // SAFETY: No preconditions.
                 if flags.may_sleep && unsafe { zonemm_in_task_context() } {
@@ -383,15 +410,10 @@ impl Pool {
                 self.stats.drain_retries.add(1, Relaxed);
                 self.get_page_from_freelist(order, flags, Mark::Min, flags.reserves())
             });
-        let Some(block) = found else {
-            self.stats.fails[order.index()].add(1, Relaxed);
-            return Err(ENOMEM);
-        };
-        if flags.zero {
-            // SAFETY: The block is ours and `size()` bytes long.
-            unsafe { core::ptr::write_bytes(block.as_mut_ptr(), 0, block.size()) };
+        match found {
+            Some(block) => Ok(Self::zero_if(block, flags)),
+            None => self.alloc_pages_failed(order),
         }
-        Ok(block)
     }
 
     /// `get_page_from_freelist()`: the first zone of the zonelist that

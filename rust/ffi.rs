@@ -44,9 +44,12 @@ use crate::{
 /// How many caches users may have at once.
 const MAX_CACHES: usize = 256;
 
-/// No handle: what an empty slot's keys hold (a handle's generation is a
-/// `u32`, so no handle has every bit set).
-const NO_HANDLE: usize = usize::MAX;
+/// What slot `slot`'s keys hold while no handle names it: a value whose
+/// low byte names another slot, so that nothing a caller passes (which is
+/// looked up in the slot its low byte names) ever equals it.
+const fn empty_key(slot: usize) -> usize {
+    slot ^ 0x80
+}
 
 /// One handle slot: the cache, and the handle that names it now. Every
 /// destroy bumps the generation, so a stale handle never names the slot's
@@ -54,9 +57,9 @@ const NO_HANDLE: usize = usize::MAX;
 /// against a key.
 struct CacheSlot {
     cache: OnceWord,
-    /// The handle frees may use: the live cache's, or [`NO_HANDLE`].
+    /// The handle frees may use: the live cache's, or [`empty_key`].
     free_key: OnceWord,
-    /// The handle allocations may use: `free_key`, or [`NO_HANDLE`] while
+    /// The handle allocations may use: `free_key`, or [`empty_key`] while
     /// the cache is being destroyed.
     alloc_key: OnceWord,
     /// The generation the slot's next handle gets (under `writers`).
@@ -66,7 +69,7 @@ struct CacheSlot {
 /// A cache handle as users see it: never an address, so that nothing a
 /// user passes back is ever dereferenced before it is found in the table.
 /// Bits 0..8 are the slot, bits 8..40 the generation, bit 63 set; never
-/// zero and never [`NO_HANDLE`].
+/// zero and never an [`empty_key`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Handle(usize);
 
@@ -86,8 +89,9 @@ impl Handle {
 ///
 /// `slots` has [`MAX_CACHES`] entries. A slot's `cache` is zero or a
 /// pinned `KBox<Cache>` leaked by `zonemm_cache_create`, live until a
-/// destroy sets the slot's keys to [`NO_HANDLE`] and both an RCU and an
-/// SRCU grace period pass. A key other than [`NO_HANDLE`] is only set
+/// destroy sets the slot's keys to its [`empty_key`] and both an RCU and
+/// an SRCU grace period pass. A key other than the slot's `empty_key` is
+/// only set
 /// (released) after `cache` holds the cache it names. Users reach a cache
 /// only through a key that matched, with preemption disabled (an RCU
 /// read-side section: the hit paths) or inside `srcu`'s read side (the
@@ -109,15 +113,16 @@ static API: OnceWord = OnceWord::new(0);
 
 impl Api {
     pub(crate) fn new(state: &'static State) -> Result<impl PinInit<Self, Error>> {
-        let slots = KBox::new(
-            [const {
-                CacheSlot {
+        // Built in place: the table is too big for the stack.
+        let slots = KBox::init(
+            pin_init::init_array_from_fn::<_, MAX_CACHES, _, Error>(|i| {
+                kernel::try_init!(CacheSlot {
                     cache: OnceWord::new(0),
-                    free_key: OnceWord::new(NO_HANDLE),
-                    alloc_key: OnceWord::new(NO_HANDLE),
+                    free_key: OnceWord::new(empty_key(i)),
+                    alloc_key: OnceWord::new(empty_key(i)),
                     gen: OnceWord::new(1),
-                }
-            }; MAX_CACHES],
+                }? Error)
+            }),
             GFP_KERNEL,
         )?;
         Ok(try_pin_init!(Self {
@@ -141,7 +146,7 @@ impl Api {
         let slot = &self.slots[h.slot()];
         let key = if alloc { &slot.alloc_key } else { &slot.free_key };
         // A stale handle has an older generation, a forged one matches no
-        // key, and `NO_HANDLE` is no handle.
+        // key, and no value that selects this slot is its `empty_key`.
         if key.load_acquire() != h.0 {
             return None;
         }
@@ -158,11 +163,12 @@ impl Api {
         self.srcu.synchronize();
     }
 
-    /// Unpublishes the cache in `slot` and waits until no caller is inside
-    /// it. Process context; sleeps.
-    fn unpublish(&self, slot: &CacheSlot) -> usize {
-        slot.alloc_key.store_release(NO_HANDLE);
-        slot.free_key.store_release(NO_HANDLE);
+    /// Unpublishes the cache in slot `i` and waits until no caller is
+    /// inside it. Process context; sleeps.
+    fn unpublish(&self, i: usize) -> usize {
+        let slot = &self.slots[i];
+        slot.alloc_key.store_release(empty_key(i));
+        slot.free_key.store_release(empty_key(i));
         slot.gen.write((slot.gen.read() as u32).wrapping_add(1).max(1) as usize);
         self.synchronize();
         slot.cache.xchg(0)
@@ -174,8 +180,11 @@ impl PinnedDrop for Api {
     fn drop(self: Pin<&mut Self>) {
         API.store_release(0);
         let _w = self.writers.lock();
-        for slot in self.slots.iter() {
-            let cache = self.unpublish(slot);
+        for i in 0..MAX_CACHES {
+            if self.slots[i].cache.read() == 0 {
+                continue;
+            }
+            let cache = self.unpublish(i);
             if cache != 0 {
                 // SAFETY: From `KBox::into_raw` of a pinned box in
                 // `zonemm_cache_create`; unpublished, no reader left.
@@ -365,14 +374,14 @@ pub(crate) extern "C" fn zonemm_cache_destroy(cache: *mut c_void) -> c_int {
     let c = unsafe { &*(raw as *const Cache<'static>) };
     // No allocation from here on: once every caller inside has left, the
     // count of objects in use can only go down.
-    slot.alloc_key.store_release(NO_HANDLE);
+    slot.alloc_key.store_release(empty_key(h.slot()));
     api.synchronize();
     // Refuse while objects are in use, changing nothing.
     if let Err(e) = c.prepare_destroy() {
         slot.alloc_key.store_release(h.0);
         return e.to_errno();
     }
-    api.unpublish(slot);
+    api.unpublish(h.slot());
     // SAFETY: From `KBox::into_raw` of a pinned box in
     // `zonemm_cache_create`; unpublished, and no reader is left.
     drop(unsafe { Pin::new_unchecked(KBox::from_raw(raw as *mut Cache<'static>)) });

@@ -71,6 +71,7 @@ use crate::helpers::zonemm_work_on_each_cpu;
 /// variables the kernel exports for modules' inline uses).
 #[cfg(all(
     target_arch = "x86_64",
+    not(CONFIG_UML),
     CONFIG_SMP,
     CONFIG_PREEMPT_COUNT,
     not(CONFIG_DEBUG_PREEMPT),
@@ -80,7 +81,9 @@ mod arch {
     use core::arch::asm;
 
     extern "C" {
-        static __preempt_count: i32;
+        /// `unsigned long`: the count in the low bits, and the inverted
+        /// `PREEMPT_NEED_RESCHED` in the top one.
+        static __preempt_count: usize;
         static cpu_number: i32;
     }
 
@@ -92,8 +95,9 @@ mod arch {
         // SAFETY: `__preempt_count` and `cpu_number` are this CPU's per-CPU
         // variables, addressed through `%gs` as `__my_cpu_var()` does; the
         // increment is the whole of `preempt_disable()` on x86-64 (with a
-        // memory clobber as its `barrier()`), and the load is
-        // `raw_smp_processor_id()`, stable once preemption is off.
+        // memory clobber as its `barrier()`; the count never carries out
+        // of the low 32 bits), and the load is `raw_smp_processor_id()`,
+        // stable once preemption is off.
         unsafe {
             asm!(
                 "incl %gs:{pc}(%rip)",
@@ -107,23 +111,35 @@ mod arch {
         cpu as usize
     }
 
-    /// `preempt_enable()`: `__preempt_count_dec_and_test()`, and (with
-    /// `CONFIG_PREEMPTION`) the reschedule it calls for when the count
-    /// reaches zero with `PREEMPT_NEED_RESCHED` (an inverted bit) cleared.
+    /// `preempt_enable()`: `__preempt_count_dec_and_test()` (`decq` where
+    /// `PREEMPT_NEED_RESCHED` is bit 63,
+    /// `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS`; `decl` where it is bit
+    /// 31), and (with `CONFIG_PREEMPTION`) the reschedule it calls for
+    /// when the whole word reaches zero: no count left and the inverted
+    /// bit cleared.
     #[inline(always)]
     pub(super) fn put_cpu() {
         let resched: u8;
         // SAFETY: Balances `get_cpu` on this CPU: the decrement
         // `__preempt_count_dec_and_test()` does, its zero flag taken out.
         unsafe {
+            #[cfg(CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS)]
+            asm!(
+                "decq %gs:{pc}(%rip)",
+                "sete {z}",
+                pc = sym __preempt_count,
+                z = out(reg_byte) resched,
+                options(att_syntax, nostack),
+            );
+            #[cfg(not(CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS))]
             asm!(
                 "decl %gs:{pc}(%rip)",
                 "sete {z}",
                 pc = sym __preempt_count,
                 z = out(reg_byte) resched,
                 options(att_syntax, nostack),
-            )
-        };
+            );
+        }
         if cfg!(CONFIG_PREEMPTION) && resched != 0 {
             preempt_schedule();
         }
@@ -142,6 +158,7 @@ mod arch {
 /// The C macros through `helpers.c` where [`arch`] has no inline copy.
 #[cfg(not(all(
     target_arch = "x86_64",
+    not(CONFIG_UML),
     CONFIG_SMP,
     CONFIG_PREEMPT_COUNT,
     not(CONFIG_DEBUG_PREEMPT),
@@ -239,7 +256,7 @@ impl<T> Drop for LocalHeld<'_, T> {
 /// One CPU's copy, on its own cache lines.
 #[repr(align(64))]
 struct Slot<T> {
-    /// Set while the CPU is inside [`PerCpu::try_with`].
+    /// Set while a [`LocalHeld`] holds the slot.
     busy: LocalFlag,
     data: UnsafeCell<T>,
 }

@@ -40,7 +40,10 @@ use crate::{
     },
     helpers::zonemm_pfn_to_virt,
     once::OnceWord,
-    percpu::PerCpu,
+    percpu::{
+        CpuGuard,
+        PerCpu, //
+    },
     pcp::{
         default_batch,
         default_high,
@@ -54,7 +57,8 @@ use crate::{
         Pfn,
         PfnRange,
         MAX_ORDER_NR_PAGES,
-        NR_PAGE_ORDERS, //
+        NR_PAGE_ORDERS,
+        PAGE_SHIFT, //
     },
     watermark::{
         watermark_ok,
@@ -104,6 +108,10 @@ pub(crate) struct Zone {
     managed: usize,
     spanned: usize,
     slot_pfn: KVec<usize>,
+    /// `pfn_to_kaddr(pfn) - (pfn << PAGE_SHIFT)`, the same for every
+    /// lowmem frame (the direct map is linear): [`Zone::virt`] with no
+    /// call.
+    virt_delta: usize,
     #[pin]
     lock: SpinLockIrq<FreeLists>,
     cpus: PerCpu<ZoneCpu>,
@@ -147,6 +155,11 @@ impl Zone {
             }
         }
         let spanned = slot_pfn.len() * MAX_ORDER_NR_PAGES;
+        let pfn0 = slot_pfn.first().copied().ok_or(EINVAL)?;
+        // SAFETY: No preconditions: `pfn_to_kaddr()` is arithmetic
+        // (`__va()`), which holds for every lowmem frame, the zone's too.
+        let virt0 = unsafe { zonemm_pfn_to_virt(pfn0 as c_ulong) } as usize;
+        let virt_delta = virt0.wrapping_sub(pfn0 << PAGE_SHIFT);
         let meta = KVVec::from_elem(PageMeta::RESERVED, spanned, GFP_KERNEL)?;
         let mut lists = FreeLists::new(meta);
         for (span, &start) in spans.iter().zip(starts.iter()) {
@@ -175,6 +188,7 @@ impl Zone {
                 spanned,
                 // INVARIANT: the spans were laid out slot by slot above.
                 slot_pfn,
+                virt_delta,
                 lock <- new_spinlock_irq!(lists, "Zone::lock"),
                 cpus,
                 allocs: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
@@ -240,10 +254,11 @@ impl Zone {
     }
 
     /// The direct-map address of page index `idx`.
+    #[inline]
     pub(crate) fn virt(&self, idx: u32) -> *mut u8 {
-        // SAFETY: By the type invariant the frame is one of the zone's
-        // pages, which are lowmem and so in the direct map.
-        unsafe { zonemm_pfn_to_virt(self.pfn(idx).0 as c_ulong) }.cast()
+        // `pfn_to_kaddr()`: by the type invariant the frame is one of the
+        // zone's pages, which are lowmem, so in the linear direct map.
+        (self.pfn(idx).0 << PAGE_SHIFT).wrapping_add(self.virt_delta) as *mut u8
     }
 
     fn free_orders_of(lists: &FreeLists) -> u32 {
@@ -326,26 +341,27 @@ impl Zone {
     /// for small orders, straight from the free lists for larger ones or
     /// when an interrupted user holds this CPU's lists. Returns its page
     /// index. Any context but NMI.
+    #[inline(always)]
     pub(crate) fn rmqueue(&self, order: Order, mt: MigrateType) -> Option<u32> {
         if pcp_allowed_order(order) {
-            let got = self.cpus.try_with(|c| {
+            let guard = CpuGuard::new();
+            if let Some(mut c) = self.cpus.try_lock_in(&guard) {
                 let idx = match c.pcp.pop(order, mt) {
                     Some(idx) => Some(idx),
                     None => self.refill(&mut c.pcp, order, mt),
                 };
                 if idx.is_some() {
-                    c.allocs[order.index()] += 1;
+                    let n = &mut c.allocs[order.index()];
+                    *n = n.wrapping_add(1);
                 }
-                idx
-            });
-            if let Some(idx) = got {
                 return idx;
-            }
+            };
         }
         self.rmqueue_locked(order, mt)
     }
 
     /// `rmqueue_buddy()`: one block from the free lists.
+    #[inline(never)]
     fn rmqueue_locked(&self, order: Order, mt: MigrateType) -> Option<u32> {
         let mut lists = self.lock.lock();
         // CAST: zone indices fit in u32 (checked by `Pool::new`).
@@ -360,6 +376,7 @@ impl Zone {
 
     /// `rmqueue_bulk()` for a CPU's empty list: a batch under one hold of
     /// the zone lock, the first block for the caller.
+    #[inline(never)]
     fn refill(&self, pcp: &mut Pcp, order: Order, mt: MigrateType) -> Option<u32> {
         let mut lists = self.lock.lock();
         let idx = pcp.refill(order, mt, || Self::take_for_pcp(&mut lists, order, mt));
@@ -437,20 +454,32 @@ impl Zone {
     /// not by what the block was allocated as), giving a batch back over
     /// `high`; else, or when an interrupted user holds this CPU's lists,
     /// straight to the free lists. Any context but NMI.
+    #[inline(always)]
     pub(crate) fn free(&self, idx: u32, order: Order) {
         if pcp_allowed_order(order) {
             let mt = self.pageblock_mt(idx);
-            let done = self.cpus.try_with(|c| {
+            let guard = CpuGuard::new();
+            if let Some(mut c) = self.cpus.try_lock_in(&guard) {
                 if c.pcp.push(idx, order, mt) {
-                    let mut lists = self.lock.lock();
-                    c.pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
-                    self.publish(&lists);
+                    self.free_pcp_batch(&mut c.pcp);
                 }
-            });
-            if done.is_some() {
                 return;
-            }
+            };
         }
+        self.free_locked(idx, order);
+    }
+
+    /// `free_pcppages_bulk()`: a batch of a CPU's lists back over `high`.
+    #[inline(never)]
+    fn free_pcp_batch(&self, pcp: &mut Pcp) {
+        let mut lists = self.lock.lock();
+        pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
+        self.publish(&lists);
+    }
+
+    /// [`Zone::free`] straight to the free lists.
+    #[inline(never)]
+    fn free_locked(&self, idx: u32, order: Order) {
         let mut lists = self.lock.lock();
         Self::free_one(&mut lists, idx, order);
         self.publish(&lists);

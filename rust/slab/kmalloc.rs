@@ -113,6 +113,7 @@ fn kmalloc_large(pool: &Pool, size: usize, flags: Flags) -> Result<NonNull<u8>> 
 /// A block of `order` that [`kfree`] gives back, as `__get_free_pages()`
 /// for zonemm's exported API. Any context but NMI if `flags` may not
 /// sleep.
+#[inline(always)]
 pub(crate) fn kmalloc_block(pool: &Pool, order: Order, flags: Flags) -> Result<NonNull<u8>> {
     tag_block(pool, pool.alloc_pages(order, flags)?)
 }
@@ -159,6 +160,7 @@ impl LargeTag {
 
 /// Hands `block` out as a [`kfree`]-able address: its head page's owner
 /// word takes a [`LargeTag`]. Allocates nothing: any context but NMI.
+#[inline(always)]
 pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>) -> Result<NonNull<u8>> {
     let owner = pool.owner(block.pfn()).ok_or(EINVAL)?;
     let zone_id = pool.zone_id(block.zone());
@@ -204,11 +206,11 @@ fn report_foreign(addr: *mut u8) {
 /// `free_pages()`: gives back a block from [`kmalloc_block`] (or a large
 /// kmalloc). Anything else, slab objects included, is reported and
 /// ignored. Any context but NMI.
+#[inline(always)]
 pub(crate) fn free_block(pool: &Pool, ptr: NonNull<u8>) {
     let addr = ptr.as_ptr();
     let (Some(pfn), Some(owner)) = (pool.pfn_of(addr), owner_of(pool, addr)) else {
-        report!("free_pages: {:#x} is not a zonemm block; ignored\n", addr as usize);
-        return;
+        return report_not_block(addr, "a zonemm block");
     };
     let tag = owner.read();
     // Only a block's first byte frees it: its head page's tag.
@@ -225,7 +227,14 @@ pub(crate) fn free_block(pool: &Pool, ptr: NonNull<u8>) {
             }
         }
     }
-    report!("free_pages: {:#x} is not the start of a zonemm block; ignored\n", addr as usize);
+    report_not_block(addr, "the start of a zonemm block");
+}
+
+/// The report of a `free_pages()` of something else than a block.
+#[cold]
+#[inline(never)]
+fn report_not_block(addr: *mut u8, what: &str) {
+    report!("free_pages: {:#x} is not {what}; ignored\n", addr as usize);
 }
 
 #[kunit_tests(zonemm_kmalloc)]

@@ -479,7 +479,7 @@ static bool wait_workers(bool released)
 static void run_handles(void)
 {
 	struct phase *ph = &phases[PH_HANDLES];
-	struct zonemm_cache *fake[3], *fresh;
+	struct zonemm_cache *fake[7], *fresh;
 	unsigned int cpu, i, busy = 0;
 	struct task_struct *t;
 	void *victim, *p;
@@ -514,7 +514,7 @@ static void run_handles(void)
 		if (ctxs[cpu].doomed)
 			kthread_stop(ctxs[cpu].doomed);
 
-	/* The stale handle, a made-up one, one on the stack, NULL. */
+	/* The stale handle, made-up ones, one on the stack, NULL. */
 	victim = zonemm_cache_alloc(shared, GFP_KERNEL);
 	if (!EXPECT(ph, victim, "an object of a live cache"))
 		return;
@@ -528,6 +528,11 @@ static void run_handles(void)
 	fake[0] = (struct zonemm_cache *)0x1234;
 	fake[1] = (struct zonemm_cache *)&stackvar;
 	fake[2] = NULL;
+	/* ERR_PTR()s, and handle-shaped values of slots nobody uses. */
+	fake[3] = (struct zonemm_cache *)-1L;
+	fake[4] = ERR_PTR(-ENOMEM);
+	fake[5] = (struct zonemm_cache *)0x80;
+	fake[6] = (struct zonemm_cache *)(1UL << 63 | 1UL << 8 | 200);
 	for (i = 0; i < ARRAY_SIZE(fake); i++) {
 		EXPECT(ph, !zonemm_cache_alloc(fake[i], GFP_KERNEL), "alloc, made-up handle %u", i);
 		zonemm_cache_free(fake[i], victim);

@@ -127,7 +127,7 @@ pub struct Layout {
     /// Objects per slab.
     pub objects: usize,
     /// Bytes the slots take: `objects * slot`.
-    pub span: usize,
+    span: usize,
     /// Distinct colour offsets.
     pub colours: usize,
     /// Bytes between colours.
@@ -371,8 +371,10 @@ where
 ///
 /// # Invariants
 ///
-/// `avail <= limit <= ARRAY_CACHE_MAX` (the length of `entries`),
-/// `1 <= batchcount <= limit`.
+/// `avail <= ARRAY_CACHE_MAX` (the length of `entries`) and `1 <=
+/// batchcount <= limit <= ARRAY_CACHE_MAX`; `avail <= limit` but after a
+/// [`ArrayCache::set_tunables`] that lowered `limit`, until the caller
+/// flushes.
 pub struct ArrayCache<S> {
     entries: S,
     avail: usize,
@@ -427,8 +429,9 @@ impl<S: core::ops::DerefMut<Target = [usize; ARRAY_CACHE_MAX]>> ArrayCache<S> {
     #[inline(always)]
     pub fn pop(&mut self) -> Option<usize> {
         self.avail = self.avail.checked_sub(1)?;
-        // `avail < ARRAY_CACHE_MAX` (type invariant), a power of two: the
-        // mask changes nothing and spares the hit path a bounds check.
+        // After the decrement `avail < ARRAY_CACHE_MAX` (type invariant),
+        // a power of two: the mask changes nothing and spares the hit path
+        // a bounds check.
         Some(self.entries[self.avail & (ARRAY_CACHE_MAX - 1)])
     }
 
