@@ -66,6 +66,17 @@ settle() {
 	echo 1 >$D/buddy/drain
 }
 
+# no_kernel_report: nothing in the kernel log since the last dmesg -c that
+# a bug, a lockdep or KASAN splat, or a context violation prints (shown if
+# there is).
+kernel_reports='BUG:|WARNING:|KASAN|lockdep|possible circular locking|inconsistent lock state|sleeping function called from invalid context|scheduling while atomic'
+no_kernel_report() {
+	if dmesg | grep -Eq "$kernel_reports"; then
+		dmesg | grep -E -A10 "$kernel_reports" | head -n 40 | sed 's/^/# /'
+		return 1
+	fi
+}
+
 plan() {
 	tap_plan=$1
 	echo "1..$1"

@@ -335,6 +335,20 @@ impl Pool {
         }
     }
 
+    /// `page_alloc_cpu_dead()`: the lists of `cpu`, which just died, back
+    /// to their zones. Process context.
+    ///
+    /// # Safety
+    ///
+    /// As for [`crate::percpu::PerCpu::with_offline_cpu`]: the caller is
+    /// the CPU-dead callback, under `helpers.c`'s per-CPU mutex.
+    pub(crate) unsafe fn cpu_dead(&self, cpu: usize) {
+        for zone in self.zones() {
+            // SAFETY: The caller's guarantee.
+            unsafe { zone.drain_offline_cpu(cpu) };
+        }
+    }
+
     /// The slow path's `drain_all_pages()`: as [`Pool::drain`], but a zone
     /// whose CPUs another caller is draining (or reading) right now is
     /// left to it, as concurrent drains coalesce in the kernel. Sleeps.

@@ -7,6 +7,7 @@
  */
 
 #include <linux/cma.h>
+#include <linux/cpuhotplug.h>
 #include <linux/dma-map-ops.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
@@ -288,9 +289,15 @@ bool zonemm_in_task_context(void)
  * Per-CPU work for drains and per-CPU statistics: a WQ_MEM_RECLAIM
  * workqueue of zonemm's own (a drain may be needed to make progress under
  * memory pressure, as mm_percpu_wq is for the kernel's), created at load.
- * No cpus_read_lock(): a caller may hold it already (or be a hotplug
- * callback); work queued on a CPU going offline runs elsewhere, where it
- * does that CPU's share instead, which is harmless.
+ *
+ * No cpus_read_lock(): the allocator's slow path drains, and a caller may
+ * hold it already (so __drain_all_pages() takes none either); only a
+ * trylock, below. zonemm_percpu_mutex orders every run against zonemm's
+ * CPU-dead callback, which takes it too. A CPU is online (its work runs
+ * bound to it) or off (nothing runs on it; the caller reaches its data
+ * straight). Work queued on a CPU that is going down runs elsewhere,
+ * where it does that CPU's share again, which is harmless; the dead
+ * callback then serves the CPU.
  */
 static struct workqueue_struct *zonemm_wq;
 static DEFINE_MUTEX(zonemm_percpu_mutex);
@@ -321,16 +328,20 @@ void zonemm_helpers_exit(void)
 }
 
 /*
- * Runs @fn(@arg) on every online CPU in turn, in a kworker bound to it, and
- * returns the first non-zero result. One caller at a time: with @try, a
- * caller that finds another running returns -EBUSY at once (a drain in
- * flight serves it too, as pcpu_drain_mutex does), else it waits. Sleeps.
+ * Runs @fn(@arg) on every online CPU in turn, in a kworker bound to it,
+ * and @off(@arg, cpu) from the caller for every possible CPU that is not
+ * online; returns the first non-zero result. One caller at a time: with
+ * @try, a caller that finds another running returns -EBUSY at once (a
+ * drain in flight serves it too, as pcpu_drain_mutex does), else it waits.
+ * Sleeps.
  */
-long zonemm_work_on_each_cpu(long (*fn)(void *arg), void *arg, bool try)
+long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsigned int cpu),
+			     void *arg, bool try)
 {
 	struct zonemm_cpu_work w = { .fn = fn, .arg = arg };
 	unsigned int cpu;
-	long ret = 0;
+	long ret = 0, r;
+	bool hotplug;
 
 	if (try) {
 		if (!mutex_trylock(&zonemm_percpu_mutex))
@@ -338,17 +349,69 @@ long zonemm_work_on_each_cpu(long (*fn)(void *arg), void *arg, bool try)
 	} else {
 		mutex_lock(&zonemm_percpu_mutex);
 	}
+	/*
+	 * Only a trylock: CPUs then neither come nor go while offline ones are
+	 * served straight. Without it (hotplug in progress) they are skipped:
+	 * a CPU that went down was served by the dead callback, and one never
+	 * up since the load has nothing.
+	 */
+	hotplug = cpus_read_trylock();
 	INIT_WORK_ONSTACK(&w.work, zonemm_cpu_work_fn);
-	for_each_online_cpu(cpu) {
-		w.ret = 0;
-		queue_work_on(cpu, zonemm_wq, &w.work);
-		flush_work(&w.work);
-		if (w.ret && !ret)
-			ret = w.ret;
+	for_each_possible_cpu(cpu) {
+		r = 0;
+		if (cpu_online(cpu)) {
+			w.ret = 0;
+			queue_work_on(cpu, zonemm_wq, &w.work);
+			flush_work(&w.work);
+			r = w.ret;
+		} else if (hotplug) {
+			r = off(arg, cpu);
+		}
+		if (r && !ret)
+			ret = r;
 	}
 	destroy_work_on_stack(&w.work);
+	if (hotplug)
+		cpus_read_unlock();
 	mutex_unlock(&zonemm_percpu_mutex);
 	return ret;
+}
+
+/*
+ * The CPU-dead callback (page_alloc_cpu_dead()'s place): a
+ * CPUHP_BP_PREPARE_DYN state whose teardown runs on a control CPU once the
+ * CPU is dead, in process context, under zonemm_percpu_mutex.
+ */
+static int (*zonemm_cpu_dead_fn)(unsigned int cpu);
+static int zonemm_cpuhp_state;
+
+static int zonemm_cpu_dead(unsigned int cpu)
+{
+	int ret;
+
+	mutex_lock(&zonemm_percpu_mutex);
+	ret = zonemm_cpu_dead_fn(cpu);
+	mutex_unlock(&zonemm_percpu_mutex);
+	return ret;
+}
+
+/* Registers @dead as the CPU-dead callback; 0 or -errno. Sleeps. */
+int zonemm_cpuhp_add(int (*dead)(unsigned int cpu))
+{
+	int state;
+
+	zonemm_cpu_dead_fn = dead;
+	state = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "mm/zonemm:dead", NULL, zonemm_cpu_dead);
+	if (state < 0)
+		return state;
+	zonemm_cpuhp_state = state;
+	return 0;
+}
+
+/* Removes it; no callback runs once this returns. Sleeps. */
+void zonemm_cpuhp_remove(void)
+{
+	cpuhp_remove_state_nocalls(zonemm_cpuhp_state);
 }
 
 /* __ratelimit() with the default interval and burst, for reports that

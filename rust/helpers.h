@@ -34,7 +34,10 @@ void zonemm_preempt_resched(void);
 bool zonemm_in_task_context(void);
 int zonemm_helpers_init(void);
 void zonemm_helpers_exit(void);
-long zonemm_work_on_each_cpu(long (*fn)(void *arg), void *arg, bool try);
+long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsigned int cpu),
+			     void *arg, bool try);
+int zonemm_cpuhp_add(int (*dead)(unsigned int cpu));
+void zonemm_cpuhp_remove(void);
 bool zonemm_report_ratelimit(void);
 unsigned int zonemm_memalloc_save(gfp_t gfp);
 void zonemm_memalloc_restore(unsigned int flags);

@@ -112,14 +112,23 @@ extern "C" {
     /// Destroys it. Sleeps.
     pub(crate) fn zonemm_helpers_exit();
     /// `f(arg)` on every online CPU in turn, in a kworker of the
-    /// `WQ_MEM_RECLAIM` per-CPU workqueue bound to it; the first non-zero
-    /// result. One caller at a time: with `try`, `-EBUSY` at once if
-    /// another is running. Sleeps.
+    /// `WQ_MEM_RECLAIM` per-CPU workqueue bound to it, and `off(arg, cpu)`
+    /// from the caller for every possible CPU that is not online; the
+    /// first non-zero result. One caller at a time, and never during the
+    /// CPU-dead callback: with `try`, `-EBUSY` at once if another is
+    /// running. Sleeps.
     pub(crate) fn zonemm_work_on_each_cpu(
         f: unsafe extern "C" fn(arg: *mut c_void) -> c_long,
+        off: unsafe extern "C" fn(arg: *mut c_void, cpu: c_uint) -> c_long,
         arg: *mut c_void,
         try_: bool,
     ) -> c_long;
+    /// Registers `dead(cpu)`, run once a CPU is dead (a
+    /// `CPUHP_BP_PREPARE_DYN` teardown) on another CPU, in process context,
+    /// excluded from [`zonemm_work_on_each_cpu`]; 0 or `-errno`. Sleeps.
+    pub(crate) fn zonemm_cpuhp_add(dead: unsafe extern "C" fn(cpu: c_uint) -> c_int) -> c_int;
+    /// Removes the callback; none runs after this returns. Sleeps.
+    pub(crate) fn zonemm_cpuhp_remove();
     /// `__ratelimit()` of zonemm's reports; any context but NMI.
     pub(crate) fn zonemm_report_ratelimit() -> bool;
     /// `memalloc_noio_save()` or `memalloc_nofs_save()` as `gfp` lacks

@@ -21,9 +21,12 @@
 //! workqueue, one CPU after another), which sleeps. (The kernel's
 //! `drain_all_pages()` drains remote CPUs' lists under their `pcp->lock`
 //! instead; here no CPU but the owner ever touches its lists, which is
-//! what keeps the hit path free of any lock.) CPUs that go offline keep
-//! what their copy holds until they come back: there is no hotplug
-//! callback yet.
+//! what keeps the hit path free of any lock.) The one exception is a CPU
+//! that is not online: nothing runs on it, so [`PerCpu::on_each_cpu`]
+//! serves its copy from the caller while CPU hotplug is held off, and the
+//! CPU-dead callback (`helpers.c`, `page_alloc_cpu_dead()`'s place) from
+//! the hotplug control thread: what a CPU holds when it goes down is not
+//! lost while it is away.
 
 use core::{
     cell::UnsafeCell,
@@ -52,8 +55,11 @@ impl LocalFlag {
     #[inline(always)]
     fn get(&self) -> bool {
         // SAFETY: Only this slot's CPU touches the flag (the `PerCpu`
-        // invariant), and an interrupt on it runs to completion before the
-        // code it interrupted goes on: no access overlaps another.
+        // invariant; or, while it is offline, the one thread
+        // `with_offline_cpu` admits, after CPU hotplug ordered the CPU's
+        // last write before it), and an interrupt on it runs to completion
+        // before the code it interrupted goes on: no access overlaps
+        // another.
         unsafe { self.0.get().read_volatile() }
     }
 
@@ -267,8 +273,9 @@ struct Slot<T> {
 ///
 /// `slots` has one entry per possible CPU id. Slot `c`'s `data` is only
 /// accessed on CPU `c` with preemption disabled and `busy` set (by a
-/// [`LocalHeld`] from [`PerCpu::try_lock_in`]), which makes the access
-/// exclusive: a task cannot
+/// [`LocalHeld`] from [`PerCpu::try_lock_in`]), or while CPU `c` is not
+/// online by the one thread [`PerCpu::with_offline_cpu`] admits, which
+/// makes the access exclusive: a task cannot
 /// be preempted inside, and an interrupt on that CPU finds `busy` set and
 /// stays out.
 pub(crate) struct PerCpu<T> {
@@ -341,9 +348,11 @@ impl<T> PerCpu<T> {
         Some(LocalHeld { slot, _cpu: PhantomData })
     }
 
-    /// Runs `f(cpu, copy)` on every online CPU's copy, on that CPU, one
-    /// CPU after another, waiting for any other caller first. Sleeps:
-    /// process context only.
+    /// Runs `f(cpu, copy)` on every CPU's copy: an online CPU's on that
+    /// CPU, one CPU after another, an offline one's from here (unless a
+    /// CPU hotplug operation is in progress: then offline CPUs are
+    /// skipped, and the CPU-dead callback serves any going down), waiting
+    /// for any other caller first. Sleeps: process context only.
     pub(crate) fn on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F)
     where
         T: Send,
@@ -369,6 +378,19 @@ impl<T> PerCpu<T> {
             percpu: &'a PerCpu<T>,
             f: F,
         }
+        unsafe extern "C" fn off<T, F: Fn(usize, &mut T) + Sync>(arg: *mut c_void, cpu: c_uint) -> c_long {
+            // SAFETY: As in `run`.
+            let job = unsafe { &*arg.cast::<Job<'_, T, F>>() };
+            let cpu = cpu as usize;
+            // SAFETY: `helpers.c` calls this for a possible CPU that is not
+            // online, with CPU hotplug held off (`cpus_read_trylock()`) and
+            // under its per-CPU mutex, which every other caller of this
+            // function and the CPU-dead callback take too.
+            match unsafe { job.percpu.with_offline_cpu(cpu, |t| (job.f)(cpu, t)) } {
+                Some(()) => 0,
+                None => EBUSY.to_errno() as c_long,
+            }
+        }
         unsafe extern "C" fn run<T, F: Fn(usize, &mut T) + Sync>(arg: *mut c_void) -> c_long {
             // SAFETY: `arg` is the `Job` below, alive until every CPU's
             // run returns; `F: Sync`, so sharing it with the kworker is fine.
@@ -384,7 +406,7 @@ impl<T> PerCpu<T> {
         let job = Job { percpu: self, f };
         // SAFETY: `run` only uses `job` through `arg`, which lives until
         // the call returns; the call waits for every CPU.
-        let ret = unsafe { zonemm_work_on_each_cpu(run::<T, F>, (&raw const job).cast_mut().cast(), try_) };
+        let ret = unsafe { zonemm_work_on_each_cpu(run::<T, F>, off::<T, F>, (&raw const job).cast_mut().cast(), try_) };
         if try_ && ret == EBUSY.to_errno() as c_long {
             return false;
         }
@@ -405,6 +427,26 @@ impl<T> PerCpu<T> {
         // for), so a load and a store add up without a race.
         self.on_each_cpu(|_, t| total.store(total.load(Relaxed) + f(t), Relaxed));
         total.load(Relaxed)
+    }
+
+    /// Runs `f` on the copy of `cpu`, which is not online, from another
+    /// CPU; `None` if its slot was left held (a CPU cannot go down inside
+    /// a hit path, so not expected) or `cpu` is no possible CPU.
+    ///
+    /// # Safety
+    ///
+    /// `cpu` is not online and cannot come online until this returns, and
+    /// no other thread reaches its copy meanwhile: the caller is the
+    /// CPU-dead callback or the offline arm of [`PerCpu::on_each_cpu`],
+    /// both under `helpers.c`'s per-CPU mutex with CPU hotplug held off.
+    pub(crate) unsafe fn with_offline_cpu<R>(&self, cpu: usize, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let slot = self.slots.get(cpu)?;
+        if slot.busy.get() {
+            return None;
+        }
+        // SAFETY: Nothing runs on `cpu` and no other thread reaches its
+        // slot (the caller's guarantee), so this is the only access.
+        Some(f(unsafe { &mut *slot.data.get() }))
     }
 
     /// Number of possible CPU ids (slots).

@@ -166,13 +166,55 @@ struct ZoneMm {
     // for readers, and slabinfo reads the API's caches), then the exported
     // API (no user module is left by then), then the merger (its scanner
     // stopped first), then the state, then the pool whose pages everything
-    // above holds, and last the per-CPU workqueue the pool drains with.
+    // above holds (the CPU-dead callback, which drains it, removed just
+    // before), and last the per-CPU workqueue the pool drains with.
     _tree: debugfs::Tree,
     _api: Leaked<ffi::Api>,
     _merger: Leaked<merge::Merger<'static, 'static>>,
     _state: Leaked<State>,
+    _cpu_dead: CpuDead,
     _pool: Leaked<buddy::Pool>,
     _workqueue: PerCpuWork,
+}
+
+/// The pool the CPU-dead callback drains (a `&'static buddy::Pool`, or 0).
+static CPU_DEAD_POOL: once::OnceWord = once::OnceWord::new(0);
+
+/// The CPU-dead callback (`page_alloc_cpu_dead()`'s place): registered at
+/// load, removed on drop.
+///
+/// # Invariants
+///
+/// While it lives, `CPU_DEAD_POOL` holds a pool that outlives it.
+struct CpuDead;
+
+impl CpuDead {
+    /// Registers the callback for `pool`, which must outlive the result.
+    /// Sleeps.
+    fn new(pool: &buddy::Pool) -> Result<Self> {
+        unsafe extern "C" fn dead(cpu: c_uint) -> c_int {
+            let pool = CPU_DEAD_POOL.load_acquire() as *const buddy::Pool;
+            // SAFETY: Published before the callback was registered, live
+            // until it is removed (type invariant); `helpers.c` calls this
+            // once `cpu` is dead, with CPU hotplug held by the control
+            // thread, under its per-CPU mutex.
+            unsafe { (*pool).cpu_dead(cpu as usize) };
+            0
+        }
+        // INVARIANT: the caller keeps `pool` alive while we live.
+        CPU_DEAD_POOL.store_release(core::ptr::from_ref(pool) as usize);
+        // SAFETY: `dead` may run from now on, and its pool is published.
+        kernel::error::to_result(unsafe { helpers::zonemm_cpuhp_add(dead) })?;
+        Ok(Self)
+    }
+}
+
+impl Drop for CpuDead {
+    fn drop(&mut self) {
+        // SAFETY: Registered by `new`; no callback runs once this returns.
+        unsafe { helpers::zonemm_cpuhp_remove() };
+        CPU_DEAD_POOL.store_release(0);
+    }
 }
 
 /// zonemm's per-CPU workqueue (`helpers.c`), destroyed on drop.
@@ -231,6 +273,7 @@ impl kernel::Module for ZoneMm {
         let pool = buddy::Pool::new(source, module_parameters::movable_mb.value())?;
         let pool_owner = Leaked::new(KBox::pin(pool, GFP_KERNEL)?);
         let pool = pool_owner.get();
+        let cpu_dead = CpuDead::new(pool)?;
         let root = Dir::new(c"zonemm");
         let slab_dir = root.subdir(c"slab");
         let kmalloc = slab::kmalloc::Kmalloc::new(pool)?;
@@ -259,6 +302,7 @@ impl kernel::Module for ZoneMm {
             _api: api,
             _merger: merger_owner,
             _state: state_owner,
+            _cpu_dead: cpu_dead,
             _pool: pool_owner,
             _workqueue: workqueue,
         })

@@ -508,6 +508,18 @@ impl Zone {
         self.publish(&lists);
     }
 
+    /// `drain_pages_zone()` for `cpu`, which is not online.
+    ///
+    /// # Safety
+    ///
+    /// As for [`PerCpu::with_offline_cpu`].
+    pub(crate) unsafe fn drain_offline_cpu(&self, cpu: usize) {
+        // SAFETY: The caller's guarantee.
+        if unsafe { self.cpus.with_offline_cpu(cpu, |c| self.drain_cpu(&mut c.pcp)) }.is_none() {
+            pr_warn!("CPU {cpu} went down holding zone {}'s lists; left as they are\n", self.ztype.name());
+        }
+    }
+
     /// `drain_pages_zone()` on every CPU: all their lists back to the free
     /// lists. Sleeps (it runs on each CPU in turn).
     pub(crate) fn drain(&self) {
