@@ -405,7 +405,9 @@ impl<S: core::ops::DerefMut<Target = [u32]>> PerCpuPages<S> {
     }
 
     /// The rest of [`PerCpuPages::push`]: `nr_pcp_high()`, then
-    /// `nr_pcp_free()` if the lists are over what it returns.
+    /// `nr_pcp_free()` if the lists are over what it returns. Out of line:
+    /// the hit path of a free ends before it.
+    #[inline(never)]
     fn commit_over_high(&mut self, free_high: bool, below_high: bool) -> usize {
         let high = self.nr_pcp_high(free_high, below_high);
         if self.count < high {

@@ -68,6 +68,10 @@ fn zone_highsize_splits_over_the_nodes_cpus() {
     // The default pool: DMA32 of 4096 pages on node 0 and Normal of 12288
     // on node 1, min_free_kbytes 1024, one CPU a node: low watermarks 80
     // and 240 (watermark.rs' numbers for these zones).
+    let kbytes = crate::watermark::default_min_free_kbytes(16384);
+    let low = |managed| crate::watermark::Watermarks::new(kbytes, managed, 16384, false).low;
+    assert_eq!((kbytes, low(4096), low(12288)), (1024, 80, 240));
+    assert_eq!((default_batch(4096), default_batch(12288)), (15, 31));
     assert_eq!(default_high_bounds(80, 4096, 15, 1), (80, 512));
     assert_eq!(default_high_bounds(240, 12288, 31, 1), (240, 961));
     assert_eq!(default_high_bounds(240, 12288, 31, 2), (124, 768));
