@@ -440,7 +440,18 @@ impl Pool {
         let zones = zonelist(preferred, self.nodes.len(), flags.highest, flags.this_node)
             .filter_map(|(nid, ztype)| self.zone(nid, ztype));
         for (n, zone) in zones.enumerate() {
-            if !zone.watermark_ok(order, mark, flags.highest, reserves) {
+            // ZONE_BELOW_HIGH: a zone over its high watermark is over
+            // `mark` too; one under it is flagged, so that its per-CPU
+            // lists shrink and frees give back more. The flag is tested
+            // first, so a zone under high pays no second check.
+            let over_high = !zone.below_high() && {
+                let ok = zone.watermark_ok(order, Mark::High, flags.highest, reserves);
+                if !ok {
+                    zone.set_below_high();
+                }
+                ok
+            };
+            if !over_high && !zone.watermark_ok(order, mark, flags.highest, reserves) {
                 continue;
             }
             let Some(idx) = zone.rmqueue(order, flags.mt) else { continue };

@@ -113,6 +113,17 @@ int zonemm_numa_mem_id(void)
 	return numa_mem_id();
 }
 
+/*
+ * The CPUs zone_highsize() splits a zone's pcp high over: those of node
+ * nid, or every online CPU for a node with none.
+ */
+unsigned int zonemm_nr_split_cpus(int nid)
+{
+	unsigned int nr = cpumask_weight(cpumask_of_node(nid));
+
+	return nr ? nr : num_online_cpus();
+}
+
 /* Every CPU's thread counts in here, and none starts before all have. */
 struct zonemm_cpu_barrier {
 	atomic_t arrived;

@@ -26,6 +26,7 @@ bool zonemm_node_has_normal_memory(int nid);
 unsigned long zonemm_node_present_pages(int nid);
 void *zonemm_pfn_to_virt(unsigned long pfn);
 int zonemm_numa_mem_id(void);
+unsigned int zonemm_nr_split_cpus(int nid);
 int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg);
 unsigned long zonemm_page_offset(void);
 unsigned int zonemm_get_cpu(void);

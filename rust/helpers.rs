@@ -55,6 +55,9 @@ extern "C" {
     /// `numa_mem_id()`: the nearest node with memory to the current CPU
     /// (its own node unless that node is memoryless).
     pub(crate) fn zonemm_numa_mem_id() -> c_int;
+    /// `cpumask_weight(cpumask_of_node(nid))`, or `num_online_cpus()` for
+    /// a node with no CPUs: what `zone_highsize()` splits `high` over.
+    pub(crate) fn zonemm_nr_split_cpus(nid: c_int) -> c_uint;
     /// Runs `f(arg, cpu)` in a kthread on every online CPU at once and
     /// waits for all; returns the first non-zero result. Sleeps.
     pub(crate) fn zonemm_run_on_each_cpu(

@@ -281,6 +281,36 @@ mod suite {
         Ok(())
     }
 
+    #[test]
+    fn pcp_high_set_by_hand_stops_its_tuning() -> Result {
+        let pool = pool(4, 4, 0)?;
+        let zone = pool.zone(0, ZoneType::Dma32).ok_or(EINVAL)?;
+        let (high_min, high_max, batch) = zone.pageset();
+        // min_free_kbytes 0: the low watermark (one page) is under batch * 4.
+        assert_eq!(high_min, batch << 2);
+        assert!(high_min <= high_max && high_max <= zone.managed() / 8);
+        assert_eq!(pool.pcp_high_batch().0, 0);
+        pool.set_pcp_high_batch(Some(100), None)?;
+        assert_eq!(pool.pcp_high_batch().0, 100);
+        assert!(zone.pcp_counts().iter().all(|p| (p.high_min, p.high, p.high_max) == (100, 100, 100)));
+        // Refusals change nothing.
+        assert!(pool.set_pcp_high_batch(Some(5000), None).is_err());
+        // 100 is under 30 * 4.
+        assert!(pool.set_pcp_high_batch(None, Some(30)).is_err());
+        assert_eq!(zone.pageset(), (100, 100, batch));
+        // New watermarks leave a high set by hand be...
+        pool.set_min_free_kbytes(1024)?;
+        assert_eq!(zone.pageset(), (100, 100, batch));
+        // ...and move the tuned bounds: low is 160 pages now.
+        pool.set_pcp_high_batch(Some(0), None)?;
+        let (tuned_min, tuned_max, _) = zone.pageset();
+        assert_eq!(zone.pageset_bounds(0, batch), Ok((tuned_min, tuned_max)));
+        assert!(tuned_min > high_min && tuned_min <= tuned_max);
+        assert!(zone.pcp_counts().iter().all(|p| p.high_min == tuned_min && p.high_max == tuned_max));
+        assert_eq!(pool.pcp_high_batch().0, 0);
+        Ok(())
+    }
+
     /// One CPU's share of the stress test: random orders, each block
     /// stamped with the CPU and checked before it is freed.
     unsafe extern "C" fn stress(arg: *mut c_void, cpu: c_uint) -> c_int {

@@ -2,9 +2,11 @@
 
 //! The pool's tuning and bookkeeping: `min_free_kbytes` and what follows
 //! from it (`min_free_kbytes_sysctl_handler()` calling
-//! `__setup_per_zone_wmarks()` and `setup_per_zone_lowmem_reserve()`), the
-//! per-CPU lists' `high` and `batch` (`percpu_pagelist_high_fraction`'s
-//! handler), and the bytes of metadata kept per page.
+//! `setup_per_zone_wmarks()`, which ends in `zone_pcp_update()`, and
+//! `setup_per_zone_lowmem_reserve()`), the per-CPU lists' `high` and
+//! `batch` (`percpu_pagelist_high_fraction`'s handler: a `high` set by hand
+//! makes `high_min == high_max`, which stops its auto-tuning), and the
+//! bytes of metadata kept per page.
 //!
 //! The writers take `Pool::tuning`, a mutex: they sleep, and are called
 //! from process context only (debugfs writes, `Pool::new`).
@@ -74,7 +76,9 @@ impl Pool {
         Ok(())
     }
 
-    /// `__setup_per_zone_wmarks()` and `setup_per_zone_lowmem_reserve()`.
+    /// `setup_per_zone_wmarks()` (with its `zone_pcp_update()`: `high_min`
+    /// follows the low watermark) and `setup_per_zone_lowmem_reserve()`.
+    /// Sleeps.
     pub(super) fn setup_watermarks(&self, kbytes: usize) {
         self.min_free_kbytes.store(kbytes, Relaxed);
         let lowmem = self.lowmem_pages();
@@ -85,49 +89,49 @@ impl Pool {
                 let movable = zone.ztype() == ZoneType::Movable;
                 zone.set_watermarks(Watermarks::new(kbytes, zone.managed(), lowmem, movable));
                 zone.set_lowmem_reserve(&reserve[zone.ztype().index()]);
+                zone.pcp_update();
             }
         }
     }
 
-    /// Sets `high` and `batch` of every per-CPU list (`None` keeps it).
+    /// Sets `high` and `batch` of every per-CPU list (`None` keeps it). A
+    /// `high` set by hand is every CPU's `high_min` and `high_max` alike
+    /// (no auto-tuning); `high` 0 tunes it again between each zone's own
+    /// bounds, and `batch` 0 is each zone's own default, as
+    /// `percpu_pagelist_high_fraction=0` does. A refusal (`EINVAL`)
+    /// changes nothing.
     pub(crate) fn set_pcp_high_batch(&self, high: Option<usize>, batch: Option<usize>) -> Result {
         let _guard = self.tuning.lock();
-        // Check every zone first, so a refusal changes nothing. 0 stands
-        // for each zone's own default, as percpu_pagelist_high_fraction=0.
-        let pairs = |z: &Zone| {
-            let (_, h, b) = z.pcp_counts().first().copied().unwrap_or((0, 0, 0));
+        let wanted = |z: &Zone| {
             let b = match batch {
                 Some(0) => crate::pcp::default_batch(z.managed()),
                 Some(b) => b,
-                None => b,
+                None => z.pageset().2,
             };
-            let h = match high {
-                Some(0) => crate::pcp::default_high(b),
-                Some(h) => h,
-                None => h,
-            };
-            (h, b)
+            (high.unwrap_or(z.pageset_high_set()), b)
         };
+        // Check every zone first, so a refusal changes nothing.
         for zone in self.zones() {
-            let (h, b) = pairs(zone);
-            if let Err(why) = crate::pcp::check_high_batch(h, b) {
+            let (h, b) = wanted(zone);
+            if let Err(why) = zone.pageset_bounds(h, b) {
                 pr_err!("pcp high={h} batch={b}: {why}\n");
                 return Err(EINVAL);
             }
         }
         for zone in self.zones() {
-            let (h, b) = pairs(zone);
-            zone.set_pcp_high_batch(h, b).map_err(|_| EINVAL)?;
+            let (h, b) = wanted(zone);
+            zone.set_pageset(h, b).map_err(|_| EINVAL)?;
         }
         Ok(())
     }
 
     /// The per-CPU lists' `high` and `batch` for `buddy/pcp_high` and
-    /// `buddy/pcp_batch`: the value every zone has, or 0 where zones
-    /// differ (each its own default), so that what is read can be written
-    /// back without changing anything.
+    /// `buddy/pcp_batch`: the `high` set by hand (0 while it tunes itself)
+    /// and the `batch` every zone has, each 0 where zones differ (each its
+    /// own default), so that what is read can be written back without
+    /// changing anything.
     pub(crate) fn pcp_high_batch(&self) -> (usize, usize) {
-        let mut values = self.zones().filter_map(|z| z.pcp_counts().first().map(|&(_, h, b)| (h, b)));
+        let mut values = self.zones().map(|z| (z.pageset_high_set(), z.pageset().2));
         let Some(first) = values.next() else { return (0, 0) };
         values.fold(first, |(h, b), (zh, zb)| (if zh == h { h } else { 0 }, if zb == b { b } else { 0 }))
     }

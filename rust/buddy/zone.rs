@@ -12,6 +12,17 @@
 //! watermark check of the fast path takes no lock, as
 //! `zone_watermark_fast()` reads `NR_FREE_PAGES` without one.
 //!
+//! The lists' `high` tunes itself between `high_min` and `high_max`
+//! (`zone_set_pageset_high_and_batch()`: from the low watermark and from an
+//! eighth of the zone, split over the node's CPUs), recomputed whenever
+//! the watermarks change. `ZONE_BELOW_HIGH` is a flag word set by an
+//! allocation that finds the zone under its high watermark and cleared by
+//! a free that gives pages back once it is above again. The kernel's
+//! vmstat worker calls `decay_pcp_high()` every second; zonemm has no
+//! periodic per-CPU worker yet, so nothing calls [`PerCpuPages::decay`]
+//! and a `high` raised by a burst stays up until the lists are drained,
+//! refilled below high or retuned.
+//!
 //! Lock order: a CPU's lists (the local trylock), then the zone's `lock`
 //! (as `rmqueue_bulk()` and `free_pcppages_bulk()` nest them). Nothing
 //! here sleeps or allocates inside either; only the functions that say
@@ -38,15 +49,19 @@ use crate::{
         MIGRATE_PCPTYPES,
         PAGEBLOCK_NR_PAGES, //
     },
-    helpers::zonemm_pfn_to_virt,
+    helpers::{
+        zonemm_nr_split_cpus,
+        zonemm_pfn_to_virt, //
+    },
     once::OnceWord,
     percpu::{
         CpuGuard,
         PerCpu, //
     },
     pcp::{
+        check_high_batch,
         default_batch,
-        default_high,
+        default_high_bounds,
         pcp_allowed_order,
         PcpStats,
         PerCpuPages,
@@ -80,6 +95,21 @@ type Pcp = PerCpuPages<KVVec<u32>>;
 struct ZoneCpu {
     pcp: Pcp,
     allocs: [u64; NR_PAGE_ORDERS],
+}
+
+/// One CPU's lists as `/proc/zoneinfo` shows them under `pagesets`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PcpCounts {
+    /// Pages on the lists.
+    pub(crate) count: usize,
+    /// `high` as tuned now.
+    pub(crate) high: usize,
+    /// `batch`.
+    pub(crate) batch: usize,
+    /// `high_min`.
+    pub(crate) high_min: usize,
+    /// `high_max`.
+    pub(crate) high_max: usize,
 }
 
 /// A copy of a zone's counters, taken under its locks.
@@ -129,6 +159,15 @@ pub(crate) struct Zone {
     pageblocks_copied: Atomic<u64>,
     wmark: [OnceWord; 3],
     lowmem_reserve: [OnceWord; MAX_NR_ZONES],
+    /// CPUs `high` is split over (`nr_split_cpus` of `zone_highsize()`).
+    nr_split_cpus: usize,
+    /// `ZONE_BELOW_HIGH`: 1 while the zone is under its high watermark.
+    below_high: OnceWord,
+    /// `pageset_high_min`, `pageset_high_max` and `pageset_batch`, every
+    /// CPU's values, written under `Pool::tuning`.
+    pageset: [OnceWord; 3],
+    /// `high` set by hand (then `high_min == high_max`), 0 while tuned.
+    pageset_high_set: OnceWord,
 }
 
 impl Zone {
@@ -169,10 +208,17 @@ impl Zone {
             }
         }
         let nr_managed = lists.managed();
+        // SAFETY: No preconditions: it reads the node's CPU mask, and
+        // `nid` is a node id below `nr_node_ids` (the chunk's own node).
+        let nr_split_cpus = unsafe { zonemm_nr_split_cpus(nid as c_int) } as usize;
         let batch = default_batch(nr_managed);
+        // The watermarks are 0 until `Pool::new` sets them and calls
+        // `Zone::pcp_update`, as `setup_zone_pageset()` runs before
+        // `setup_per_zone_wmarks()`.
+        let (high_min, high_max) = default_high_bounds(0, nr_managed, batch, nr_split_cpus);
         let cpus = PerCpu::new(|_| {
             let slots = KVVec::from_elem(0u32, PCP_SLOTS, GFP_KERNEL)?;
-            let pcp = Pcp::new(slots, default_high(batch), batch).map_err(|_| EINVAL)?;
+            let pcp = Pcp::new(slots, high_min, high_max, batch).map_err(|_| EINVAL)?;
             Ok(ZoneCpu { pcp, allocs: [0; NR_PAGE_ORDERS] })
         })?;
         let free_orders = Self::free_orders_of(&lists);
@@ -198,6 +244,10 @@ impl Zone {
                 pageblocks_copied: Atomic::new(0),
                 wmark: [const { OnceWord::new(0) }; 3],
                 lowmem_reserve: [const { OnceWord::new(0) }; MAX_NR_ZONES],
+                nr_split_cpus,
+                below_high: OnceWord::new(0),
+                pageset: [OnceWord::new(high_min), OnceWord::new(high_max), OnceWord::new(batch)],
+                pageset_high_set: OnceWord::new(0),
             }? Error),
             GFP_KERNEL,
         )
@@ -337,6 +387,18 @@ impl Zone {
         )
     }
 
+    /// Whether `ZONE_BELOW_HIGH` is set.
+    #[inline]
+    pub(crate) fn below_high(&self) -> bool {
+        self.below_high.read() != 0
+    }
+
+    /// Sets `ZONE_BELOW_HIGH`: an allocation found the zone under its high
+    /// watermark (`get_page_from_freelist()`).
+    pub(crate) fn set_below_high(&self) {
+        self.below_high.write(1);
+    }
+
     /// `rmqueue()`: a block of `order` as `mt`, through this CPU's lists
     /// for small orders, straight from the free lists for larger ones or
     /// when an interrupted user holds this CPU's lists. Returns its page
@@ -374,12 +436,13 @@ impl Zone {
         idx
     }
 
-    /// `rmqueue_bulk()` for a CPU's empty list: a batch under one hold of
-    /// the zone lock, the first block for the caller.
+    /// `rmqueue_bulk()` for a CPU's empty list: `nr_pcp_alloc()` blocks
+    /// under one hold of the zone lock, the first block for the caller.
     #[inline(never)]
     fn refill(&self, pcp: &mut Pcp, order: Order, mt: MigrateType) -> Option<u32> {
+        let below_high = self.below_high();
         let mut lists = self.lock.lock();
-        let idx = pcp.refill(order, mt, || Self::take_for_pcp(&mut lists, order, mt));
+        let idx = pcp.refill(order, mt, below_high, || Self::take_for_pcp(&mut lists, order, mt));
         self.publish(&lists);
         idx
     }
@@ -451,17 +514,19 @@ impl Zone {
     /// Frees a block [`Zone::rmqueue`] gave out: onto this CPU's list of
     /// its pageblock's migrate type for small orders (as
     /// `free_frozen_pages()` picks the list by `get_pfnblock_migratetype()`,
-    /// not by what the block was allocated as), giving a batch back over
-    /// `high`; else, or when an interrupted user holds this CPU's lists,
-    /// straight to the free lists. Any context but NMI.
+    /// not by what the block was allocated as), giving pages back over
+    /// `high` (`free_frozen_page_commit()`); else, or when an interrupted
+    /// user holds this CPU's lists, straight to the free lists. Any context
+    /// but NMI.
     #[inline(always)]
     pub(crate) fn free(&self, idx: u32, order: Order) {
         if pcp_allowed_order(order) {
             let mt = self.pageblock_mt(idx);
             let guard = CpuGuard::new();
             if let Some(mut c) = self.cpus.try_lock_in(&guard) {
-                if c.pcp.push(idx, order, mt) {
-                    self.free_pcp_batch(&mut c.pcp);
+                let to_free = c.pcp.push(idx, order, mt, self.below_high());
+                if to_free > 0 {
+                    self.free_pcp_batch(&mut c.pcp, to_free, order, mt);
                 }
                 return;
             };
@@ -469,12 +534,25 @@ impl Zone {
         self.free_locked(idx, order);
     }
 
-    /// `free_pcppages_bulk()`: a batch of a CPU's lists back over `high`.
+    /// The tail of `free_frozen_page_commit()`: `to_free` pages of a CPU's
+    /// lists back, from the list of the block just freed (`order`/`mt`),
+    /// `batch` pages per hold of the zone lock (`free_pcppages_bulk()`);
+    /// then `ZONE_BELOW_HIGH` is cleared if the zone is back over its high
+    /// watermark.
     #[inline(never)]
-    fn free_pcp_batch(&self, pcp: &mut Pcp) {
-        let mut lists = self.lock.lock();
-        pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
-        self.publish(&lists);
+    fn free_pcp_batch(&self, pcp: &mut Pcp, mut to_free: usize, order: Order, mt: MigrateType) {
+        let batch = pcp.batch();
+        while to_free > 0 && pcp.count() > 0 {
+            let n = to_free.min(batch);
+            let mut lists = self.lock.lock();
+            pcp.free_bulk(n, order, mt, |i, o| Self::free_one(&mut lists, i, o));
+            self.publish(&lists);
+            drop(lists);
+            to_free -= n;
+        }
+        if self.below_high() && self.watermark_ok(Order::ZERO, Mark::High, ZoneType::Movable, Reserves::None) {
+            self.below_high.write(0);
+        }
     }
 
     /// [`Zone::free`] straight to the free lists.
@@ -504,7 +582,7 @@ impl Zone {
 
     fn drain_cpu(&self, pcp: &mut Pcp) {
         let mut lists = self.lock.lock();
-        pcp.drain(true, |i, o| Self::free_one(&mut lists, i, o));
+        pcp.drain_all(|i, o| Self::free_one(&mut lists, i, o));
         self.publish(&lists);
     }
 
@@ -532,15 +610,53 @@ impl Zone {
         self.cpus.try_on_each_cpu(|_, c| self.drain_cpu(&mut c.pcp))
     }
 
-    /// Sets every CPU's `high` and `batch`, draining what is over. Sleeps.
-    pub(crate) fn set_pcp_high_batch(&self, high: usize, batch: usize) -> Result<(), &'static str> {
+    /// The zone's `(high_min, high_max, batch)`, every CPU's
+    /// (`pageset_high_min`, `pageset_high_max`, `pageset_batch`).
+    pub(crate) fn pageset(&self) -> (usize, usize, usize) {
+        (self.pageset[0].read(), self.pageset[1].read(), self.pageset[2].read())
+    }
+
+    /// The `high` set by hand, 0 while `high` tunes itself.
+    pub(crate) fn pageset_high_set(&self) -> usize {
+        self.pageset_high_set.read()
+    }
+
+    /// `(high_min, high_max)` of `zone_set_pageset_high_and_batch()` for
+    /// `batch`: `high_set` for both when set by hand (no auto-tuning),
+    /// else from the low watermark and an eighth of the zone
+    /// (`zone_highsize()`), or why they may not be set.
+    pub(crate) fn pageset_bounds(&self, high_set: usize, batch: usize) -> Result<(usize, usize), &'static str> {
+        let (high_min, high_max) = if high_set == 0 {
+            default_high_bounds(self.watermarks().low, self.managed, batch, self.nr_split_cpus)
+        } else {
+            (high_set, high_set)
+        };
+        check_high_batch(high_min, high_max, batch)?;
+        Ok((high_min, high_max))
+    }
+
+    /// `zone_set_pageset_high_and_batch()`: sets every CPU's `high_min`,
+    /// `high_max` and `batch` from `high_set` (0: tuned) and `batch`,
+    /// giving back what is then over a CPU's `high` (the kernel leaves
+    /// that to the next free or decay). Nothing changes if they are
+    /// refused or the same as before. Callers hold `Pool::tuning`. Sleeps.
+    pub(crate) fn set_pageset(&self, high_set: usize, batch: usize) -> Result<(), &'static str> {
+        let (high_min, high_max) = self.pageset_bounds(high_set, batch)?;
+        self.pageset_high_set.write(high_set);
+        if self.pageset() == (high_min, high_max, batch) {
+            return Ok(());
+        }
+        self.pageset[0].write(high_min);
+        self.pageset[1].write(high_max);
+        self.pageset[2].write(batch);
         let failed = Atomic::new(false);
         self.cpus.on_each_cpu(|_, c| {
-            if c.pcp.set_high_batch(high, batch).is_err() {
+            if c.pcp.set_high_batch(high_min, high_max, batch).is_err() {
                 failed.store(true, Relaxed);
-            } else if c.pcp.over_high() {
+            } else if c.pcp.over_high() > 0 {
                 let mut lists = self.lock.lock();
-                c.pcp.drain(false, |i, o| Self::free_one(&mut lists, i, o));
+                let over = c.pcp.over_high();
+                c.pcp.free_bulk(over, Order::ZERO, MigrateType::Unmovable, |i, o| Self::free_one(&mut lists, i, o));
                 self.publish(&lists);
             }
         });
@@ -550,23 +666,35 @@ impl Zone {
         Ok(())
     }
 
-    /// Per CPU: pages on its lists, `high` and `batch`. Sleeps.
-    pub(crate) fn pcp_counts(&self) -> KVec<(usize, usize, usize)> {
-        let counts: KVec<[Atomic<usize>; 3]> = (0..self.cpus.len())
-            .map(|_| [const { Atomic::new(0) }; 3])
+    /// `zone_pcp_update()`: `high_min` and `high_max` again after the
+    /// watermarks changed, `high` as set by hand and `batch` kept. Callers
+    /// hold `Pool::tuning` (or own the pool alone). Sleeps.
+    pub(crate) fn pcp_update(&self) {
+        let (_, _, batch) = self.pageset();
+        if let Err(why) = self.set_pageset(self.pageset_high_set(), batch) {
+            pr_err!("zone {} of node {}: pcp high and batch kept: {}\n", self.ztype.name(), self.nid, why);
+        }
+    }
+
+    /// Per CPU: pages on its lists, `high`, `batch`, `high_min` and
+    /// `high_max`. Sleeps.
+    pub(crate) fn pcp_counts(&self) -> KVec<PcpCounts> {
+        let counts: KVec<[Atomic<usize>; 5]> = (0..self.cpus.len())
+            .map(|_| [const { Atomic::new(0) }; 5])
             .try_fold(KVec::new(), |mut v, e| v.push(e, GFP_KERNEL).map(|_| v))
             .unwrap_or_default();
         self.cpus.on_each_cpu(|cpu, c| {
             if let Some(slot) = counts.get(cpu) {
-                slot[0].store(c.pcp.count(), Relaxed);
-                slot[1].store(c.pcp.high(), Relaxed);
-                slot[2].store(c.pcp.batch(), Relaxed);
+                let p = &c.pcp;
+                for (s, v) in slot.iter().zip([p.count(), p.high(), p.batch(), p.high_min(), p.high_max()]) {
+                    s.store(v, Relaxed);
+                }
             }
         });
         let mut v = KVec::new();
         for slot in counts.iter() {
-            let entry = (slot[0].load(Relaxed), slot[1].load(Relaxed), slot[2].load(Relaxed));
-            if v.push(entry, GFP_KERNEL).is_err() {
+            let [count, high, batch, high_min, high_max] = core::array::from_fn(|i| slot[i].load(Relaxed));
+            if v.push(PcpCounts { count, high, batch, high_min, high_max }, GFP_KERNEL).is_err() {
                 break;
             }
         }

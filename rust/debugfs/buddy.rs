@@ -147,11 +147,13 @@ pub(crate) fn show_zoneinfo(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt
         let r = zone.lowmem_reserve();
         write!(f, "\n        protection: ({}, {}, {}, {})", r[0], r[1], r[2], r[3])?;
         write!(f, "\n  pagesets")?;
-        for (cpu, (count, high, batch)) in zone.pcp_counts().iter().enumerate() {
+        for (cpu, p) in zone.pcp_counts().iter().enumerate() {
             write!(f, "\n    cpu: {cpu}")?;
-            write!(f, "\n              count:    {count}")?;
-            write!(f, "\n              high:     {high}")?;
-            write!(f, "\n              batch:    {batch}")?;
+            write!(f, "\n              count:    {}", p.count)?;
+            write!(f, "\n              high:     {}", p.high)?;
+            write!(f, "\n              batch:    {}", p.batch)?;
+            write!(f, "\n              high_min: {}", p.high_min)?;
+            write!(f, "\n              high_max: {}", p.high_max)?;
         }
         writeln!(f)?;
     }
