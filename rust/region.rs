@@ -601,13 +601,22 @@ mod tests {
     #[test]
     fn scattered_pages_are_mapped_right() -> Result {
         let pool = pool()?;
-        // Fragment the pool: take every page, give back every other one.
-        let mut held = KVec::new();
-        while let Ok(p) = pool.alloc_pages(Order::ZERO, Flags::KERNEL) {
-            held.push(p, GFP_KERNEL)?;
+        // Fragment the pool: take every block there is, largest first (so
+        // that no large block is left for the region to take whole, however
+        // the per-CPU lists batch), split them all, and give back every
+        // other page: no two free pages are buddies.
+        let mut singles = KVec::new();
+        let mut order = Some(Order::MAX);
+        while let Some(o) = order {
+            while let Ok(block) = pool.alloc_pages(o, Flags::ATOMIC) {
+                for page in block.split()?.drain_all() {
+                    singles.push(page, GFP_KERNEL)?;
+                }
+            }
+            order = o.prev();
         }
         let mut keep = KVec::new();
-        for (i, p) in held.drain_all().enumerate() {
+        for (i, p) in singles.drain_all().enumerate() {
             if i % 2 == 0 {
                 keep.push(p, GFP_KERNEL)?;
             }

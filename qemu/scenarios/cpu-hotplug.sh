@@ -69,6 +69,11 @@ wait
 check "allocations and frees while CPU 1 comes and goes" test $churn_ok -eq 1
 check "CPU 1 is back" test "$(cat $online)" = 1
 check "no kernel report" no_kernel_report
-unload() { rmmod zonemm && cma_back; }
+unload() {
+	rmmod zonemm || return 1
+	cma_back && return 0
+	echo "# CMA pages in use: $(cma_used), before zonemm: $(cat /run/zonemm/cmaused.before)"
+	return 1
+}
 check "rmmod gives every page back" unload
 finish
