@@ -31,10 +31,14 @@ struct zonemm_cache;
  *       (a new slab's descriptor) is allocated in that scope too;
  *   __GFP_ZERO                            zeroed memory;
  *   __GFP_DMA, __GFP_DMA32, __GFP_MOVABLE (with __GFP_HIGHMEM for
- *       ZONE_MOVABLE), __GFP_THISNODE     as for alloc_pages().
+ *       ZONE_MOVABLE), __GFP_THISNODE     as for alloc_pages();
+ *   __GFP_NOFAIL                          with __GFP_DIRECT_RECLAIM, never
+ *       fails: waits (a tick at a time, the lists drained before each
+ *       try, some reserves allowed) until memory comes free; without it
+ *       (or from atomic context) a warning, once, and it may fail, as the
+ *       kernel's slow path treats it.
  *
- * Other bits are accepted and ignored; __GFP_NOFAIL is not honoured (an
- * allocation may still fail). Every free works in any context but NMI
+ * Other bits are accepted and ignored. Every free works in any context but NMI
  * (hard and soft interrupts, under spinlocks, preemption disabled), as
  * kfree() does.
  *

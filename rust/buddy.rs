@@ -148,6 +148,16 @@ impl Drop for PageBlock<'_> {
     }
 }
 
+/// The kernel's `WARN_ON_ONCE(!can_direct_reclaim)` for `__GFP_NOFAIL`: a
+/// caller that may not sleep cannot be made to wait for memory.
+#[cold]
+fn warn_nofail_atomic() {
+    static WARNED: OnceWord = OnceWord::new(0);
+    if WARNED.xchg(1) == 0 {
+        pr_warn!("__GFP_NOFAIL without __GFP_DIRECT_RECLAIM (or from atomic context): it may fail\n");
+    }
+}
+
 /// Insertion sort: a pool has a few dozen spans at most, and `core`'s
 /// slice sorts leave objtool unhappy in kernel builds.
 fn sort_by_key<T: Copy>(v: &mut [T], key: impl Fn(&T) -> (usize, usize, usize)) {
@@ -167,6 +177,8 @@ struct PoolStats {
     zone_fallbacks: Atomic<u64>,
     /// Allocations that drained every CPU's lists to retry.
     drain_retries: Atomic<u64>,
+    /// `__GFP_NOFAIL` allocations' waits for memory to come free.
+    nofail_retries: Atomic<u64>,
 }
 
 /// The pool: every node's zones over the source layer's pages.
@@ -236,6 +248,7 @@ impl Pool {
                 fails: [const { Atomic::new(0) }; NR_PAGE_ORDERS],
                 zone_fallbacks: Atomic::new(0),
                 drain_retries: Atomic::new(0),
+                nofail_retries: Atomic::new(0),
             },
             tuning: KBox::pin_init(new_mutex!((), "Pool::tuning"), GFP_KERNEL)?,
             // INVARIANT: the zones were built from these chunks alone.
@@ -411,22 +424,42 @@ impl Pool {
     /// `__alloc_pages_slowpath()`: the reserves, then drain and retry.
     #[cold]
     #[inline(never)]
+    ///
+    /// `__GFP_NOFAIL` from a caller that may sleep retries until a block
+    /// comes free, with `ALLOC_MIN_RESERVE`'s share of the reserves and a
+    /// tick's sleep between tries (zonemm has no reclaim to wait on; the
+    /// kernel's `cond_resched()` loop waits in reclaim). One that may not
+    /// sleep gets a warning and may fail, as the kernel returns `NULL`
+    /// for it.
     fn alloc_pages_slow(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
-        let found = self
-            .get_page_from_freelist(order, flags, Mark::Min, flags.reserves())
-            .or_else(|| {
-                // SAFETY: No preconditions.
-                if flags.may_sleep && unsafe { zonemm_in_task_context() } {
+        // SAFETY: No preconditions.
+        let can_sleep = flags.may_sleep && unsafe { zonemm_in_task_context() };
+        if flags.nofail && !can_sleep {
+            warn_nofail_atomic();
+        }
+        let mut reserves = flags.reserves();
+        loop {
+            let found = self.get_page_from_freelist(order, flags, Mark::Min, reserves).or_else(|| {
+                if can_sleep {
                     self.drain_for_retry();
                 } else {
                     self.drain_local();
                 }
                 self.stats.drain_retries.add(1, Relaxed);
-                self.get_page_from_freelist(order, flags, Mark::Min, flags.reserves())
+                self.get_page_from_freelist(order, flags, Mark::Min, reserves)
             });
-        match found {
-            Some(block) => Ok(Self::zero_if(block, flags)),
-            None => self.alloc_pages_failed(order),
+            if let Some(block) = found {
+                return Ok(Self::zero_if(block, flags));
+            }
+            if !(flags.nofail && can_sleep) {
+                return self.alloc_pages_failed(order);
+            }
+            // `__GFP_NOFAIL`: never fails; some access to the reserves.
+            if reserves == Reserves::None {
+                reserves = Reserves::Min;
+            }
+            self.stats.nofail_retries.add(1, Relaxed);
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
         }
     }
 
@@ -501,10 +534,10 @@ impl Pool {
         got
     }
 
-    /// Allocations and failures per order, zone fallbacks, and slow paths
-    /// that drained the per-CPU lists. Sleeps (it reads every CPU's
-    /// counts on that CPU).
-    pub(crate) fn alloc_stats(&self) -> ([u64; NR_PAGE_ORDERS], [u64; NR_PAGE_ORDERS], u64, u64) {
+    /// Allocations and failures per order, zone fallbacks, slow paths
+    /// that drained the per-CPU lists, and `__GFP_NOFAIL` waits. Sleeps
+    /// (it reads every CPU's counts on that CPU).
+    pub(crate) fn alloc_stats(&self) -> ([u64; NR_PAGE_ORDERS], [u64; NR_PAGE_ORDERS], u64, u64, u64) {
         let mut allocs = [0u64; NR_PAGE_ORDERS];
         for zone in self.zones() {
             for (sum, n) in allocs.iter_mut().zip(zone.allocs()) {
@@ -516,6 +549,7 @@ impl Pool {
             core::array::from_fn(|o| self.stats.fails[o].load(Relaxed)),
             self.stats.zone_fallbacks.load(Relaxed),
             self.stats.drain_retries.load(Relaxed),
+            self.stats.nofail_retries.load(Relaxed),
         )
     }
 

@@ -9,7 +9,7 @@
 # nothing, and every view is back when it goes. With hold=1 it keeps a
 # cache and memory: zonemm cannot go first, and all comes back after it.
 . /zonemm/lib.sh
-plan 27
+plan 28
 
 # views: the pool once settled (lib.sh).
 views() {
@@ -30,7 +30,7 @@ dmesg -c >/dev/null
 check "insmod zonemm_hostile" insmod /zonemm/zonemm_hostile.ko
 check "  no check failed" no_check_failed
 for p in hardirq hardirq-xfree hardirq-bulk softirq-timer softirq-bh irqsave preempt \
-	kthread handles foreign; do
+	kthread handles foreign nofail; do
 	check "  $p: allocations (or hostile calls) succeeded" succeeded $p
 done
 check "  no kernel report" no_kernel_report

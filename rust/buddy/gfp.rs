@@ -45,6 +45,10 @@ pub(crate) struct Flags {
     /// `memalloc_nofs_save()` scope.
     pub(crate) io: bool,
     pub(crate) fs: bool,
+    /// Never fail (`__GFP_NOFAIL`): a caller that may sleep is retried
+    /// until it succeeds; one that may not gets a warning and may fail, as
+    /// `__alloc_pages_slowpath()` treats it.
+    pub(crate) nofail: bool,
 }
 
 /// A `memalloc_noio/nofs_save()` scope, ended on drop.
@@ -73,6 +77,7 @@ impl Flags {
         this_node: false,
         io: true,
         fs: true,
+        nofail: false,
     };
 
     /// `GFP_HIGHUSER_MOVABLE`: movable, up to `Movable`.
@@ -90,9 +95,8 @@ impl Flags {
     /// `__GFP_MOVABLE` only with `__GFP_HIGHMEM` for `ZONE_MOVABLE`),
     /// `__GFP_MOVABLE` for the migrate type, `__GFP_DIRECT_RECLAIM`,
     /// `__GFP_HIGH`, `__GFP_IO`, `__GFP_FS`, `__GFP_ZERO` and
-    /// `__GFP_THISNODE` (with `node`, else `numa_mem_id()`'s node). Other
-    /// bits (`__GFP_NOFAIL` among them: zonemm never retries forever) are
-    /// ignored.
+    /// `__GFP_THISNODE` (with `node`, else `numa_mem_id()`'s node), and
+    /// `__GFP_NOFAIL`. Other bits are ignored.
     pub(crate) fn from_gfp(gfp: u32, node: Option<usize>) -> Self {
         let bit = |b: u32| gfp >> b & 1 != 0;
         let movable = bit(bindings::___GFP_MOVABLE_BIT);
@@ -115,6 +119,7 @@ impl Flags {
             this_node: bit(bindings::___GFP_THISNODE_BIT),
             io: bit(bindings::___GFP_IO_BIT),
             fs: bit(bindings::___GFP_FS_BIT),
+            nofail: bit(bindings::___GFP_NOFAIL_BIT),
         }
     }
 
@@ -145,6 +150,10 @@ impl Flags {
     /// made on behalf of an allocation with these flags (inside
     /// [`Flags::memalloc_scope`], which narrows `GFP_KERNEL` as the caller's
     /// `__GFP_IO`/`__GFP_FS` ask).
+    ///
+    /// `__GFP_NOFAIL` is not passed on (the kernel crate's flags have no
+    /// such bit): these are small `GFP_KERNEL` allocations, which the
+    /// kernel's allocator does not fail ("too small to fail").
     pub(crate) fn kernel_gfp(&self) -> kernel::alloc::Flags {
         match (self.may_sleep, self.high) {
             (true, _) => kernel::alloc::flags::GFP_KERNEL,
@@ -152,6 +161,7 @@ impl Flags {
             (false, false) => kernel::alloc::flags::GFP_NOWAIT,
         }
     }
+
 
     /// The same, up to zone `highest` (`GFP_DMA32` and the like).
     pub(crate) const fn zone(self, highest: ZoneType) -> Self {

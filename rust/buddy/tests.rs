@@ -189,7 +189,7 @@ mod suite {
     #[test]
     fn zone_fallback_goes_to_the_other_node_only_when_allowed() -> Result {
         let pool = pool(4, 4, 0)?;
-        let (_, _, before, _) = pool.alloc_stats();
+        let (_, _, before, _, _) = pool.alloc_stats();
         let mut held = KVec::new();
         // Preferring node 1 (Normal): 63 blocks there. The 64th would
         // leave 1 page, not above the low watermark (0.1% of the zone), so
@@ -395,7 +395,7 @@ mod suite {
         // Every page of the zone is free, some parked on CPUs' lists.
         assert!(normal.pcp_pages() > 0);
         assert_eq!(normal.free_pages() + normal.pcp_pages(), 1024);
-        let (_, _, _, retries) = pool.alloc_stats();
+        let (_, _, _, retries, _) = pool.alloc_stats();
         let b = pool.alloc_pages(Order::MAX, Flags::KERNEL.this_node(1))?;
         assert_eq!(b.zone().ztype(), ZoneType::Normal);
         // One drain-all retry.

@@ -161,7 +161,7 @@ pub(crate) fn show_zoneinfo(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt
 }
 
 pub(crate) fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let (allocs, fails, zone_fallbacks, drain_retries) = state.pool.alloc_stats();
+    let (allocs, fails, zone_fallbacks, drain_retries, nofail_retries) = state.pool.alloc_stats();
     for (o, n) in allocs.iter().enumerate() {
         writeln!(f, "alloc_order{o} {n}")?;
     }
@@ -189,7 +189,8 @@ pub(crate) fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::R
     writeln!(f, "pcp_hits {hits}")?;
     writeln!(f, "pcp_refills {refills}")?;
     writeln!(f, "pcp_drains {drains}")?;
-    writeln!(f, "drain_retries {drain_retries}")
+    writeln!(f, "drain_retries {drain_retries}")?;
+    writeln!(f, "nofail_retries {nofail_retries}")
 }
 
 /// The allocation an `alloc` command asks for.

@@ -31,11 +31,13 @@
  */
 
 #include <linux/atomic.h>
+#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/hash.h>
 #include <linux/hrtimer.h>
 #include <linux/interrupt.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/random.h>
 #include <linux/slab.h>
@@ -71,7 +73,7 @@ static const size_t ksizes[] = {
 #define NR_ITEMS (NR_ORDERS + NR_OBJS + ARRAY_SIZE(ksizes))
 
 enum { PH_HARDIRQ, PH_XFREE, PH_BULK, PH_TIMER, PH_BH, PH_IRQSAVE, PH_PREEMPT,
-	PH_KTHREAD, PH_HANDLES, PH_FOREIGN, NR_PHASES };
+	PH_KTHREAD, PH_HANDLES, PH_FOREIGN, PH_NOFAIL, NR_PHASES };
 
 /*
  * ok: allocations (or hostile calls) that went right; null: NULL where
@@ -88,6 +90,7 @@ static struct phase phases[NR_PHASES] = {
 	[PH_BH] = { "softirq-bh" },		[PH_IRQSAVE] = { "irqsave" },
 	[PH_PREEMPT] = { "preempt" },		[PH_KTHREAD] = { "kthread" },
 	[PH_HANDLES] = { "handles" },		[PH_FOREIGN] = { "foreign" },
+	[PH_NOFAIL] = { "nofail" },
 };
 
 /* Only the loading thread counts checks. */
@@ -701,6 +704,67 @@ static bool hold_some(void)
 	return CHECK(got == NR_HELD, "hold: %u of %u allocations", got, NR_HELD);
 }
 
+/* -- __GFP_NOFAIL on an empty pool ------------------------------------ */
+
+static DECLARE_COMPLETION(nofail_done);
+static void *nofail_page;
+
+static int nofail_fn(void *data)
+{
+	nofail_page = zonemm_alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 0);
+	complete(&nofail_done);
+	return 0;
+}
+
+/*
+ * With every page taken (the atomic reserves too), a __GFP_NOFAIL
+ * allocation that may sleep waits, and gets a page once pages come free
+ * again, one every 10 ms; an atomic one fails (and is warned about).
+ */
+static void run_nofail(void)
+{
+	struct phase *ph = &phases[PH_NOFAIL];
+	unsigned int n = 0, cap = 1 << 16, freed = 0;
+	struct task_struct *t;
+	void **all, *p;
+
+	all = kvmalloc_array(cap, sizeof(*all), GFP_KERNEL);
+	if (!EXPECT(ph, all, "room to hold the pool"))
+		return;
+	/*
+	 * First as a caller that may sleep (its last failure drains every
+	 * CPU's lists), then into the atomic reserves.
+	 */
+	while (n < cap && (p = zonemm_alloc_pages(GFP_KERNEL | __GFP_HIGH | __GFP_NOWARN, 0)))
+		all[n++] = p;
+	while (n < cap && (p = zonemm_alloc_pages(GFP_ATOMIC | __GFP_NOWARN, 0)))
+		all[n++] = p;
+	EXPECT(ph, n > 0 && n < cap, "took the pool: %u pages", n);
+	EXPECT(ph, !zonemm_alloc_pages(GFP_ATOMIC | __GFP_NOFAIL, 0),
+	       "an atomic __GFP_NOFAIL allocation on an empty pool fails");
+	t = kthread_run(nofail_fn, NULL, "hostile-nofail");
+	if (EXPECT(ph, !IS_ERR(t), "the waiter")) {
+		msleep(100);
+		EXPECT(ph, !completion_done(&nofail_done), "__GFP_NOFAIL waits while nothing is free");
+		while (n && !completion_done(&nofail_done)) {
+			zonemm_free_pages(all[--n]);
+			freed++;
+			msleep(10);
+		}
+		wait_for_completion(&nofail_done);
+		EXPECT(ph, nofail_page, "... and gets a page once some come free (%u freed, %u still held)",
+		       freed, n);
+		EXPECT(ph, n > 0, "before every page is back");
+		if (nofail_page) {
+			fill(nofail_page, PAGE_SIZE);
+			zonemm_free_pages(nofail_page);
+		}
+	}
+	while (n)
+		zonemm_free_pages(all[--n]);
+	kvfree(all);
+}
+
 static int __init hostile_init(void)
 {
 	struct phase *ph;
@@ -719,6 +783,7 @@ static int __init hostile_init(void)
 	run_concurrent();
 	run_handles();
 	run_foreign();
+	run_nofail();
 	kfree(ctxs);
 	r = zonemm_cache_destroy(shared);
 	CHECK(r == 0, "destroy the shared cache: %d", r);
