@@ -74,6 +74,7 @@ use crate::{
         SlabLists,
         ARRAY_CACHE_MAX, //
     },
+    zone::ZoneType,
 };
 
 mod debug;
@@ -202,6 +203,9 @@ pub(crate) struct Cache<'a> {
     name: CString,
     pool: &'a Pool,
     layout: Layout,
+    /// The zone its slabs come from (`s->allocflags`: `Normal`, or `Dma`
+    /// for `SLAB_CACHE_DMA`); callers' zone modifiers do not change it.
+    zone: ZoneType,
     debug: DebugFlags,
     /// `debug.any()`, kept as one flag for the hit paths to test.
     debugging: bool,
@@ -228,6 +232,22 @@ impl<'a> Cache<'a> {
         debug: DebugFlags,
         ctor: Option<Ctor>,
     ) -> Result<Pin<KBox<Self>>> {
+        Self::create_in(pool, name, size, align, debug, ctor, ZoneType::Normal)
+    }
+
+    /// [`Cache::create`] of a cache whose slabs come from zone `zone`
+    /// (`SLAB_CACHE_DMA` for `ZoneType::Dma`).
+    ///
+    /// Must not be called from atomic context.
+    pub(crate) fn create_in(
+        pool: &'a Pool,
+        name: &str,
+        size: usize,
+        align: usize,
+        debug: DebugFlags,
+        ctor: Option<Ctor>,
+        zone: ZoneType,
+    ) -> Result<Pin<KBox<Self>>> {
         let layout = Layout::new(size, align, debug, ctor.is_some()).ok_or(EINVAL)?;
         let mut nodes = KVec::new();
         for _ in 0..pool.nr_nodes() {
@@ -244,6 +264,7 @@ impl<'a> Cache<'a> {
             name: CString::try_from_fmt(fmt!("{name}"))?,
             pool,
             layout,
+            zone,
             debug,
             debugging: debug.any(),
             ctor,
@@ -414,7 +435,11 @@ impl<'a> Cache<'a> {
         // descriptor's allocations too.
         let _scope = flags.memalloc_scope();
         let gfp = flags.kernel_gfp();
-        let page_flags = Flags { mt: MigrateType::Unmovable, zero: false, ..flags }.node(nid);
+        if !matches!(flags.highest, ZoneType::Normal | ZoneType::Dma) {
+            warn_slab_zone();
+        }
+        // The cache's zone, not the caller's (`s->allocflags`).
+        let page_flags = Flags { mt: MigrateType::Unmovable, zero: false, ..flags }.zone(self.zone).node(nid);
         let block = self.pool.alloc_pages(self.layout.order, page_flags)?;
         // A failure with the pages taken: they must go back.
         crate::fault::inject(crate::fault::Site::Slab, block.size())?;
@@ -709,6 +734,17 @@ impl Drop for Cache<'_> {
             pr_err!("cache {}: {} objects leaked at teardown\n", self.name(), live);
         }
         // The node lists drop their slabs, which give their pages back.
+    }
+}
+
+/// `kmalloc_fix_flags()`'s warning, once: `__GFP_DMA32` and `__GFP_HIGHMEM`
+/// (`GFP_SLAB_BUG_MASK`) mean nothing to a slab allocation, which takes
+/// its cache's zone.
+#[cold]
+pub(crate) fn warn_slab_zone() {
+    static WARNED: OnceWord = OnceWord::new(0);
+    if WARNED.xchg(1) == 0 {
+        pr_warn!("unexpected __GFP_DMA32 or __GFP_HIGHMEM for a slab allocation: ignored\n");
     }
 }
 

@@ -10,8 +10,10 @@
 
 use core::ptr::NonNull;
 
-use kernel::prelude::*;
-
+use kernel::{
+    prelude::*,
+    str::CString, //
+};
 
 use super::{
     owner_of,
@@ -34,6 +36,7 @@ use crate::{
         DebugFlags,
         KMALLOC_SIZES, //
     },
+    zone::ZoneType,
 };
 
 /// The caches' names, as the kernel's `kmalloc_info[]` spells them.
@@ -57,6 +60,9 @@ pub(crate) const KMALLOC_NAMES: [&str; KMALLOC_SIZES.len()] = [
 pub(crate) struct Kmalloc<'a> {
     pool: &'a Pool,
     caches: KVec<Pin<KBox<Cache<'a>>>>,
+    /// The `KMALLOC_DMA` classes (`dma-kmalloc-N`), whose slabs come from
+    /// `ZONE_DMA`, for `__GFP_DMA` callers.
+    dma: KVec<Pin<KBox<Cache<'a>>>>,
 }
 
 impl<'a> Kmalloc<'a> {
@@ -65,18 +71,23 @@ impl<'a> Kmalloc<'a> {
     /// Must not be called from atomic context.
     pub(crate) fn new(pool: &'a Pool) -> Result<Self> {
         let mut caches = KVec::with_capacity(KMALLOC_SIZES.len(), GFP_KERNEL)?;
+        let mut dma = KVec::with_capacity(KMALLOC_SIZES.len(), GFP_KERNEL)?;
         for (size, name) in KMALLOC_SIZES.iter().zip(KMALLOC_NAMES) {
             // Power-of-two classes are naturally aligned, like the kernel's;
             // the others (96, 192) only to ARCH_KMALLOC_MINALIGN.
             let align = if size.is_power_of_two() { (*size).min(PAGE_SIZE) } else { 8 };
             caches.push(Cache::create(pool, name, *size, align, DebugFlags::default(), None)?, GFP_KERNEL)?;
+            let dma_name = CString::try_from_fmt(fmt!("dma-{name}"))?;
+            let dma_name = dma_name.to_str().map_err(|_| EINVAL)?;
+            let cache = Cache::create_in(pool, dma_name, *size, align, DebugFlags::default(), None, ZoneType::Dma)?;
+            dma.push(cache, GFP_KERNEL)?;
         }
-        Ok(Self { pool, caches })
+        Ok(Self { pool, caches, dma })
     }
 
-    /// The caches, smallest class first.
+    /// The caches, smallest class first, then the DMA classes.
     pub(crate) fn caches(&self) -> impl Iterator<Item = &Cache<'a>> {
-        self.caches.iter().map(|c| &**c)
+        Iterator::chain(self.caches.iter(), self.dma.iter()).map(|c| &**c)
     }
 
     /// `kmalloc()`: `size` bytes from the class that fits, or whole pool
@@ -84,7 +95,31 @@ impl<'a> Kmalloc<'a> {
     #[track_caller]
     #[inline(always)]
     pub(crate) fn kmalloc(&self, size: usize, flags: Flags) -> Result<NonNull<u8>> {
+        if flags.highest != ZoneType::Normal {
+            return self.kmalloc_zone(size, flags);
+        }
         match kmalloc_index(size).and_then(|i| self.caches.get(i)) {
+            Some(c) => c.alloc(flags),
+            None => self.kmalloc_large(size, flags),
+        }
+    }
+
+    /// [`Kmalloc::kmalloc`] with a zone modifier, out of line:
+    /// `__GFP_DMA` takes the `dma-kmalloc-N` classes (`kmalloc_type()`),
+    /// and `__GFP_DMA32` or `__GFP_HIGHMEM` is warned about and dropped
+    /// (`kmalloc_fix_flags()`).
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn kmalloc_zone(&self, size: usize, flags: Flags) -> Result<NonNull<u8>> {
+        let caches = if flags.highest == ZoneType::Dma {
+            &self.dma
+        } else {
+            super::warn_slab_zone();
+            &self.caches
+        };
+        let flags = flags.zone(if flags.highest == ZoneType::Dma { ZoneType::Dma } else { ZoneType::Normal });
+        match kmalloc_index(size).and_then(|i| caches.get(i)) {
             Some(c) => c.alloc(flags),
             None => self.kmalloc_large(size, flags),
         }
@@ -293,6 +328,34 @@ mod tests {
         kfree(&pool, big);
         kfree(&pool, p);
         assert_eq!(km.caches().map(|c| c.active_objects()).sum::<usize>(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn gfp_dma_takes_the_dma_classes_and_dma32_is_dropped() -> Result {
+        let pool = Pool::new(Source::new(Params::new(4, 4)?)?, 0)?;
+        let km = Kmalloc::new(&pool)?;
+        let dma_pages: usize = pool.zones().filter(|z| z.ztype() == ZoneType::Dma).map(|z| z.managed()).sum();
+        let dma64 = km.caches().find(|c| c.name() == "dma-kmalloc-64").ok_or(EINVAL)?;
+        // `__GFP_DMA`: from a `dma-kmalloc-N` class, whose slabs are
+        // `ZONE_DMA` pages; with no such pages in the pool, it fails.
+        match km.kmalloc(64, Flags::KERNEL.zone(ZoneType::Dma)) {
+            Ok(p) => {
+                let pfn = pool.pfn_of(p.as_ptr()).ok_or(EINVAL)?;
+                assert!(pfn.0 < crate::zone::MAX_DMA_PFN.0);
+                assert_eq!(dma64.active_objects(), 1);
+                kfree(&pool, p);
+            }
+            Err(e) => {
+                assert_eq!(e, ENOMEM);
+                assert_eq!(dma_pages, 0);
+            }
+        }
+        // `__GFP_DMA32` means nothing to kmalloc: an ordinary class.
+        let p = km.kmalloc(64, Flags::KERNEL.zone(ZoneType::Dma32))?;
+        assert_eq!(dma64.active_objects(), 0);
+        assert_eq!(km.caches().map(|c| c.active_objects()).sum::<usize>(), 1);
+        kfree(&pool, p);
         Ok(())
     }
 }
