@@ -362,6 +362,15 @@ impl Pool {
         }
     }
 
+    /// `decay_pcp_high()` on every CPU's lists of every zone, as the
+    /// kernel's vmstat worker runs it once a second; left for the next
+    /// second if another per-CPU run is in flight. Sleeps.
+    pub(crate) fn decay(&self) {
+        for zone in self.zones() {
+            zone.decay();
+        }
+    }
+
     /// The slow path's `drain_all_pages()`: as [`Pool::drain`], but a zone
     /// whose CPUs another caller is draining (or reading) right now is
     /// left to it, as concurrent drains coalesce in the kernel. Sleeps.

@@ -425,6 +425,34 @@ void zonemm_cpuhp_remove(void)
 	cpuhp_remove_state_nocalls(zonemm_cpuhp_state);
 }
 
+/*
+ * The once-a-second work that vmstat_update() is for the kernel's pcp
+ * lists (decay_pcp_high()): deferrable, so an idle system is not woken
+ * for it, and requeued by itself until stopped.
+ */
+static void (*zonemm_tick_fn)(void);
+static void zonemm_tick_work_fn(struct work_struct *work);
+static DECLARE_DEFERRABLE_WORK(zonemm_tick_work, zonemm_tick_work_fn);
+
+static void zonemm_tick_work_fn(struct work_struct *work)
+{
+	zonemm_tick_fn();
+	queue_delayed_work(zonemm_wq, &zonemm_tick_work, round_jiffies_relative(HZ));
+}
+
+/* Starts calling @fn about once a second, in process context. */
+void zonemm_tick_start(void (*fn)(void))
+{
+	zonemm_tick_fn = fn;
+	queue_delayed_work(zonemm_wq, &zonemm_tick_work, round_jiffies_relative(HZ));
+}
+
+/* Stops it; @fn does not run once this returns. Sleeps. */
+void zonemm_tick_stop(void)
+{
+	cancel_delayed_work_sync(&zonemm_tick_work);
+}
+
 /* __ratelimit() with the default interval and burst, for reports that
  * bad frees can trigger from any context. */
 bool zonemm_report_ratelimit(void)

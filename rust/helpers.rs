@@ -132,6 +132,11 @@ extern "C" {
     pub(crate) fn zonemm_cpuhp_add(dead: unsafe extern "C" fn(cpu: c_uint) -> c_int) -> c_int;
     /// Removes the callback; none runs after this returns. Sleeps.
     pub(crate) fn zonemm_cpuhp_remove();
+    /// Calls `f()` about once a second from a deferrable work on the
+    /// per-CPU workqueue (`vmstat_update()`'s place), in process context.
+    pub(crate) fn zonemm_tick_start(f: unsafe extern "C" fn());
+    /// Stops it; `f` does not run after this returns. Sleeps.
+    pub(crate) fn zonemm_tick_stop();
     /// `__ratelimit()` of zonemm's reports; any context but NMI.
     pub(crate) fn zonemm_report_ratelimit() -> bool;
     /// `memalloc_noio_save()` or `memalloc_nofs_save()` as `gfp` lacks

@@ -166,34 +166,35 @@ struct ZoneMm {
     // for readers, and slabinfo reads the API's caches), then the exported
     // API (no user module is left by then), then the merger (its scanner
     // stopped first), then the state, then the pool whose pages everything
-    // above holds (the CPU-dead callback, which drains it, removed just
-    // before), and last the per-CPU workqueue the pool drains with.
+    // above holds (its callbacks from the kernel removed just before), and
+    // last the per-CPU workqueue the pool drains with.
     _tree: debugfs::Tree,
     _api: Leaked<ffi::Api>,
     _merger: Leaked<merge::Merger<'static, 'static>>,
     _state: Leaked<State>,
-    _cpu_dead: CpuDead,
+    _hooks: PoolHooks,
     _pool: Leaked<buddy::Pool>,
     _workqueue: PerCpuWork,
 }
 
-/// The pool the CPU-dead callback drains (a `&'static buddy::Pool`, or 0).
-static CPU_DEAD_POOL: once::OnceWord = once::OnceWord::new(0);
+/// The pool the callbacks below work on (a `&'static buddy::Pool`, or 0).
+static HOOKED_POOL: once::OnceWord = once::OnceWord::new(0);
 
-/// The CPU-dead callback (`page_alloc_cpu_dead()`'s place): registered at
-/// load, removed on drop.
+/// The pool's callbacks from the rest of the kernel: the CPU-dead callback
+/// (`page_alloc_cpu_dead()`'s place) and the tick (`vmstat_update()`'s
+/// place, for `decay_pcp_high()`). Registered at load, removed on drop.
 ///
 /// # Invariants
 ///
-/// While it lives, `CPU_DEAD_POOL` holds a pool that outlives it.
-struct CpuDead;
+/// While it lives, `HOOKED_POOL` holds a pool that outlives it.
+struct PoolHooks;
 
-impl CpuDead {
-    /// Registers the callback for `pool`, which must outlive the result.
+impl PoolHooks {
+    /// Registers the callbacks for `pool`, which must outlive the result.
     /// Sleeps.
     fn new(pool: &buddy::Pool) -> Result<Self> {
         unsafe extern "C" fn dead(cpu: c_uint) -> c_int {
-            let pool = CPU_DEAD_POOL.load_acquire() as *const buddy::Pool;
+            let pool = HOOKED_POOL.load_acquire() as *const buddy::Pool;
             // SAFETY: Published before the callback was registered, live
             // until it is removed (type invariant); `helpers.c` calls this
             // once `cpu` is dead, with CPU hotplug held by the control
@@ -201,19 +202,30 @@ impl CpuDead {
             unsafe { (*pool).cpu_dead(cpu as usize) };
             0
         }
+        unsafe extern "C" fn tick() {
+            let pool = HOOKED_POOL.load_acquire() as *const buddy::Pool;
+            // SAFETY: As in `dead`: live until the tick is stopped.
+            unsafe { (*pool).decay() };
+        }
         // INVARIANT: the caller keeps `pool` alive while we live.
-        CPU_DEAD_POOL.store_release(core::ptr::from_ref(pool) as usize);
+        HOOKED_POOL.store_release(core::ptr::from_ref(pool) as usize);
         // SAFETY: `dead` may run from now on, and its pool is published.
         kernel::error::to_result(unsafe { helpers::zonemm_cpuhp_add(dead) })?;
+        // SAFETY: As above, for `tick`; stopped in `drop`.
+        unsafe { helpers::zonemm_tick_start(tick) };
         Ok(Self)
     }
 }
 
-impl Drop for CpuDead {
+impl Drop for PoolHooks {
     fn drop(&mut self) {
-        // SAFETY: Registered by `new`; no callback runs once this returns.
-        unsafe { helpers::zonemm_cpuhp_remove() };
-        CPU_DEAD_POOL.store_release(0);
+        // SAFETY: Started and registered by `new`; neither callback runs
+        // once these return.
+        unsafe {
+            helpers::zonemm_tick_stop();
+            helpers::zonemm_cpuhp_remove();
+        }
+        HOOKED_POOL.store_release(0);
     }
 }
 
@@ -273,7 +285,7 @@ impl kernel::Module for ZoneMm {
         let pool = buddy::Pool::new(source, module_parameters::movable_mb.value())?;
         let pool_owner = Leaked::new(KBox::pin(pool, GFP_KERNEL)?);
         let pool = pool_owner.get();
-        let cpu_dead = CpuDead::new(pool)?;
+        let hooks = PoolHooks::new(pool)?;
         let root = Dir::new(c"zonemm");
         let slab_dir = root.subdir(c"slab");
         let kmalloc = slab::kmalloc::Kmalloc::new(pool)?;
@@ -302,7 +314,7 @@ impl kernel::Module for ZoneMm {
             _api: api,
             _merger: merger_owner,
             _state: state_owner,
-            _cpu_dead: cpu_dead,
+            _hooks: hooks,
             _pool: pool_owner,
             _workqueue: workqueue,
         })

@@ -17,11 +17,10 @@
 //! eighth of the zone, split over the node's CPUs), recomputed whenever
 //! the watermarks change. `ZONE_BELOW_HIGH` is a flag word set by an
 //! allocation that finds the zone under its high watermark and cleared by
-//! a free that gives pages back once it is above again. The kernel's
-//! vmstat worker calls `decay_pcp_high()` every second; zonemm has no
-//! periodic per-CPU worker yet, so nothing calls [`PerCpuPages::decay`]
-//! and a `high` raised by a burst stays up until the lists are drained,
-//! refilled below high or retuned.
+//! a free that gives pages back once it is above again. As the kernel's
+//! vmstat worker calls `decay_pcp_high()` every second, zonemm's tick
+//! (`helpers.c`, started at load) runs [`Zone::decay`]: a `high` raised by
+//! a burst comes down an eighth a second, and what is over it goes back.
 //!
 //! Lock order: a CPU's lists (the local trylock), then the zone's `lock`
 //! (as `rmqueue_bulk()` and `free_pcppages_bulk()` nest them). Nothing
@@ -584,6 +583,18 @@ impl Zone {
         let mut lists = self.lock.lock();
         pcp.drain_all(|i, o| Self::free_one(&mut lists, i, o));
         self.publish(&lists);
+    }
+
+    /// `decay_pcp_high()` on every CPU's lists (unless another per-CPU run
+    /// is in flight). Sleeps.
+    pub(crate) fn decay(&self) {
+        self.cpus.try_on_each_cpu(|_, c| {
+            if c.pcp.high() > c.pcp.high_min() || c.pcp.count() > c.pcp.high() {
+                let mut lists = self.lock.lock();
+                c.pcp.decay(|i, o| Self::free_one(&mut lists, i, o));
+                self.publish(&lists);
+            }
+        });
     }
 
     /// `drain_pages_zone()` for `cpu`, which is not online.

@@ -508,7 +508,7 @@ impl<S: core::ops::DerefMut<Target = [u32]>> PerCpuPages<S> {
     /// the count), and gives back through `free` what is over it, a batch
     /// at a time. Returns whether there is more to do (`high` still over
     /// `high_min`, or pages were given back). The kernel calls it from the
-    /// vmstat worker every second; zonemm has no caller for it yet.
+    /// vmstat worker every second, zonemm from its tick.
     pub fn decay(&mut self, mut free: impl FnMut(u32, Order)) -> bool {
         let batch = self.batch;
         let mut todo = false;
