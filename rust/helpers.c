@@ -428,7 +428,8 @@ void zonemm_cpuhp_remove(void)
 /*
  * The once-a-second work that vmstat_update() is for the kernel's pcp
  * lists (decay_pcp_high()): deferrable, so an idle system is not woken
- * for it, and requeued by itself until stopped.
+ * for it, and requeued by itself until stopped. It runs on system_dfl_wq,
+ * not zonemm_wq: it queues and flushes work on zonemm_wq itself.
  */
 static void (*zonemm_tick_fn)(void);
 static void zonemm_tick_work_fn(struct work_struct *work);
@@ -437,14 +438,14 @@ static DECLARE_DEFERRABLE_WORK(zonemm_tick_work, zonemm_tick_work_fn);
 static void zonemm_tick_work_fn(struct work_struct *work)
 {
 	zonemm_tick_fn();
-	queue_delayed_work(zonemm_wq, &zonemm_tick_work, round_jiffies_relative(HZ));
+	queue_delayed_work(system_dfl_wq, &zonemm_tick_work, round_jiffies_relative(HZ));
 }
 
 /* Starts calling @fn about once a second, in process context. */
 void zonemm_tick_start(void (*fn)(void))
 {
 	zonemm_tick_fn = fn;
-	queue_delayed_work(zonemm_wq, &zonemm_tick_work, round_jiffies_relative(HZ));
+	queue_delayed_work(system_dfl_wq, &zonemm_tick_work, round_jiffies_relative(HZ));
 }
 
 /* Stops it; @fn does not run once this returns. Sleeps. */

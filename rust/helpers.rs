@@ -132,8 +132,8 @@ extern "C" {
     pub(crate) fn zonemm_cpuhp_add(dead: unsafe extern "C" fn(cpu: c_uint) -> c_int) -> c_int;
     /// Removes the callback; none runs after this returns. Sleeps.
     pub(crate) fn zonemm_cpuhp_remove();
-    /// Calls `f()` about once a second from a deferrable work on the
-    /// per-CPU workqueue (`vmstat_update()`'s place), in process context.
+    /// Calls `f()` about once a second from a deferrable work on
+    /// `system_dfl_wq` (`vmstat_update()`'s place), in process context.
     pub(crate) fn zonemm_tick_start(f: unsafe extern "C" fn());
     /// Stops it; `f` does not run after this returns. Sleeps.
     pub(crate) fn zonemm_tick_stop();
