@@ -46,6 +46,7 @@ use kernel::{
         rcu,
         LockedBy,
         SpinLockIrq,
+        SpinLockIrqGuard,
     },
 };
 
@@ -582,7 +583,7 @@ impl<'a> Cache<'a> {
         self.stats.free_miss.add(1, Relaxed);
         self.stats.flushes.add(1, Relaxed);
         let done = self.cpus.try_with_in(guard, |ac| {
-            ac.flush(false, |obj| self.free_trusted(obj as *const u8));
+            self.flush_array(ac, false);
             ac.push(ptr.as_ptr() as usize);
         });
         if done.is_none() {
@@ -623,15 +624,26 @@ impl<'a> Cache<'a> {
         self.stats.free_miss.add(1, Relaxed);
     }
 
-    /// Gives an object from a CPU cache back to its slab (which cannot go
-    /// away while the object is cached: it counts as in use; an entry a
-    /// stale free left there is looked up like any pointer, and dropped if
-    /// its slab is gone). Runs with preemption disabled.
-    fn free_trusted(&self, obj: *const u8) {
-        if let Some((slab, i)) = self.lookup(obj) {
-            let mut n = self.nodes[slab.nid].lock();
-            self.free_to_slab(&mut n, slab, i);
-        }
+    /// `cache_flusharray()` with `free_block()`: the coldest batch of `ac`
+    /// (or all of it) back to the slabs, each node's lock held across a
+    /// run of objects of that node rather than taken per object. A slab
+    /// cannot go away while an object of it is cached (it counts as in
+    /// use); an entry a stale free left there is looked up like any
+    /// pointer, and dropped if its slab is gone. Runs with preemption
+    /// disabled.
+    fn flush_array(&self, ac: &mut CpuCache, all: bool) {
+        let mut held: Option<(usize, SpinLockIrqGuard<'_, NodeLists<'a>>)> = None;
+        ac.flush(all, |obj| {
+            let Some((slab, i)) = self.lookup(obj as *const u8) else { return };
+            if held.as_ref().map(|(nid, _)| *nid) != Some(slab.nid) {
+                // The old node's lock goes before the next one is taken.
+                held = None;
+                held = Some((slab.nid, self.nodes[slab.nid].lock()));
+            }
+            if let Some((_, n)) = held.as_mut() {
+                self.free_to_slab(n, slab, i);
+            }
+        });
     }
 
     fn free_to_slab(&self, n: &mut NodeLists<'a>, slab: &Slab<'a>, i: usize) {
@@ -649,9 +661,7 @@ impl<'a> Cache<'a> {
     /// Gives every CPU's cached objects back to their slabs. Sleeps (it
     /// runs on each CPU).
     pub(crate) fn flush_cpu_caches(&self) {
-        self.cpus.on_each_cpu(|_, ac| {
-            ac.flush(true, |obj| self.free_trusted(obj as *const u8));
-        });
+        self.cpus.on_each_cpu(|_, ac| self.flush_array(ac, true));
     }
 
     /// `kmem_cache_shrink()`: every free slab back to the buddy pool,

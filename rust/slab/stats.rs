@@ -54,7 +54,7 @@ impl Cache<'_> {
             if ac.set_tunables(limit, batchcount).is_err() {
                 failed.store(true, Relaxed);
             } else if ac.avail() > limit {
-                ac.flush(false, |obj| self.free_trusted(obj as *const u8));
+                self.flush_array(ac, false);
             }
         });
         if failed.load(Relaxed) {
