@@ -148,13 +148,14 @@ impl Drop for PageBlock<'_> {
     }
 }
 
-/// The kernel's `WARN_ON_ONCE(!can_direct_reclaim)` for `__GFP_NOFAIL`: a
-/// caller that may not sleep cannot be made to wait for memory.
+/// The kernel's `WARN_ON_ONCE(!can_direct_reclaim)` for a `__GFP_NOFAIL`
+/// allocation about to fail: a caller that may not sleep cannot be made to
+/// wait for memory (nor one that asks for zones the pool has no pages in).
 #[cold]
-fn warn_nofail_atomic() {
+fn warn_nofail(why: &str) {
     static WARNED: OnceWord = OnceWord::new(0);
     if WARNED.xchg(1) == 0 {
-        pr_warn!("__GFP_NOFAIL without __GFP_DIRECT_RECLAIM (or from atomic context): it may fail\n");
+        pr_warn!("__GFP_NOFAIL {why}: failing\n");
     }
 }
 
@@ -362,24 +363,21 @@ impl Pool {
         }
     }
 
-    /// `decay_pcp_high()` on every CPU's lists of every zone, as the
-    /// kernel's vmstat worker runs it once a second; left for the next
-    /// second if another per-CPU run is in flight. Sleeps.
-    pub(crate) fn decay(&self) {
+    /// `decay_pcp_high()` on this CPU's lists of every zone, as each
+    /// CPU's vmstat work runs it once a second. Any context but NMI.
+    pub(crate) fn decay_local(&self) {
         for zone in self.zones() {
-            zone.decay();
+            zone.decay_local();
         }
     }
 
-    /// The slow path's `drain_all_pages()`: as [`Pool::drain`], but a zone
-    /// whose CPUs another caller is draining (or reading) right now is
-    /// left to it, as concurrent drains coalesce in the kernel. Sleeps.
+    /// The slow path's `drain_all_pages()`: as [`Pool::drain`], waiting
+    /// for a per-CPU run in flight (the kernel coalesces concurrent drains;
+    /// zonemm runs them one after another), with CPU hotplug only tried
+    /// for (the caller may hold `cpus_read_lock()`). Sleeps.
     fn drain_for_retry(&self) {
         for zone in self.zones() {
-            if !zone.try_drain() {
-                // Another drain is running; this CPU's part at least.
-                zone.drain_local();
-            }
+            zone.drain_from_alloc();
         }
     }
 
@@ -404,7 +402,8 @@ impl Pool {
     /// does; it waits for each CPU), only this CPU's otherwise.
     #[inline(always)]
     pub(crate) fn alloc_pages(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
-        if crate::fault::should_fail(crate::fault::Site::Buddy, order.nr_pages() << PAGE_SHIFT) {
+        // Injected faults spare `__GFP_NOFAIL` (`should_fail_alloc_page()`).
+        if !flags.nofail && crate::fault::should_fail(crate::fault::Site::Buddy, order.nr_pages() << PAGE_SHIFT) {
             return self.alloc_pages_failed(order);
         }
         match self.get_page_from_freelist(order, flags, Mark::Low, Reserves::None) {
@@ -443,10 +442,8 @@ impl Pool {
     fn alloc_pages_slow(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
         // SAFETY: No preconditions.
         let can_sleep = flags.may_sleep && unsafe { zonemm_in_task_context() };
-        if flags.nofail && !can_sleep {
-            warn_nofail_atomic();
-        }
         let mut reserves = flags.reserves();
+        let mut backoff_ms = 1;
         loop {
             let found = self.get_page_from_freelist(order, flags, Mark::Min, reserves).or_else(|| {
                 if can_sleep {
@@ -460,16 +457,35 @@ impl Pool {
             if let Some(block) = found {
                 return Ok(Self::zero_if(block, flags));
             }
+            if flags.nofail && !can_sleep {
+                warn_nofail("without __GFP_DIRECT_RECLAIM (or from atomic context)");
+            }
             if !(flags.nofail && can_sleep) {
                 return self.alloc_pages_failed(order);
             }
-            // `__GFP_NOFAIL`: never fails; some access to the reserves.
+            // `__GFP_NOFAIL` can wait only for zones that have pages.
+            if !self.zonelist_has_pages(flags) {
+                warn_nofail("for zones with no pages in the pool");
+                return self.alloc_pages_failed(order);
+            }
+            // `__GFP_NOFAIL`: never fails; some access to the reserves,
+            // and a wait that grows to 100 ms between tries.
             if reserves == Reserves::None {
                 reserves = Reserves::Min;
             }
             self.stats.nofail_retries.add(1, Relaxed);
-            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(backoff_ms));
+            backoff_ms = (backoff_ms * 2).min(100);
         }
+    }
+
+    /// Whether any zone `flags`' zonelist walks has pages at all.
+    fn zonelist_has_pages(&self, flags: Flags) -> bool {
+        let preferred = flags.preferred_node();
+        preferred < self.nodes.len()
+            && zonelist(preferred, self.nodes.len(), flags.highest, flags.this_node)
+                .filter_map(|(nid, ztype)| self.zone(nid, ztype))
+                .any(|z| z.managed() > 0)
     }
 
     /// `get_page_from_freelist()`: the first zone of the zonelist that
@@ -512,7 +528,7 @@ impl Pool {
     /// how many `out` got. Nothing here allocates or sleeps: any context
     /// but NMI.
     pub(crate) fn alloc_pages_bulk<'p>(&'p self, order: Order, flags: Flags, n: usize, mut out: impl FnMut(PageBlock<'p>)) -> usize {
-        if crate::fault::should_fail(crate::fault::Site::Buddy, n << order.get() << PAGE_SHIFT) {
+        if !flags.nofail && crate::fault::should_fail(crate::fault::Site::Buddy, n << order.get() << PAGE_SHIFT) {
             return 0;
         }
         let preferred = flags.preferred_node();

@@ -246,9 +246,10 @@ pub(crate) unsafe extern "C" fn zonemm_alloc_pages_bulk(
     }
     let pool = api.state.pool;
     let mut done = 0usize;
-    pool.alloc_pages_bulk(order, Flags::from_gfp(gfp, None), nr as usize, |block| {
+    let flags = Flags::from_gfp(gfp, None);
+    pool.alloc_pages_bulk(order, flags, nr as usize, |block| {
         // A failed tag (an injected fault) frees its block.
-        if let Ok(addr) = tag_block(pool, block) {
+        if let Ok(addr) = tag_block(pool, block, flags.nofail) {
             // SAFETY: The pool hands out at most `nr` blocks, and the
             // caller gave room for `nr` pointers.
             unsafe { addrs.add(done).write(addr.as_ptr().cast()) };
@@ -305,7 +306,7 @@ pub(crate) extern "C" fn zonemm_cache_alloc(cache: *mut c_void, gfp: bindings::g
     let Some(api) = api() else { return core::ptr::null_mut() };
     let guard = CpuGuard::new();
     let Some(c) = api.cache(&guard, cache, true) else { return core::ptr::null_mut() };
-    match c.alloc_fast(&guard) {
+    match c.alloc_fast(&guard, gfp >> bindings::___GFP_NOFAIL_BIT & 1 != 0) {
         Some(r) => to_ptr(r.inspect(|&obj| c.zero_if(obj, Flags::from_gfp(gfp, None)))),
         None => {
             let c: *const Cache<'static> = c;

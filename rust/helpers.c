@@ -301,14 +301,18 @@ bool zonemm_in_task_context(void)
  * workqueue of zonemm's own (a drain may be needed to make progress under
  * memory pressure, as mm_percpu_wq is for the kernel's), created at load.
  *
- * No cpus_read_lock(): the allocator's slow path drains, and a caller may
- * hold it already (so __drain_all_pages() takes none either); only a
- * trylock, below. zonemm_percpu_mutex orders every run against zonemm's
- * CPU-dead callback, which takes it too. A CPU is online (its work runs
- * bound to it) or off (nothing runs on it; the caller reaches its data
- * straight). Work queued on a CPU that is going down runs elsewhere,
- * where it does that CPU's share again, which is harmless; the dead
- * callback then serves the CPU.
+ * zonemm_percpu_mutex makes the runs one at a time, and orders them
+ * against zonemm's CPU-dead callback, which takes it too. An online CPU's
+ * share runs in work bound to it; an offline CPU's from the caller, since
+ * nothing runs on that CPU, while hotplug is held off. A run takes
+ * cpus_read_lock() before the mutex (the dead callback holds the hotplug
+ * lock when it takes the mutex: the same order), so every CPU is served.
+ * The allocator's slow path may not take it (its caller may hold it
+ * already, which is why __drain_all_pages() takes none): its runs only
+ * try, and without it skip offline CPUs (one going down is served by the
+ * dead callback, one never up since the load holds nothing), and a CPU in
+ * the middle of going down or up, whose work runs elsewhere, gets the
+ * other CPU's share done twice, which is harmless for a drain.
  */
 static struct workqueue_struct *zonemm_wq;
 static DEFINE_MUTEX(zonemm_percpu_mutex);
@@ -341,32 +345,22 @@ void zonemm_helpers_exit(void)
 /*
  * Runs @fn(@arg) on every online CPU in turn, in a kworker bound to it,
  * and @off(@arg, cpu) from the caller for every possible CPU that is not
- * online; returns the first non-zero result. One caller at a time: with
- * @try, a caller that finds another running returns -EBUSY at once (a
- * drain in flight serves it too, as pcpu_drain_mutex does), else it waits.
- * Sleeps.
+ * online; returns the first non-zero result. With @alloc (the allocator's
+ * slow path), CPU hotplug is only tried for, as above. Sleeps.
  */
 long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsigned int cpu),
-			     void *arg, bool try)
+			     void *arg, bool alloc)
 {
 	struct zonemm_cpu_work w = { .fn = fn, .arg = arg };
 	unsigned int cpu;
 	long ret = 0, r;
-	bool hotplug;
+	bool hotplug = true;
 
-	if (try) {
-		if (!mutex_trylock(&zonemm_percpu_mutex))
-			return -EBUSY;
-	} else {
-		mutex_lock(&zonemm_percpu_mutex);
-	}
-	/*
-	 * Only a trylock: CPUs then neither come nor go while offline ones are
-	 * served straight. Without it (hotplug in progress) they are skipped:
-	 * a CPU that went down was served by the dead callback, and one never
-	 * up since the load has nothing.
-	 */
-	hotplug = cpus_read_trylock();
+	if (alloc)
+		hotplug = cpus_read_trylock();
+	else
+		cpus_read_lock();
+	mutex_lock(&zonemm_percpu_mutex);
 	INIT_WORK_ONSTACK(&w.work, zonemm_cpu_work_fn);
 	for_each_possible_cpu(cpu) {
 		r = 0;
@@ -382,9 +376,9 @@ long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsig
 			ret = r;
 	}
 	destroy_work_on_stack(&w.work);
+	mutex_unlock(&zonemm_percpu_mutex);
 	if (hotplug)
 		cpus_read_unlock();
-	mutex_unlock(&zonemm_percpu_mutex);
 	return ret;
 }
 
@@ -427,31 +421,50 @@ void zonemm_cpuhp_remove(void)
 
 /*
  * The once-a-second work that vmstat_update() is for the kernel's pcp
- * lists (decay_pcp_high()): deferrable, so an idle system is not woken
- * for it, and requeued by itself until stopped. It runs on system_dfl_wq,
- * not zonemm_wq: it queues and flushes work on zonemm_wq itself.
+ * lists (decay_pcp_high()): one per CPU, deferrable, so an idle CPU is
+ * not woken for it, each running @fn on its own CPU (a CPU that goes
+ * offline has its work run elsewhere, which does that CPU's share
+ * instead) and requeued by itself until stopped. Nothing here waits for
+ * another CPU or takes zonemm_percpu_mutex.
  */
 static void (*zonemm_tick_fn)(void);
-static void zonemm_tick_work_fn(struct work_struct *work);
-static DECLARE_DEFERRABLE_WORK(zonemm_tick_work, zonemm_tick_work_fn);
+
+struct zonemm_tick {
+	struct delayed_work work;
+	unsigned int cpu;
+};
+static DEFINE_PER_CPU(struct zonemm_tick, zonemm_tick);
 
 static void zonemm_tick_work_fn(struct work_struct *work)
 {
+	struct zonemm_tick *t = container_of(to_delayed_work(work), struct zonemm_tick, work);
+
 	zonemm_tick_fn();
-	queue_delayed_work(system_dfl_wq, &zonemm_tick_work, round_jiffies_relative(HZ));
+	queue_delayed_work_on(t->cpu, zonemm_wq, &t->work, round_jiffies_relative(HZ));
 }
 
-/* Starts calling @fn about once a second, in process context. */
+/* Starts calling @fn about once a second on every CPU, in process context. */
 void zonemm_tick_start(void (*fn)(void))
 {
+	unsigned int cpu;
+
 	zonemm_tick_fn = fn;
-	queue_delayed_work(system_dfl_wq, &zonemm_tick_work, round_jiffies_relative(HZ));
+	for_each_possible_cpu(cpu) {
+		struct zonemm_tick *t = per_cpu_ptr(&zonemm_tick, cpu);
+
+		t->cpu = cpu;
+		INIT_DEFERRABLE_WORK(&t->work, zonemm_tick_work_fn);
+		queue_delayed_work_on(cpu, zonemm_wq, &t->work, round_jiffies_relative(HZ));
+	}
 }
 
 /* Stops it; @fn does not run once this returns. Sleeps. */
 void zonemm_tick_stop(void)
 {
-	cancel_delayed_work_sync(&zonemm_tick_work);
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		cancel_delayed_work_sync(&per_cpu_ptr(&zonemm_tick, cpu)->work);
 }
 
 /* __ratelimit() with the default interval and burst, for reports that

@@ -116,15 +116,17 @@ extern "C" {
     pub(crate) fn zonemm_helpers_exit();
     /// `f(arg)` on every online CPU in turn, in a kworker of the
     /// `WQ_MEM_RECLAIM` per-CPU workqueue bound to it, and `off(arg, cpu)`
-    /// from the caller for every possible CPU that is not online; the
-    /// first non-zero result. One caller at a time, and never during the
-    /// CPU-dead callback: with `try`, `-EBUSY` at once if another is
-    /// running. Sleeps.
+    /// from the caller for every possible CPU that is not online (with
+    /// CPU hotplug held off); the first non-zero result. One caller at a
+    /// time, and never during the CPU-dead callback. With `alloc` (the
+    /// allocator's slow path, whose caller may hold `cpus_read_lock()`)
+    /// hotplug is only tried for, and offline CPUs are skipped if it is
+    /// busy. Sleeps.
     pub(crate) fn zonemm_work_on_each_cpu(
         f: unsafe extern "C" fn(arg: *mut c_void) -> c_long,
         off: unsafe extern "C" fn(arg: *mut c_void, cpu: c_uint) -> c_long,
         arg: *mut c_void,
-        try_: bool,
+        alloc: bool,
     ) -> c_long;
     /// Registers `dead(cpu)`, run once a CPU is dead (a
     /// `CPUHP_BP_PREPARE_DYN` teardown) on another CPU, in process context,
@@ -132,8 +134,8 @@ extern "C" {
     pub(crate) fn zonemm_cpuhp_add(dead: unsafe extern "C" fn(cpu: c_uint) -> c_int) -> c_int;
     /// Removes the callback; none runs after this returns. Sleeps.
     pub(crate) fn zonemm_cpuhp_remove();
-    /// Calls `f()` about once a second from a deferrable work on
-    /// `system_dfl_wq` (`vmstat_update()`'s place), in process context.
+    /// Calls `f()` about once a second on every CPU, from a deferrable
+    /// per-CPU work (`vmstat_update()`'s place), in process context.
     pub(crate) fn zonemm_tick_start(f: unsafe extern "C" fn());
     /// Stops it; `f` does not run after this returns. Sleeps.
     pub(crate) fn zonemm_tick_stop();

@@ -349,10 +349,10 @@ impl<T> PerCpu<T> {
     }
 
     /// Runs `f(cpu, copy)` on every CPU's copy: an online CPU's on that
-    /// CPU, one CPU after another, an offline one's from here (unless a
-    /// CPU hotplug operation is in progress: then offline CPUs are
-    /// skipped, and the CPU-dead callback serves any going down), waiting
-    /// for any other caller first. Sleeps: process context only.
+    /// CPU, one CPU after another, an offline one's from here, with CPU
+    /// hotplug held off (`cpus_read_lock()`) and any other caller waited
+    /// for. `f` runs with preemption disabled and must not sleep. Sleeps:
+    /// process context only, not holding `cpus_read_lock()`.
     pub(crate) fn on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F)
     where
         T: Send,
@@ -360,17 +360,19 @@ impl<T> PerCpu<T> {
         self.run_on_each_cpu(f, false);
     }
 
-    /// [`PerCpu::on_each_cpu`], unless another caller is running one: then
-    /// returns `false` at once (a drain in flight serves this caller too,
-    /// as `pcpu_drain_mutex` makes it in the kernel). Sleeps.
-    pub(crate) fn try_on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F) -> bool
+    /// [`PerCpu::on_each_cpu`] for the allocator's slow path, whose caller
+    /// may hold `cpus_read_lock()`: CPU hotplug is only tried for, and
+    /// while one is in progress offline CPUs are skipped (one going down is
+    /// served by the CPU-dead callback) and a CPU half up or down may be
+    /// missed. Sleeps.
+    pub(crate) fn on_each_cpu_from_alloc<F: Fn(usize, &mut T) + Sync>(&self, f: F)
     where
         T: Send,
     {
-        self.run_on_each_cpu(f, true)
+        self.run_on_each_cpu(f, true);
     }
 
-    fn run_on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F, try_: bool) -> bool
+    fn run_on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F, alloc: bool)
     where
         T: Send,
     {
@@ -378,14 +380,15 @@ impl<T> PerCpu<T> {
             percpu: &'a PerCpu<T>,
             f: F,
         }
-        unsafe extern "C" fn off<T, F: Fn(usize, &mut T) + Sync>(arg: *mut c_void, cpu: c_uint) -> c_long {
+        unsafe extern "C" fn off<T: Send, F: Fn(usize, &mut T) + Sync>(arg: *mut c_void, cpu: c_uint) -> c_long {
             // SAFETY: As in `run`.
             let job = unsafe { &*arg.cast::<Job<'_, T, F>>() };
             let cpu = cpu as usize;
             // SAFETY: `helpers.c` calls this for a possible CPU that is not
-            // online, with CPU hotplug held off (`cpus_read_trylock()`) and
-            // under its per-CPU mutex, which every other caller of this
-            // function and the CPU-dead callback take too.
+            // online, with CPU hotplug held off (`cpus_read_lock()` or a
+            // successful `cpus_read_trylock()`) and under its per-CPU
+            // mutex, which every other caller of this function and the
+            // CPU-dead callback take too.
             match unsafe { job.percpu.with_offline_cpu(cpu, |t| (job.f)(cpu, t)) } {
                 Some(()) => 0,
                 None => EBUSY.to_errno() as c_long,
@@ -406,14 +409,10 @@ impl<T> PerCpu<T> {
         let job = Job { percpu: self, f };
         // SAFETY: `run` only uses `job` through `arg`, which lives until
         // the call returns; the call waits for every CPU.
-        let ret = unsafe { zonemm_work_on_each_cpu(run::<T, F>, off::<T, F>, (&raw const job).cast_mut().cast(), try_) };
-        if try_ && ret == EBUSY.to_errno() as c_long {
-            return false;
-        }
+        let ret = unsafe { zonemm_work_on_each_cpu(run::<T, F>, off::<T, F>, (&raw const job).cast_mut().cast(), alloc) };
         if ret != 0 {
             pr_warn!("per-CPU work failed on some CPU: {ret}\n");
         }
-        true
     }
 
     /// The sum of `f` over every online CPU's copy, each read on its CPU.
@@ -430,8 +429,9 @@ impl<T> PerCpu<T> {
     }
 
     /// Runs `f` on the copy of `cpu`, which is not online, from another
-    /// CPU; `None` if its slot was left held (a CPU cannot go down inside
-    /// a hit path, so not expected) or `cpu` is no possible CPU.
+    /// CPU, with preemption disabled (`f` must not sleep); `None` if its
+    /// slot was left held (a CPU cannot go down inside a hit path, so not
+    /// expected) or `cpu` is no possible CPU.
     ///
     /// # Safety
     ///
@@ -439,11 +439,18 @@ impl<T> PerCpu<T> {
     /// no other thread reaches its copy meanwhile: the caller is the
     /// CPU-dead callback or the offline arm of [`PerCpu::on_each_cpu`],
     /// both under `helpers.c`'s per-CPU mutex with CPU hotplug held off.
-    pub(crate) unsafe fn with_offline_cpu<R>(&self, cpu: usize, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+    pub(crate) unsafe fn with_offline_cpu<R>(&self, cpu: usize, f: impl FnOnce(&mut T) -> R) -> Option<R>
+    where
+        T: Send,
+    {
         let slot = self.slots.get(cpu)?;
         if slot.busy.get() {
             return None;
         }
+        // Preemption off as on the online arm: `f` runs under the same
+        // rules (no sleeping), and is an RCU reader as the users' lookups
+        // expect.
+        let _guard = CpuGuard::new();
         // SAFETY: Nothing runs on `cpu` and no other thread reaches its
         // slot (the caller's guarantee), so this is the only access.
         Some(f(unsafe { &mut *slot.data.get() }))

@@ -308,7 +308,7 @@ impl<'a> Cache<'a> {
     #[inline(always)]
     pub(crate) fn alloc(&self, flags: Flags) -> Result<NonNull<u8>> {
         let guard = CpuGuard::new();
-        match self.alloc_fast(&guard) {
+        match self.alloc_fast(&guard, flags.nofail) {
             Some(r) => r.inspect(|&obj| self.zero_if(obj, flags)),
             None => {
                 drop(guard);
@@ -336,11 +336,12 @@ impl<'a> Cache<'a> {
 
     /// The hit path of [`Cache::alloc`]: an object from this CPU's cache
     /// (no lock, no atomic read-modify-write), `ENOMEM` for an injected
-    /// fault, or `None` to go the slow way (an empty cache, a debug cache,
-    /// or an interrupted user holding this CPU's cache).
+    /// fault (never for a `nofail` caller: `should_failslab()` spares
+    /// `__GFP_NOFAIL`), or `None` to go the slow way (an empty cache, a
+    /// debug cache, or an interrupted user holding this CPU's cache).
     #[inline(always)]
-    pub(crate) fn alloc_fast(&self, guard: &CpuGuard) -> Option<Result<NonNull<u8>>> {
-        if crate::fault::should_fail(crate::fault::Site::Slab, self.layout.object_size) {
+    pub(crate) fn alloc_fast(&self, guard: &CpuGuard, nofail: bool) -> Option<Result<NonNull<u8>>> {
+        if !nofail && crate::fault::should_fail(crate::fault::Site::Slab, self.layout.object_size) {
             return Some(Err(ENOMEM));
         }
         if self.debugging {
@@ -401,7 +402,17 @@ impl<'a> Cache<'a> {
                 }
             }
             let node = *nid.get_or_insert_with(|| self.local_nid());
-            nid = Some(self.grow(node, flags)?);
+            nid = Some(match self.grow(node, flags) {
+                Ok(n) => n,
+                // `__GFP_NOFAIL`: the pages wait in the pool's slow path;
+                // a descriptor the kernel could not give is tried again.
+                // SAFETY: No preconditions.
+                Err(_) if flags.nofail && flags.may_sleep && unsafe { zonemm_in_task_context() } => {
+                    kernel::time::delay::fsleep(kernel::time::Delta::from_millis(10));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            });
         }
     }
 
@@ -443,7 +454,9 @@ impl<'a> Cache<'a> {
         let page_flags = Flags { mt: MigrateType::Unmovable, zero: false, ..flags }.zone(self.zone).node(nid);
         let block = self.pool.alloc_pages(self.layout.order, page_flags)?;
         // A failure with the pages taken: they must go back.
-        crate::fault::inject(crate::fault::Site::Slab, block.size())?;
+        if !flags.nofail {
+            crate::fault::inject(crate::fault::Site::Slab, block.size())?;
+        }
         let objects = self.layout.objects;
         let freelist = Freelist::new(
             KVec::from_elem(0u16, objects, gfp)?,

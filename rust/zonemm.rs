@@ -205,7 +205,7 @@ impl PoolHooks {
         unsafe extern "C" fn tick() {
             let pool = HOOKED_POOL.load_acquire() as *const buddy::Pool;
             // SAFETY: As in `dead`: live until the tick is stopped.
-            unsafe { (*pool).decay() };
+            unsafe { (*pool).decay_local() };
         }
         // INVARIANT: the caller keeps `pool` alive while we live.
         HOOKED_POOL.store_release(core::ptr::from_ref(pool) as usize);

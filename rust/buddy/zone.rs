@@ -17,10 +17,11 @@
 //! eighth of the zone, split over the node's CPUs), recomputed whenever
 //! the watermarks change. `ZONE_BELOW_HIGH` is a flag word set by an
 //! allocation that finds the zone under its high watermark and cleared by
-//! a free that gives pages back once it is above again. As the kernel's
-//! vmstat worker calls `decay_pcp_high()` every second, zonemm's tick
-//! (`helpers.c`, started at load) runs [`Zone::decay`]: a `high` raised by
-//! a burst comes down an eighth a second, and what is over it goes back.
+//! a free that gives pages back once it is above again. As each CPU's
+//! vmstat work calls `decay_pcp_high()` every second, zonemm's per-CPU
+//! tick (`helpers.c`, started at load) runs [`Zone::decay_local`]: a
+//! `high` raised by a burst comes down an eighth a second, and what is
+//! over it goes back.
 //!
 //! Lock order: a CPU's lists (the local trylock), then the zone's `lock`
 //! (as `rmqueue_bulk()` and `free_pcppages_bulk()` nest them). Nothing
@@ -585,10 +586,11 @@ impl Zone {
         self.publish(&lists);
     }
 
-    /// `decay_pcp_high()` on every CPU's lists (unless another per-CPU run
-    /// is in flight). Sleeps.
-    pub(crate) fn decay(&self) {
-        self.cpus.try_on_each_cpu(|_, c| {
+    /// `decay_pcp_high()` on this CPU's lists, as each CPU's vmstat work
+    /// runs it on its own; nothing if an interrupted user holds them. Any
+    /// context but NMI.
+    pub(crate) fn decay_local(&self) {
+        self.cpus.try_with(|c| {
             if c.pcp.high() > c.pcp.high_min() || c.pcp.count() > c.pcp.high() {
                 let mut lists = self.lock.lock();
                 c.pcp.decay(|i, o| Self::free_one(&mut lists, i, o));
@@ -615,10 +617,10 @@ impl Zone {
         self.cpus.on_each_cpu(|_, c| self.drain_cpu(&mut c.pcp));
     }
 
-    /// [`Zone::drain`] unless another per-CPU run is in flight (then
-    /// `false`, at once). Sleeps.
-    pub(crate) fn try_drain(&self) -> bool {
-        self.cpus.try_on_each_cpu(|_, c| self.drain_cpu(&mut c.pcp))
+    /// [`Zone::drain`] from the allocator's slow path (see
+    /// [`PerCpu::on_each_cpu_from_alloc`]). Sleeps.
+    pub(crate) fn drain_from_alloc(&self) {
+        self.cpus.on_each_cpu_from_alloc(|_, c| self.drain_cpu(&mut c.pcp));
     }
 
     /// The zone's `(high_min, high_max, batch)`, every CPU's

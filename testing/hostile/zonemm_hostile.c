@@ -712,8 +712,8 @@ static void *nofail_page;
 static int nofail_fn(void *data)
 {
 	nofail_page = zonemm_alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 0);
-	complete(&nofail_done);
-	return 0;
+	/* Not a plain complete(): the module may be gone once it is seen. */
+	kthread_complete_and_exit(&nofail_done, 0);
 }
 
 /*
@@ -724,7 +724,7 @@ static int nofail_fn(void *data)
 static void run_nofail(void)
 {
 	struct phase *ph = &phases[PH_NOFAIL];
-	unsigned int n = 0, cap = 1 << 16, freed = 0;
+	unsigned int n = 0, cap = 1 << 20, freed = 0;
 	struct task_struct *t;
 	void **all, *p;
 
