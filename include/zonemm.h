@@ -31,12 +31,17 @@ struct zonemm_cache;
  *       (a new slab's descriptor) is allocated in that scope too;
  *   __GFP_ZERO                            zeroed memory;
  *   __GFP_DMA, __GFP_DMA32, __GFP_MOVABLE (with __GFP_HIGHMEM for
- *       ZONE_MOVABLE), __GFP_THISNODE     as for alloc_pages();
+ *       ZONE_MOVABLE), __GFP_THISNODE     as for alloc_pages(); for
+ *       zonemm_kmalloc() and zonemm_cache_alloc() as for kmalloc():
+ *       __GFP_DMA takes the dma-kmalloc-N classes (NULL if the pool has
+ *       no ZONE_DMA pages), __GFP_DMA32 and __GFP_HIGHMEM are warned
+ *       about once and ignored;
  *   __GFP_NOFAIL                          with __GFP_DIRECT_RECLAIM, never
- *       fails: waits (a tick at a time, the lists drained before each
- *       try, some reserves allowed) until memory comes free; without it
- *       (or from atomic context) a warning, once, and it may fail, as the
- *       kernel's slow path treats it.
+ *       fails: waits (1 ms growing to 100 ms between tries, the lists
+ *       drained before each, some reserves allowed) until memory comes
+ *       free, and fault injection spares it; without it, from atomic
+ *       context, or for zones the pool has no pages in, a warning, once,
+ *       and it may fail, as the kernel's slow path treats it.
  *
  * Other bits are accepted and ignored. Every free works in any context but NMI
  * (hard and soft interrupts, under spinlocks, preemption disabled), as
