@@ -421,13 +421,16 @@ void zonemm_cpuhp_remove(void)
 
 /*
  * The once-a-second work that vmstat_update() is for the kernel's pcp
- * lists (decay_pcp_high()): one per CPU, deferrable, so an idle CPU is
- * not woken for it, each running @fn on its own CPU (a CPU that goes
- * offline has its work run elsewhere, which does that CPU's share
- * instead) and requeued by itself until stopped. Nothing here waits for
+ * lists (decay_pcp_high()): one per CPU, deferrable, so an idle CPU is not
+ * woken for it, running @fn on its own CPU and requeued there by itself.
+ * A CPUHP_AP_ONLINE_DYN state starts a CPU's work when it comes online and
+ * stops it (cancel_delayed_work_sync(), which also stops the requeue)
+ * before it goes down, as vmstat_cpu_online()/vmstat_cpu_down_prep() do,
+ * so a work is never queued on an offline CPU. Nothing here waits for
  * another CPU or takes zonemm_percpu_mutex.
  */
 static void (*zonemm_tick_fn)(void);
+static int zonemm_tick_state;
 
 struct zonemm_tick {
 	struct delayed_work work;
@@ -443,10 +446,28 @@ static void zonemm_tick_work_fn(struct work_struct *work)
 	queue_delayed_work_on(t->cpu, zonemm_wq, &t->work, round_jiffies_relative(HZ));
 }
 
-/* Starts calling @fn about once a second on every CPU, in process context. */
-void zonemm_tick_start(void (*fn)(void))
+static int zonemm_tick_online(unsigned int cpu)
+{
+	struct zonemm_tick *t = per_cpu_ptr(&zonemm_tick, cpu);
+
+	queue_delayed_work_on(cpu, zonemm_wq, &t->work, round_jiffies_relative(HZ));
+	return 0;
+}
+
+static int zonemm_tick_down_prep(unsigned int cpu)
+{
+	cancel_delayed_work_sync(&per_cpu_ptr(&zonemm_tick, cpu)->work);
+	return 0;
+}
+
+/*
+ * Starts calling @fn about once a second on every online CPU, in process
+ * context; 0 or -errno. Sleeps.
+ */
+int zonemm_tick_start(void (*fn)(void))
 {
 	unsigned int cpu;
+	int state;
 
 	zonemm_tick_fn = fn;
 	for_each_possible_cpu(cpu) {
@@ -454,17 +475,19 @@ void zonemm_tick_start(void (*fn)(void))
 
 		t->cpu = cpu;
 		INIT_DEFERRABLE_WORK(&t->work, zonemm_tick_work_fn);
-		queue_delayed_work_on(cpu, zonemm_wq, &t->work, round_jiffies_relative(HZ));
 	}
+	state = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "mm/zonemm:tick", zonemm_tick_online,
+				  zonemm_tick_down_prep);
+	if (state < 0)
+		return state;
+	zonemm_tick_state = state;
+	return 0;
 }
 
-/* Stops it; @fn does not run once this returns. Sleeps. */
+/* Stops it on every CPU; @fn does not run once this returns. Sleeps. */
 void zonemm_tick_stop(void)
 {
-	unsigned int cpu;
-
-	for_each_possible_cpu(cpu)
-		cancel_delayed_work_sync(&per_cpu_ptr(&zonemm_tick, cpu)->work);
+	cpuhp_remove_state(zonemm_tick_state);
 }
 
 /* __ratelimit() with the default interval and burst, for reports that

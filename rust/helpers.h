@@ -39,7 +39,7 @@ long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsig
 			     void *arg, bool try);
 int zonemm_cpuhp_add(int (*dead)(unsigned int cpu));
 void zonemm_cpuhp_remove(void);
-void zonemm_tick_start(void (*fn)(void));
+int zonemm_tick_start(void (*fn)(void));
 void zonemm_tick_stop(void);
 bool zonemm_report_ratelimit(void);
 unsigned int zonemm_memalloc_save(gfp_t gfp);

@@ -134,9 +134,11 @@ extern "C" {
     pub(crate) fn zonemm_cpuhp_add(dead: unsafe extern "C" fn(cpu: c_uint) -> c_int) -> c_int;
     /// Removes the callback; none runs after this returns. Sleeps.
     pub(crate) fn zonemm_cpuhp_remove();
-    /// Calls `f()` about once a second on every CPU, from a deferrable
-    /// per-CPU work (`vmstat_update()`'s place), in process context.
-    pub(crate) fn zonemm_tick_start(f: unsafe extern "C" fn());
+    /// Calls `f()` about once a second on every online CPU, from a
+    /// deferrable per-CPU work (`vmstat_update()`'s place) that CPU
+    /// hotplug starts and stops with its CPU, in process context; 0 or
+    /// `-errno`. Sleeps.
+    pub(crate) fn zonemm_tick_start(f: unsafe extern "C" fn()) -> c_int;
     /// Stops it; `f` does not run after this returns. Sleeps.
     pub(crate) fn zonemm_tick_stop();
     /// `__ratelimit()` of zonemm's reports; any context but NMI.

@@ -54,12 +54,11 @@ struct LocalFlag(UnsafeCell<bool>);
 impl LocalFlag {
     #[inline(always)]
     fn get(&self) -> bool {
-        // SAFETY: Only this slot's CPU touches the flag (the `PerCpu`
-        // invariant; or, while it is offline, the one thread
-        // `with_offline_cpu` admits, after CPU hotplug ordered the CPU's
-        // last write before it), and an interrupt on it runs to completion
-        // before the code it interrupted goes on: no access overlaps
-        // another.
+        // One user at a time: the slot's CPU (an interrupt on it runs to
+        // completion before what it interrupted goes on), or while it is
+        // offline the thread `with_offline_cpu` admits, after hotplug
+        // ordered the CPU's last write before it (`PerCpu` invariant).
+        // SAFETY: So no access overlaps another.
         unsafe { self.0.get().read_volatile() }
     }
 
@@ -98,12 +97,12 @@ mod arch {
     #[inline(always)]
     pub(super) fn get_cpu() -> usize {
         let cpu: u32;
-        // SAFETY: `__preempt_count` and `cpu_number` are this CPU's per-CPU
+        // `__preempt_count` and `cpu_number` are this CPU's per-CPU
         // variables, addressed through `%gs` as `__my_cpu_var()` does; the
-        // increment is the whole of `preempt_disable()` on x86-64 (with a
-        // memory clobber as its `barrier()`; the count never carries out
-        // of the low 32 bits), and the load is `raw_smp_processor_id()`,
-        // stable once preemption is off.
+        // increment is all of `preempt_disable()` on x86-64 (the memory
+        // clobber its `barrier()`; the count never carries out of the low
+        // 32 bits), the load `raw_smp_processor_id()`.
+        // SAFETY: So this disables preemption and reads a stable CPU id.
         unsafe {
             asm!(
                 "incl %gs:{pc}(%rip)",
@@ -384,11 +383,11 @@ impl<T> PerCpu<T> {
             // SAFETY: As in `run`.
             let job = unsafe { &*arg.cast::<Job<'_, T, F>>() };
             let cpu = cpu as usize;
-            // SAFETY: `helpers.c` calls this for a possible CPU that is not
-            // online, with CPU hotplug held off (`cpus_read_lock()` or a
-            // successful `cpus_read_trylock()`) and under its per-CPU
-            // mutex, which every other caller of this function and the
-            // CPU-dead callback take too.
+            // `helpers.c` calls this for a possible CPU that is not online,
+            // with hotplug held off (`cpus_read_lock()` or a successful
+            // trylock), under the per-CPU mutex the CPU-dead callback and
+            // every other run take too.
+            // SAFETY: So the conditions of `with_offline_cpu` hold.
             match unsafe { job.percpu.with_offline_cpu(cpu, |t| (job.f)(cpu, t)) } {
                 Some(()) => 0,
                 None => EBUSY.to_errno() as c_long,

@@ -195,10 +195,10 @@ impl PoolHooks {
     fn new(pool: &buddy::Pool) -> Result<Self> {
         unsafe extern "C" fn dead(cpu: c_uint) -> c_int {
             let pool = HOOKED_POOL.load_acquire() as *const buddy::Pool;
-            // SAFETY: Published before the callback was registered, live
-            // until it is removed (type invariant); `helpers.c` calls this
-            // once `cpu` is dead, with CPU hotplug held by the control
-            // thread, under its per-CPU mutex.
+            // The pool was published before the callback was registered
+            // and lives until it is removed (type invariant); `helpers.c`
+            // calls this once `cpu` is dead, hotplug held, under its mutex.
+            // SAFETY: So the pool is live and `cpu_dead`'s conditions hold.
             unsafe { (*pool).cpu_dead(cpu as usize) };
             0
         }
@@ -212,7 +212,12 @@ impl PoolHooks {
         // SAFETY: `dead` may run from now on, and its pool is published.
         kernel::error::to_result(unsafe { helpers::zonemm_cpuhp_add(dead) })?;
         // SAFETY: As above, for `tick`; stopped in `drop`.
-        unsafe { helpers::zonemm_tick_start(tick) };
+        if let Err(e) = kernel::error::to_result(unsafe { helpers::zonemm_tick_start(tick) }) {
+            // SAFETY: Registered just above.
+            unsafe { helpers::zonemm_cpuhp_remove() };
+            HOOKED_POOL.store_release(0);
+            return Err(e);
+        }
         Ok(Self)
     }
 }
