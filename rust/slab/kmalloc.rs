@@ -236,6 +236,12 @@ pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
         return;
     }
     drop(guard);
+    kfree_large(pool, ptr);
+}
+
+/// [`kfree`] of a large block, out of the slab objects' hit path.
+#[inline(never)]
+fn kfree_large(pool: &Pool, ptr: NonNull<u8>) {
     free_block(pool, ptr);
 }
 
