@@ -117,13 +117,12 @@ impl<'a> Kmalloc<'a> {
     #[inline(never)]
     #[track_caller]
     fn kmalloc_zone(&self, size: usize, flags: Flags) -> Result<NonNull<u8>> {
-        let caches = if flags.highest == ZoneType::Dma {
-            &self.dma
+        let (caches, flags) = if flags.highest == ZoneType::Dma {
+            (&self.dma, flags)
         } else {
             super::warn_slab_zone();
-            &self.caches
+            (&self.caches, flags.zone(ZoneType::Normal))
         };
-        let flags = flags.zone(if flags.highest == ZoneType::Dma { ZoneType::Dma } else { ZoneType::Normal });
         match kmalloc_index(size).and_then(|i| caches.get(i)) {
             Some(c) => c.alloc(flags),
             None => self.kmalloc_large(size, flags),

@@ -38,6 +38,8 @@
 #include <linux/interrupt.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/sizes.h>
+#include <asm/io.h>
 #include <linux/module.h>
 #include <linux/random.h>
 #include <linux/slab.h>
@@ -742,6 +744,18 @@ static void run_nofail(void)
 	EXPECT(ph, n > 0 && n < cap, "took the pool: %u pages", n);
 	EXPECT(ph, !zonemm_alloc_pages(GFP_ATOMIC | __GFP_NOFAIL, 0),
 	       "an atomic __GFP_NOFAIL allocation on an empty pool fails");
+	/* kmalloc's zone modifiers: __GFP_DMA32 is dropped (an ordinary
+	 * class), __GFP_DMA takes a DMA class, which needs ZONE_DMA pages. */
+	zonemm_free_pages(all[--n]);
+	p = zonemm_kmalloc(64, GFP_KERNEL | __GFP_DMA32);
+	EXPECT(ph, p, "kmalloc with __GFP_DMA32 works as without it");
+	zonemm_kfree(p);
+	p = zonemm_kmalloc(64, GFP_KERNEL | __GFP_DMA);
+	EXPECT(ph, !p || virt_to_phys(p) < SZ_16M, "kmalloc with __GFP_DMA: NULL or below 16 MiB");
+	zonemm_kfree(p);
+	all[n++] = zonemm_alloc_pages(GFP_ATOMIC | __GFP_NOWARN, 0);
+	if (!all[n - 1])
+		n--;
 	t = kthread_run(nofail_fn, NULL, "hostile-nofail");
 	if (EXPECT(ph, !IS_ERR(t), "the waiter")) {
 		msleep(100);
