@@ -157,49 +157,101 @@ void zonemm_kfree(const void *ptr);
 #define ZONEMM_REGION_ZERO	0x1
 #define ZONEMM_REGION_MERGEABLE	0x2
 #define ZONEMM_REGION_HUGE	0x4
-#define ZONEMM_REGION_NO_GUARD	0x8
 
 /**
- * zonemm_region_alloc() - allocate a virtually contiguous region
+ * zonemm_region_alloc() - allocate a region
  * @size: bytes (rounded up to pages)
- * @flags: ZONEMM_REGION_*
+ * @flags: ZONEMM_REGION_*; any other bit is -EINVAL
  *
- * A mergeable region must be read and written with zonemm_region_read()
- * and zonemm_region_write() only: the merger may share its pages, and its
- * address may change (zonemm_region_addr() gives the current one).
+ * Without ZONEMM_REGION_MERGEABLE the region is mapped virtually
+ * contiguous, as vmalloc() maps, with an unmapped guard page after it; its
+ * address (zonemm_region_addr()) is valid, and means the same pages, from
+ * this call until zonemm_region_free(). A mergeable region has no address,
+ * as a zsmalloc object has none: its pages are reached only through
+ * zonemm_region_read(), zonemm_region_write() and zonemm_region_map(), so
+ * that the merger can share them; no writable mapping of a shared page
+ * ever exists. A mergeable region cannot be ZONEMM_REGION_HUGE.
+ *
+ * There is no flag for a region without a guard page: vmap(), the mapping
+ * call exported to modules, always adds one, and vm_map_ram() (the one
+ * that does not) packs several users' mappings into one block, where an
+ * overrun reaches another user's memory.
  *
  * Context: Process context; sleeps.
- * Return: a handle (> 0), or a negative errno.
+ * Return: a handle (> 0, never reused), or a negative errno.
  */
 s64 zonemm_region_alloc(size_t size, unsigned int flags);
 
 /**
- * zonemm_region_addr() - the region's current address
+ * zonemm_region_addr() - a mapped region's address
  * @handle: from zonemm_region_alloc()
  *
- * Return: the address, or NULL if there is no such region.
+ * Context: Process or softirq context.
+ * Return: the address (fixed until the region is freed), or NULL for a
+ * mergeable region or no region.
  */
 void *zonemm_region_addr(s64 handle);
 
 /**
  * zonemm_region_read() - copy @len bytes at @off of the region to @buf
- * Context: Process context; sleeps.
+ * Context: Process context; may sleep.
  * Return: 0, or -EINVAL (no such region, out of bounds).
  */
 int zonemm_region_read(s64 handle, size_t off, void *buf, size_t len);
 
 /**
  * zonemm_region_write() - copy @len bytes from @buf to @off of the region
- * (breaking any page sharing first)
- * Context: Process context; sleeps.
- * Return: 0, -EINVAL (no such region, out of bounds) or -ENOMEM.
+ * (copying any shared page first)
+ * Context: Process context; may sleep.
+ * Return: 0, -EINVAL (no such region, out of bounds) or -ENOMEM (a shared
+ * page could not be copied; the pages before it are written).
  */
 int zonemm_region_write(s64 handle, size_t off, const void *buf, size_t len);
 
+#define ZONEMM_MAP_WRITE	0x1
+
+/* Filled by zonemm_region_map(); opaque. */
+struct zonemm_region_map {
+	u64 opaque[6];
+};
+
 /**
- * zonemm_region_free() - free a region (lazily, as vfree())
+ * zonemm_region_map() - map one page of a region
+ * @handle: from zonemm_region_alloc()
+ * @index: the page, below the region's page count
+ * @flags: 0 to read, ZONEMM_MAP_WRITE to read and write
+ * @map: filled here; pass it to zonemm_region_unmap()
+ *
+ * The returned pointer gives PAGE_SIZE bytes of the page, valid until
+ * zonemm_region_unmap(@map), even if the region is freed meanwhile (its
+ * pages are then freed at the unmap). Mapping a shared page for writing
+ * copies it first: the write reaches this region only. A read mapping of
+ * a shared page must not be written through. Keep mappings short: the
+ * merger passes over a page mapped for writing, and does not replace a
+ * page that is mapped at all.
+ *
+ * Context: Process context; may sleep (the copy).
+ * Return: the page's address, or NULL (no such region or page, bad
+ * @flags, or no memory for the copy); @map must be unmapped either way.
+ */
+void *zonemm_region_map(s64 handle, size_t index, unsigned int flags,
+			struct zonemm_region_map *map);
+
+/**
+ * zonemm_region_unmap() - end a mapping from zonemm_region_map()
+ * Context: Process context; may sleep.
+ */
+void zonemm_region_unmap(struct zonemm_region_map *map);
+
+/**
+ * zonemm_region_free() - free a region, as vfree() does
+ *
+ * The pages go back at once (or, for a mapped region of up to 1 MiB, its
+ * mapping with its pages is kept for the next region of its size); a
+ * page mapped with zonemm_region_map() goes back at its unmap.
+ *
  * Context: Process context; sleeps.
- * Return: 0 or -EINVAL.
+ * Return: 0 or -EINVAL (no such region).
  */
 int zonemm_region_free(s64 handle);
 

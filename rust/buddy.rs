@@ -342,6 +342,13 @@ impl Pool {
         self.zones().map(|z| z.free_pages() + z.pcp_pages()).sum()
     }
 
+    /// Whether some zone is below its high watermark, kswapd's target
+    /// (`pgdat_balanced()` false): memory kept for reuse should go back
+    /// rather than be kept. Any context.
+    pub(crate) fn pressure(&self) -> bool {
+        self.zones().any(|z| z.managed() > 0 && z.free_pages() < z.watermarks().high)
+    }
+
     /// `drain_all_pages()`: every per-CPU list back to its zone. Sleeps.
     pub(crate) fn drain(&self) {
         for zone in self.zones() {

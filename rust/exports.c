@@ -22,4 +22,6 @@ EXPORT_SYMBOL_GPL(zonemm_region_alloc);
 EXPORT_SYMBOL_GPL(zonemm_region_addr);
 EXPORT_SYMBOL_GPL(zonemm_region_read);
 EXPORT_SYMBOL_GPL(zonemm_region_write);
+EXPORT_SYMBOL_GPL(zonemm_region_map);
+EXPORT_SYMBOL_GPL(zonemm_region_unmap);
 EXPORT_SYMBOL_GPL(zonemm_region_free);

@@ -27,7 +27,10 @@ use crate::{
     once::OnceWord,
     percpu::CpuGuard,
     pfn::Order,
-    region::RegionFlags,
+    region::{
+        PageMap,
+        RegionFlags, //
+    },
     slab::{
         kmalloc::{
             free_block,
@@ -404,16 +407,37 @@ pub(crate) extern "C" fn zonemm_kfree(ptr: *const c_void) {
     }
 }
 
+/// `ZONEMM_REGION_*` and `ZONEMM_MAP_WRITE` of `include/zonemm.h`.
+const REGION_ZERO: c_uint = 0x1;
+const REGION_MERGEABLE: c_uint = 0x2;
+const REGION_HUGE: c_uint = 0x4;
+const MAP_WRITE: c_uint = 0x1;
+
+/// `struct zonemm_region_map` of `include/zonemm.h`: room for the mapping
+/// guard, opaque to C.
+#[repr(C)]
+pub(crate) struct RegionMapC {
+    opaque: [u64; 6],
+}
+
 /// `zonemm_region_alloc()`: see `include/zonemm.h`.
 #[no_mangle]
 pub(crate) extern "C" fn zonemm_region_alloc(size: usize, flags: c_uint) -> i64 {
     let Some(api) = api() else { return EINVAL.to_errno() as i64 };
+    const KNOWN: c_uint = REGION_ZERO | REGION_MERGEABLE | REGION_HUGE;
+    if flags & !KNOWN != 0 {
+        pr_warn!("zonemm_region_alloc: unknown flags {:#x} (no_guard is gone: see zonemm.h)\n", flags & !KNOWN);
+        return EINVAL.to_errno() as i64;
+    }
     let flags = RegionFlags {
-        zero: flags & 1 != 0,
-        mergeable: flags & 2 != 0,
-        huge: flags & 4 != 0,
-        no_guard: flags & 8 != 0,
+        zero: flags & REGION_ZERO != 0,
+        mergeable: flags & REGION_MERGEABLE != 0,
+        huge: flags & REGION_HUGE != 0,
     };
+    if flags.mergeable && flags.huge {
+        pr_warn!("zonemm_region_alloc: a mergeable region is never huge\n");
+        return EINVAL.to_errno() as i64;
+    }
     match api.state.regions.alloc_id(size, flags) {
         Ok(id) => id as i64,
         Err(e) => e.to_errno() as i64,
@@ -473,4 +497,53 @@ pub(crate) extern "C" fn zonemm_region_free(handle: i64) -> c_int {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
+}
+
+/// What `struct zonemm_region_map` holds: the Rust mapping guard.
+type MapSlot = Option<PageMap<'static>>;
+
+const _: () = assert!(size_of::<MapSlot>() <= size_of::<RegionMapC>());
+const _: () = assert!(align_of::<MapSlot>() <= align_of::<RegionMapC>());
+
+/// `zonemm_region_map()`: see `include/zonemm.h`.
+///
+/// # Safety
+///
+/// `map` must be valid for writes of a `struct zonemm_region_map`, and not
+/// hold a live mapping.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn zonemm_region_map(
+    handle: i64,
+    index: usize,
+    flags: c_uint,
+    map: *mut RegionMapC,
+) -> *mut c_void {
+    let Some(api) = api() else { return core::ptr::null_mut() };
+    if map.is_null() || flags & !MAP_WRITE != 0 {
+        return core::ptr::null_mut();
+    }
+    let slot = map.cast::<MapSlot>();
+    let mapped = api.state.regions.map(handle as u64, index, flags & MAP_WRITE != 0);
+    let ptr = mapped.as_ref().map_or(core::ptr::null_mut(), |m| m.as_ptr().cast());
+    // SAFETY: `map` has room and alignment for a `MapSlot` (checked at
+    // build time) and, by the caller's guarantee, holds nothing live.
+    unsafe { slot.write(mapped.ok()) };
+    ptr
+}
+
+/// `zonemm_region_unmap()`: see `include/zonemm.h`.
+///
+/// # Safety
+///
+/// `map` must have been filled by `zonemm_region_map()` and not unmapped
+/// since.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn zonemm_region_unmap(map: *mut RegionMapC) {
+    if map.is_null() {
+        return;
+    }
+    // SAFETY: By the caller's guarantee `map` holds a `MapSlot` written by
+    // `zonemm_region_map()`; taking it leaves `None` behind, so a second
+    // unmap does nothing.
+    drop(unsafe { (*map.cast::<MapSlot>()).take() });
 }

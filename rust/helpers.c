@@ -216,16 +216,6 @@ void *zonemm_vmap(struct page **pages, unsigned int count)
 	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
 }
 
-void *zonemm_vm_map_ram(struct page **pages, unsigned int count)
-{
-	return vm_map_ram(pages, count, NUMA_NO_NODE);
-}
-
-void zonemm_vm_unmap_ram(const void *addr, unsigned int count)
-{
-	vm_unmap_ram(addr, count);
-}
-
 void zonemm_vunmap(const void *addr)
 {
 	vunmap(addr);
@@ -258,9 +248,21 @@ bool zonemm_kthread_should_stop(void)
 	return kthread_should_stop();
 }
 
-void zonemm_msleep_interruptible(unsigned int msecs)
+/*
+ * The scanner's sleep between batches: as ksm_scan_thread() waits, cut
+ * short by zonemm_wake_up_process() when a knob changes.
+ */
+void zonemm_sleep_wakeable(unsigned int msecs)
 {
-	msleep_interruptible(msecs);
+	if (msecs)
+		schedule_timeout_interruptible(msecs_to_jiffies(msecs));
+	else
+		cond_resched();
+}
+
+void zonemm_wake_up_process(struct task_struct *t)
+{
+	wake_up_process(t);
 }
 
 u64 zonemm_ktime_ns(void)

@@ -45,8 +45,6 @@ bool zonemm_report_ratelimit(void);
 unsigned int zonemm_memalloc_save(gfp_t gfp);
 void zonemm_memalloc_restore(unsigned int flags);
 void *zonemm_vmap(struct page **pages, unsigned int count);
-void *zonemm_vm_map_ram(struct page **pages, unsigned int count);
-void zonemm_vm_unmap_ram(const void *addr, unsigned int count);
 void zonemm_vunmap(const void *addr);
 unsigned long zonemm_vmalloc_to_pfn(const void *addr);
 struct task_struct;
@@ -54,7 +52,8 @@ struct task_struct *zonemm_kthread_run(int (*fn)(void *arg), void *arg,
 				       const char *name);
 void zonemm_kthread_stop(struct task_struct *t);
 bool zonemm_kthread_should_stop(void);
-void zonemm_msleep_interruptible(unsigned int msecs);
+void zonemm_sleep_wakeable(unsigned int msecs);
+void zonemm_wake_up_process(struct task_struct *t);
 u64 zonemm_ktime_ns(void);
 
 #endif /* ZONEMM_HELPERS_H */

@@ -67,11 +67,6 @@ extern "C" {
     /// `vmap(pages, count, VM_MAP, PAGE_KERNEL)`, with its guard page;
     /// null on failure. Sleeps.
     pub(crate) fn zonemm_vmap(pages: *mut *mut bindings::page, count: c_uint) -> *mut c_void;
-    /// `vm_map_ram(pages, count, NUMA_NO_NODE)`: no guard page; null on
-    /// failure. Sleeps.
-    pub(crate) fn zonemm_vm_map_ram(pages: *mut *mut bindings::page, count: c_uint) -> *mut c_void;
-    /// `vm_unmap_ram()`. Sleeps.
-    pub(crate) fn zonemm_vm_unmap_ram(addr: *const c_void, count: c_uint);
     /// `vunmap()`. Sleeps.
     pub(crate) fn zonemm_vunmap(addr: *const c_void);
     /// `page_to_pfn(vmalloc_to_page(addr))`, or `c_ulong::MAX` if unmapped.
@@ -86,8 +81,11 @@ extern "C" {
     pub(crate) fn zonemm_kthread_stop(t: *mut bindings::task_struct);
     /// `kthread_should_stop()`.
     pub(crate) fn zonemm_kthread_should_stop() -> bool;
-    /// `msleep_interruptible()`.
-    pub(crate) fn zonemm_msleep_interruptible(msecs: c_uint);
+    /// `schedule_timeout_interruptible()`: ends early on
+    /// [`zonemm_wake_up_process`].
+    pub(crate) fn zonemm_sleep_wakeable(msecs: c_uint);
+    /// `wake_up_process()`.
+    pub(crate) fn zonemm_wake_up_process(t: *mut bindings::task_struct);
     /// `ktime_get_ns()`.
     pub(crate) fn zonemm_ktime_ns() -> u64;
     /// `PAGE_OFFSET`: where the direct map starts.

@@ -3,19 +3,27 @@
 //! The merge layer: a KSM-style same-page merger over mergeable regions.
 //!
 //! Mirrors `mm/ksm.c` (see its `DOC: Overview`): a scanner thread (ksmd)
-//! wakes every `sleep_millisecs`, visits `pages_to_scan` pages of the
-//! mergeable regions round robin (`ksm_do_scan()`), and hands each to the
-//! core's `cmp_and_merge_page()`. The stable tree (shared pages, chains
-//! of duplicates past `max_page_sharing`) and the unstable tree (this
-//! pass's candidates, emptied after every full pass) are keyed by a
-//! content hash, every match confirmed by comparing the pages; a page's
-//! last hash is its `rmap_item->oldchecksum`. A merged duplicate goes back
-//! to the buddy pool; the region is remapped over the shared page. A write
-//! through the region calls copies a shared page first. `run=2` unmerges
-//! everything (`unmerge_and_remove_all_rmap_items()`).
+//! wakes every `sleep_millisecs` (or at once when a knob changes), visits
+//! `pages_to_scan` pages of the mergeable regions round robin, regions by
+//! identity (`ksm_do_scan()` over the `mm_slot` list), and hands each to
+//! the core's `cmp_and_merge_page()`, which decides in `mm/ksm.c`'s order:
+//! volatility, the zero page, the stable tree, the unstable tree.
 //!
-//! Lock order: the merger's state mutex, then the regions mutex (taken by
-//! `Regions::with_merge_access`). Both are mutexes: scanning sleeps.
+//! The stable tree (shared pages, chains of duplicates past
+//! `max_page_sharing`) and the unstable tree (this pass's candidates,
+//! emptied after every full pass) are keyed by the page's xxh64, as
+//! `calc_checksum()` hashes it, every match confirmed by comparing pages.
+//! A page's "checksum" for volatility is its write generation: every
+//! write goes through a write mapping, which bumps it, so a page that was
+//! written since its last scan is known exactly, without hashing it.
+//!
+//! Each page is worked on under its region's own mutex only (see
+//! `region/merged.rs`): region calls never wait for a batch. A stable node
+//! whose page nobody maps any more is dropped when the scanner meets it
+//! and after every pass; everything else the merger keeps per page lives
+//! in the region and goes with it; `run=2` empties the trees.
+//!
+//! Lock order: the merger's state mutex, then a region's pages mutex.
 
 use core::ptr::NonNull;
 
@@ -39,39 +47,42 @@ use crate::{
     helpers::*,
     ksm::{
         cmp_and_merge_page,
-        page_hash,
         Counters,
         Item,
         Knobs,
         Mm,
         Page, //
     },
-    pfn::PAGE_SIZE,
+    pfn::{
+        Order,
+        PAGE_SIZE, //
+    },
     region::{
-        MergeAccess,
+        Region,
         Regions,
-        SharedPage, //
+        SharedPage,
+        SharedRef, //
     },
 };
 
-/// Bytes of the merger's metadata per mergeable page: its old-checksum
-/// node (the part of `struct ksm_rmap_item` zonemm keeps).
-const RMAP_ITEM_SIZE: usize =
-    core::mem::size_of::<Item>() + core::mem::size_of::<u64>() + core::mem::size_of::<bindings::rb_node>();
+/// Bytes of the merger's metadata per scanned page: what `struct
+/// ksm_rmap_item` holds that zonemm keeps in the region's page slot (the
+/// write generation last seen).
+const RMAP_ITEM_SIZE: usize = core::mem::size_of::<Option<u32>>();
 
 type Shared<'a> = Arc<SharedPage<'a>>;
 
 /// The trees and the scan position, under the merger's mutex.
 struct MergeState<'a> {
+    /// The next page to scan.
     cursor: Option<Item>,
     /// hash -> chains -> duplicates (`ksm_stable_node` chains and dups).
     stable: RBTree<u64, KVec<KVec<Shared<'a>>>>,
     /// hash -> candidate pages of this pass.
     unstable: RBTree<u64, KVec<Item>>,
     unstable_len: usize,
-    /// Each page's hash at its last scan.
-    old: RBTree<Item, u64>,
-    zero: Option<Shared<'a>>,
+    /// The zero page (`use_zero_pages`), pinned while the merger has it.
+    zero: Option<SharedRef<'a>>,
 }
 
 /// The knobs of `/sys/kernel/mm/ksm/`.
@@ -93,79 +104,95 @@ pub(crate) struct Merger<'r, 'a> {
     thread: Pin<KBox<Mutex<Option<NonNull<bindings::task_struct>>>>>,
 }
 
-// SAFETY: The thread pointer is only used to stop the thread, under its
-// mutex; everything else is `Sync`.
+// SAFETY: The thread pointer is only used to wake and stop the thread,
+// under its mutex; everything else is `Sync`.
 unsafe impl Send for Merger<'_, '_> {}
 
 // SAFETY: As above.
 unsafe impl Sync for Merger<'_, '_> {}
 
 /// What the core's decisions work on: the trees, and the regions' pages.
-struct Ctx<'s, 'r, 'g, 'a> {
+/// `cur` is the region being scanned, held for the batch.
+struct Ctx<'s, 'r, 'a> {
     st: &'s mut MergeState<'a>,
-    acc: &'s mut MergeAccess<'g, 'a>,
     regions: &'r Regions<'a>,
+    cur: &'s Arc<Region<'a>>,
 }
 
-impl<'a> Mm for Ctx<'_, '_, '_, 'a> {
+impl<'a> Ctx<'_, '_, 'a> {
+    /// Runs `f` on the region of `item`, held.
+    fn with<R>(&self, item: Item, f: impl FnOnce(&Region<'a>) -> R) -> Option<R> {
+        if item.region == self.cur.id() {
+            return Some(f(self.cur));
+        }
+        self.regions.get(item.region).map(|r| f(&r))
+    }
+}
+
+impl<'a> Mm for Ctx<'_, '_, 'a> {
     type Shared = Shared<'a>;
 
     fn page(&self, item: Item) -> Page<Shared<'a>> {
-        match self.acc.shared(item) {
+        match self.with(item, |r| r.shared_page(item.index)).flatten() {
             None => Page::Gone,
             Some(None) => Page::Private,
-            Some(Some(s)) => Page::Shared(s.clone()),
+            Some(Some(s)) => Page::Shared(s),
         }
     }
 
-    fn hash(&self, item: Item) -> u64 {
-        self.acc.content(item).map_or(0, page_hash)
+    fn volatile(&mut self, item: Item) -> bool {
+        self.with(item, |r| {
+            let mut first = false;
+            let v = r.volatile(item.index, &mut first);
+            if first {
+                r.note_rmap_item();
+            }
+            v
+        })
+        .unwrap_or(true)
+    }
+
+    fn hash(&self, item: Item) -> Option<u64> {
+        self.with(item, |r| r.hash(item.index)).flatten()
     }
 
     fn is_zero(&self, item: Item) -> bool {
-        self.acc.content(item).is_some_and(|c| c.iter().all(|&b| b == 0))
+        self.with(item, |r| r.is_zero(item.index)).unwrap_or(false)
     }
 
     fn same(&self, a: Item, b: Item) -> bool {
-        matches!((self.acc.content(a), self.acc.content(b)), (Some(x), Some(y)) if x == y)
+        let (Some(ra), Some(rb)) = (self.regions.get(a.region), self.regions.get(b.region)) else {
+            return false;
+        };
+        Region::same(&ra, a.index, &rb, b.index)
     }
 
     fn same_as(&self, a: Item, s: &Shared<'a>) -> bool {
-        self.acc.content(a).is_some_and(|c| c == s.content())
+        self.with(a, |r| r.same_as(a.index, s)).unwrap_or(false)
     }
 
     fn sharers(&self, s: &Shared<'a>) -> usize {
-        s.sharers()
+        s.mapped()
+    }
+
+    fn stale(&self, s: &Shared<'a>) -> bool {
+        s.is_stale()
     }
 
     fn share(&mut self, item: Item) -> Option<Shared<'a>> {
-        self.acc.share(item)
+        self.with(item, |r| r.share(item.index)).flatten()
     }
 
     fn merge(&mut self, item: Item, s: &Shared<'a>) -> bool {
-        self.acc.merge(item, s)
+        self.with(item, |r| r.merge(item.index, s)).unwrap_or(false)
     }
 
     fn zero_page(&mut self) -> Option<Shared<'a>> {
         if self.st.zero.is_none() {
-            self.st.zero = self.regions.zero_page().ok();
+            let block = self.regions.pool().alloc_pages(Order::ZERO, crate::buddy::Flags::KERNEL.zeroed()).ok()?;
+            self.st.zero = SharedPage::new_pinned(block).ok();
         }
-        self.st.zero.clone()
-    }
-
-    fn old_hash(&self, item: Item) -> Option<u64> {
-        self.st.old.get(&item).copied()
-    }
-
-    fn set_old_hash(&mut self, item: Item, hash: u64) {
-        if crate::fault::should_fail(crate::fault::Site::Merge, 64) {
-            return;
-        }
-        if let Some(h) = self.st.old.get_mut(&item) {
-            *h = hash;
-        } else if self.st.old.try_create_and_insert(item, hash, GFP_KERNEL).is_err() {
-            // Without memory the page just stays volatile a while longer.
-        }
+        self.st.zero.as_ref().map(|z| z.page().clone())
     }
 
     fn stable_find(&self, hash: u64, f: &mut dyn FnMut(&Shared<'a>) -> bool) -> Option<Shared<'a>> {
@@ -175,7 +202,7 @@ impl<'a> Mm for Ctx<'_, '_, '_, 'a> {
     fn stable_insert(&mut self, hash: u64, s: Shared<'a>, sibling: Option<&Shared<'a>>) {
         if crate::fault::should_fail(crate::fault::Site::Merge, 64) {
             // As if the node could not be allocated: the page stays shared,
-            // untracked, and is unmerged when its users write or go.
+            // untracked, and is unshared when its users write or go.
             return;
         }
         if self.st.stable.get(&hash).is_none() && self.st.stable.try_create_and_insert(hash, KVec::new(), GFP_KERNEL).is_err() {
@@ -192,6 +219,17 @@ impl<'a> Mm for Ctx<'_, '_, '_, 'a> {
         };
         if !pushed {
             pr_warn!("merge: no memory for a stable node; the page stays shared untracked\n");
+        }
+    }
+
+    fn stable_remove(&mut self, hash: u64, s: &Shared<'a>) {
+        let Some(chains) = self.st.stable.get_mut(&hash) else { return };
+        for chain in chains.iter_mut() {
+            chain.retain(|d| !Arc::ptr_eq(d, s));
+        }
+        chains.retain(|c| !c.is_empty());
+        if chains.is_empty() {
+            self.st.stable.remove(&hash);
         }
     }
 
@@ -232,7 +270,6 @@ impl<'r, 'a> Merger<'r, 'a> {
             stable: RBTree::new(),
             unstable: RBTree::new(),
             unstable_len: 0,
-            old: RBTree::new(),
             zero: None,
         };
         Ok(Self {
@@ -258,59 +295,98 @@ impl<'r, 'a> Merger<'r, 'a> {
         }
     }
 
+    /// The page after `at` (`scan_get_next_rmap_item()`): the next page of
+    /// its region, else the first of the next mergeable region, else the
+    /// first of the first (a new pass: `wrapped`). The region comes held.
+    fn next_item(&self, at: Option<Item>, held: Option<&Arc<Region<'a>>>) -> Option<(Arc<Region<'a>>, Item, bool)> {
+        if let Some(at) = at {
+            let region = match held {
+                Some(r) if r.id() == at.region => Some(r.clone()),
+                _ => self.regions.get(at.region),
+            };
+            if let Some(r) = region.filter(|r| at.index + 1 < r.nr_pages()) {
+                let item = Item { region: r.id(), index: at.index + 1 };
+                return Some((r, item, false));
+            }
+            if let Some(r) = self.regions.next_mergeable(Some(at.region)) {
+                let item = Item { region: r.id(), index: 0 };
+                return Some((r, item, false));
+            }
+        }
+        let r = self.regions.next_mergeable(None)?;
+        let item = Item { region: r.id(), index: 0 };
+        Some((r, item, at.is_some()))
+    }
+
     /// `ksm_do_scan()`: scans up to `n` pages. Sleeps.
     pub(crate) fn scan(&self, n: usize) {
         let knobs = self.knobs();
         let mut st = self.state.lock();
-        self.regions.with_merge_access(|acc| {
-            for _ in 0..n {
-                let Some((item, wrapped)) = acc.next_item(st.cursor) else {
-                    st.cursor = None;
-                    break;
-                };
-                if wrapped {
-                    Self::end_of_pass(&mut st);
-                    self.full_scans.add(1, Relaxed);
-                }
-                st.cursor = Some(item);
-                let mut ctx = Ctx { st: &mut st, acc: &mut *acc, regions: self.regions };
-                cmp_and_merge_page(&mut ctx, item, &knobs);
-                self.pages_scanned.add(1, Relaxed);
+        let mut held: Option<Arc<Region<'a>>> = None;
+        for _ in 0..n {
+            let Some((region, item, wrapped)) = self.next_item(st.cursor, held.as_ref()) else {
+                // No mergeable region left: nothing in the trees can be
+                // used again.
+                st.cursor = None;
+                Self::end_of_pass(&mut st);
+                break;
+            };
+            if wrapped {
+                Self::end_of_pass(&mut st);
+                self.full_scans.add(1, Relaxed);
             }
-        });
+            st.cursor = Some(item);
+            let mut ctx = Ctx { st: &mut st, regions: self.regions, cur: &region };
+            cmp_and_merge_page(&mut ctx, item, &knobs);
+            self.pages_scanned.add(1, Relaxed);
+            held = Some(region);
+        }
+        // The region goes back before the scanner sleeps: a region freed
+        // meanwhile gives its pages back at once.
+        drop(held);
     }
 
-    /// After a full pass: the unstable tree starts again, and shared pages
-    /// nobody maps any more go (`remove_stable_node()` of stale nodes).
+    /// After a full pass: the unstable tree starts again, and stable nodes
+    /// whose page is gone are dropped (`remove_node_from_stable_tree()`).
     fn end_of_pass(st: &mut MergeState<'a>) {
         st.unstable = RBTree::new();
         st.unstable_len = 0;
-        for chains in st.stable.values_mut() {
+        Self::prune(st);
+    }
+
+    /// Drops every stale stable node.
+    fn prune(st: &mut MergeState<'a>) {
+        let mut empty = KVec::new();
+        for (&hash, chains) in st.stable.iter_mut() {
             for chain in chains.iter_mut() {
-                chain.retain(|d| d.sharers() > 0);
+                chain.retain(|d| !d.is_stale());
             }
             chains.retain(|c| !c.is_empty());
+            if chains.is_empty() && empty.push(hash, GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+        for hash in empty.iter() {
+            st.stable.remove(hash);
         }
     }
 
     /// `run=2`: every mergeable page private again, the trees emptied.
+    /// Sleeps.
     pub(crate) fn unmerge_all(&self) -> Result {
         let mut st = self.state.lock();
         let mut result = Ok(());
-        self.regions.with_merge_access(|acc| {
-            let mut at = None;
-            while let Some((item, wrapped)) = acc.next_item(at) {
-                if wrapped {
-                    break;
-                }
-                if matches!(acc.shared(item), Some(Some(_))) {
-                    if let Err(e) = acc.unshare(item) {
+        let mut at = None;
+        while let Some(r) = self.regions.next_mergeable(at) {
+            for i in 0..r.nr_pages() {
+                if matches!(r.shared_page(i), Some(Some(_))) {
+                    if let Err(e) = r.unshare(i, self.regions.pool()) {
                         result = Err(e);
                     }
                 }
-                at = Some(item);
             }
-        });
+            at = Some(r.id());
+        }
         st.stable = RBTree::new();
         st.unstable = RBTree::new();
         st.unstable_len = 0;
@@ -319,7 +395,8 @@ impl<'r, 'a> Merger<'r, 'a> {
         result
     }
 
-    /// The counters of `/sys/kernel/mm/ksm/`.
+    /// The counters of `/sys/kernel/mm/ksm/`, and the chain and
+    /// duplicate counts.
     pub(crate) fn counters(&self) -> (Counters, usize, usize) {
         let st = self.state.lock();
         let mut c = Counters { pages_unshared: st.unstable_len, ..Counters::default() };
@@ -330,22 +407,22 @@ impl<'r, 'a> Merger<'r, 'a> {
                     chains += 1;
                     dups += chain.len();
                 }
-                for d in chain.iter().filter(|d| d.sharers() > 0) {
+                for d in chain.iter().filter(|d| d.mapped() > 0) {
                     c.pages_shared += 1;
-                    c.pages_sharing += d.sharers() - 1;
+                    c.pages_sharing += d.mapped() - 1;
                 }
             }
         }
-        c.zero_pages = st.zero.as_ref().map_or(0, |z| z.sharers());
+        c.zero_pages = st.zero.as_ref().map_or(0, |z| z.page().mapped());
         drop(st);
-        c.rmap_items = self.regions.with_merge_access(|acc| acc.nr_items());
+        c.rmap_items = self.regions.rmap_items();
         (c, chains, dups)
     }
 
-    /// The scanner's loop (ksmd).
+    /// The scanner's loop (`ksm_scan_thread()`).
     unsafe extern "C" fn ksmd(arg: *mut c_void) -> c_int {
-        // SAFETY: `arg` is the `&'static Merger` `start` passed; it is
-        // stopped (and this returns) before the merger goes.
+        // SAFETY: `arg` is the `&Merger` `start` passed; it is stopped (and
+        // this returns) before the merger goes.
         let this = unsafe { &*arg.cast::<Merger<'static, 'static>>() };
         // SAFETY: No preconditions.
         while !unsafe { zonemm_kthread_should_stop() } {
@@ -353,12 +430,23 @@ impl<'r, 'a> Merger<'r, 'a> {
                 this.scan(this.settings.pages_to_scan.load(Relaxed));
                 this.settings.sleep_millisecs.load(Relaxed)
             } else {
-                100
+                1000
             };
-            // SAFETY: No preconditions; kthread_stop() wakes it.
-            unsafe { zonemm_msleep_interruptible(ms) };
+            // SAFETY: No preconditions; a knob change or kthread_stop()
+            // wakes it. 0 only yields, as ksmd does not sleep then.
+            unsafe { zonemm_sleep_wakeable(ms) };
         }
         0
+    }
+
+    /// Wakes the scanner, so that a changed knob takes effect now (as
+    /// `wake_up_interruptible(&ksm_thread_wait)`).
+    fn wake(&self) {
+        if let Some(t) = *self.thread.lock() {
+            // SAFETY: Our running thread: it is stopped only under this
+            // mutex, and then taken out.
+            unsafe { zonemm_wake_up_process(t.as_ptr()) };
+        }
     }
 }
 
@@ -420,9 +508,13 @@ impl Merger<'_, '_> {
                     return Err("unmerge ran out of memory");
                 }
                 s.run.store(v as u32, Relaxed);
+                self.wake();
             }
             Knob::PagesToScan if (1..=100_000).contains(&v) => s.pages_to_scan.store(v, Relaxed),
-            Knob::SleepMillisecs if v <= 60_000 => s.sleep_millisecs.store(v as u32, Relaxed),
+            Knob::SleepMillisecs if v <= 60_000 => {
+                s.sleep_millisecs.store(v as u32, Relaxed);
+                self.wake();
+            }
             Knob::MaxPageSharing if v >= 2 => {
                 if self.counters().0.pages_shared > 0 {
                     return Err("busy: pages are shared (run=2 first)");
@@ -459,218 +551,4 @@ impl Merger<'_, '_> {
     }
 }
 
-#[kunit_tests(zonemm_merge)]
-mod tests {
-    use super::*;
-    use crate::{
-        buddy::Pool,
-        region::RegionFlags,
-        source::{
-            Params,
-            Source, //
-        },
-    };
-
-    const MERGEABLE: RegionFlags = RegionFlags { zero: false, mergeable: true, huge: false, no_guard: false };
-
-    fn pool() -> Result<Pool> {
-        let pool = Pool::new(Source::new(Params::new(8, 8)?)?, 0)?;
-        pool.set_min_free_kbytes(0)?;
-        Ok(pool)
-    }
-
-    /// A mergeable region of `pages` pages, page `i` filled with `fill(i)`.
-    fn region(regions: &Regions<'_>, pages: usize, fill: impl Fn(usize) -> u8) -> Result<u64> {
-        let addr = regions.alloc(pages * PAGE_SIZE, MERGEABLE)?.as_ptr() as usize;
-        let id = regions.id_of(addr).ok_or(EINVAL)?;
-        for i in 0..pages {
-            let a = regions.addr_of(id).ok_or(EINVAL)?;
-            regions.write(a, i * PAGE_SIZE, &[fill(i); PAGE_SIZE])?;
-        }
-        Ok(id)
-    }
-
-    /// Whether page `i` of region `id` holds `byte` throughout.
-    fn holds(regions: &Regions<'_>, id: u64, i: usize, byte: u8) -> Result<bool> {
-        let mut buf = [0u8; PAGE_SIZE];
-        regions.read(regions.addr_of(id).ok_or(EINVAL)?, i * PAGE_SIZE, &mut buf)?;
-        Ok(buf.iter().all(|&b| b == byte))
-    }
-
-    /// Scans `passes` full passes over `pages` mergeable pages.
-    fn passes(m: &Merger<'_, '_>, pages: usize, passes: usize) {
-        m.scan(pages * passes + 1);
-    }
-
-    #[test]
-    fn equal_regions_share_and_free_their_duplicates() -> Result {
-        let pool = pool()?;
-        let regions = Regions::new(&pool)?;
-        let a = region(&regions, 8, |i| i as u8 + 1)?;
-        let b = region(&regions, 8, |i| i as u8 + 1)?;
-        let m = Merger::new(&regions)?;
-        pool.drain();
-        let free = pool.nr_free_pages();
-        passes(&m, 16, 2);
-        let (c, _, _) = m.counters();
-        assert_eq!((c.pages_shared, c.pages_sharing, c.pages_unshared), (8, 8, 0));
-        assert_eq!(m.full_scans.load(Relaxed), 2);
-        pool.drain();
-        assert_eq!(pool.nr_free_pages(), free + 8);
-        for i in 0..8 {
-            assert!(holds(&regions, a, i, i as u8 + 1)? && holds(&regions, b, i, i as u8 + 1)?);
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn a_write_breaks_sharing_and_both_keep_their_contents() -> Result {
-        let pool = pool()?;
-        let regions = Regions::new(&pool)?;
-        let a = region(&regions, 4, |_| 7)?;
-        let b = region(&regions, 4, |_| 7)?;
-        let m = Merger::new(&regions)?;
-        passes(&m, 8, 2);
-        assert_eq!(m.counters().0.pages_sharing, 7);
-        regions.write(regions.addr_of(a).ok_or(EINVAL)?, 2 * PAGE_SIZE + 9, &[0xee])?;
-        assert_eq!(m.counters().0.pages_sharing, 6);
-        let mut buf = [0u8; 16];
-        regions.read(regions.addr_of(a).ok_or(EINVAL)?, 2 * PAGE_SIZE, &mut buf)?;
-        assert_eq!((buf[8], buf[9], buf[10]), (7, 0xee, 7));
-        for i in 0..4 {
-            assert!(holds(&regions, b, i, 7)?);
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn pages_rewritten_every_pass_stay_volatile() -> Result {
-        let pool = pool()?;
-        let regions = Regions::new(&pool)?;
-        let a = region(&regions, 2, |_| 1)?;
-        let b = region(&regions, 2, |_| 1)?;
-        let m = Merger::new(&regions)?;
-        for pass in 0..5u8 {
-            for id in [a, b] {
-                for page in 0..2 {
-                    regions.write(regions.addr_of(id).ok_or(EINVAL)?, page * PAGE_SIZE, &[pass; 64])?;
-                }
-            }
-            // Exactly one pass: every page seen once, each time changed.
-            m.scan(4);
-        }
-        let (c, _, _) = m.counters();
-        assert_eq!((c.pages_shared, c.pages_sharing), (0, 0));
-        assert_eq!(c.pages_volatile(), 4);
-        Ok(())
-    }
-
-    #[test]
-    fn zero_pages_map_one_zero_page() -> Result {
-        let pool = pool()?;
-        let regions = Regions::new(&pool)?;
-        let a = region(&regions, 6, |i| if i < 4 { 0 } else { 3 })?;
-        let m = Merger::new(&regions)?;
-        m.set_knob(Knob::UseZeroPages, 1).map_err(|_| EINVAL)?;
-        passes(&m, 6, 1);
-        assert_eq!(m.counters().0.zero_pages, 4);
-        assert!(holds(&regions, a, 0, 0)? && holds(&regions, a, 5, 3)?);
-        Ok(())
-    }
-
-    #[test]
-    fn max_page_sharing_makes_chains() -> Result {
-        let pool = pool()?;
-        let regions = Regions::new(&pool)?;
-        let m = Merger::new(&regions)?;
-        m.set_knob(Knob::MaxPageSharing, 2).map_err(|_| EINVAL)?;
-        for _ in 0..5 {
-            region(&regions, 1, |_| 0x42)?;
-        }
-        passes(&m, 5, 3);
-        let (c, chains, dups) = m.counters();
-        assert_eq!((c.pages_shared, c.pages_sharing, chains, dups), (2, 2, 1, 2));
-        // Changing the cap while pages are shared is refused, as in ksm.
-        assert!(m.set_knob(Knob::MaxPageSharing, 3).is_err());
-        Ok(())
-    }
-
-    #[test]
-    fn run_2_gives_every_region_private_pages_again() -> Result {
-        let pool = pool()?;
-        let regions = Regions::new(&pool)?;
-        let a = region(&regions, 4, |i| i as u8)?;
-        let b = region(&regions, 4, |i| i as u8)?;
-        let m = Merger::new(&regions)?;
-        pool.drain();
-        let free = pool.nr_free_pages();
-        passes(&m, 8, 2);
-        m.set_knob(Knob::Run, 2).map_err(|_| EINVAL)?;
-        let (c, _, _) = m.counters();
-        assert_eq!((c.pages_shared, c.pages_sharing), (0, 0));
-        pool.drain();
-        assert_eq!(pool.nr_free_pages(), free);
-        for i in 0..4 {
-            assert!(holds(&regions, a, i, i as u8)? && holds(&regions, b, i, i as u8)?);
-        }
-        Ok(())
-    }
-
-    struct Shared2<'r, 'a> {
-        regions: &'r Regions<'a>,
-        ids: [u64; 2],
-    }
-
-    unsafe extern "C" fn writer(arg: *mut c_void, cpu: c_uint) -> c_int {
-        // SAFETY: `arg` is the test's `Shared2`, alive until every CPU
-        // returns.
-        let s = unsafe { &*arg.cast::<Shared2<'_, '_>>() };
-        let id = s.ids[cpu as usize % 2];
-        let mut written = 0;
-        for round in 0..200u32 {
-            let byte = (round % 3) as u8;
-            let page = (round as usize * 5 + cpu as usize) % 8;
-            let Some(addr) = s.regions.addr_of(id) else { return EINVAL.to_errno() };
-            // The address may move under a remap: then this round is lost,
-            // but most must land.
-            if s.regions.write(addr, page * PAGE_SIZE, &[byte; PAGE_SIZE]).is_err() {
-                continue;
-            }
-            written += 1;
-            let mut buf = [0u8; PAGE_SIZE];
-            let Some(addr) = s.regions.addr_of(id) else { return EINVAL.to_errno() };
-            if s.regions.read(addr, page * PAGE_SIZE, &mut buf).is_ok() && buf.iter().any(|&b| b != byte) {
-                return EIO.to_errno();
-            }
-        }
-        if written < 50 {
-            pr_err!("writer on CPU {cpu}: only {written} of 200 writes landed\n");
-            return EIO.to_errno();
-        }
-        0
-    }
-
-    #[test]
-    fn the_scanner_runs_while_every_cpu_writes() -> Result {
-        let pool = pool()?;
-        let regions = Regions::new(&pool)?;
-        let ids = [region(&regions, 8, |_| 1)?, region(&regions, 8, |_| 1)?];
-        let m = KBox::pin(Merger::new(&regions)?, GFP_KERNEL)?;
-        m.set_knob(Knob::SleepMillisecs, 0).map_err(|_| EINVAL)?;
-        m.set_knob(Knob::Run, 1).map_err(|_| EINVAL)?;
-        let arg = (&*m as *const Merger<'_, '_>).cast_mut().cast();
-        // SAFETY: The merger outlives the thread: it is stopped below,
-        // before `m` goes.
-        let t = unsafe { zonemm_kthread_run(Merger::ksmd, arg, c"zonemm_ksmd_test".as_ptr().cast()) };
-        let t = NonNull::new(t).ok_or(ENOMEM)?;
-        let shared = Shared2 { regions: &regions, ids };
-        let warg = (&shared as *const Shared2<'_, '_>).cast_mut().cast();
-        // SAFETY: `writer` only uses `shared`, alive until the call returns.
-        let ret = unsafe { zonemm_run_on_each_cpu(writer, warg) };
-        // SAFETY: Our thread; this waits for it to return.
-        unsafe { zonemm_kthread_stop(t.as_ptr()) };
-        assert_eq!(ret, 0);
-        assert!(m.full_scans.load(Relaxed) > 0);
-        Ok(())
-    }
-}
+mod tests;

@@ -101,6 +101,10 @@ module! {
             default: 0,
             description: "MiB at the top of each node's pool pages that form its Movable zone (multiple of 4)",
         },
+        region_cache: u32 {
+            default: 1,
+            description: "Keep freed region mappings of up to 1 MiB, with their pages, for reuse (1) or not (0)",
+        },
         fail_source: u32 {
             default: 0,
             description: "Fail the Nth chance at the source site while loading (0: never), as fail_page_alloc's interval with times=1",
@@ -278,6 +282,14 @@ impl kernel::Module for ZoneMm {
             pr_err!("PREEMPT_RT kernels are not supported\n");
             return Err(ENODEV);
         }
+        let region_cache = match module_parameters::region_cache.value() {
+            0 => false,
+            1 => true,
+            v => {
+                pr_err!("region_cache={v}: must be 0 or 1\n");
+                return Err(EINVAL);
+            }
+        };
         let workqueue = PerCpuWork::new()?;
         let params = source::Params::new(
             module_parameters::pool_mb.value(),
@@ -295,7 +307,7 @@ impl kernel::Module for ZoneMm {
         let slab_dir = root.subdir(c"slab");
         let kmalloc = slab::kmalloc::Kmalloc::new(pool)?;
         let caches_dir = slab_dir.clone();
-        let regions = region::Regions::new(pool)?;
+        let regions = region::Regions::new(pool, region_cache)?;
         let state = KBox::pin_init(
             try_pin_init!(State {
                 pool,

@@ -58,7 +58,7 @@ build_tools() {
 		gcc -static -O2 -Wall -Werror -o "$ZONEMM_OUT/tools/$t" "$ZONEMM_ROOT/tools/$t.c"
 	done
 	cp "$ZONEMM_ROOT"/samples/*/zonemm_sample_*.ko "$ZONEMM_ROOT/testing/bench/zonemm_bench.ko" \
-		"$ZONEMM_ROOT/testing/hostile/zonemm_hostile.ko" \
+		"$ZONEMM_ROOT"/testing/hostile/zonemm_hostile*.ko \
 		"$ZONEMM_OUT/tools/"
 }
 

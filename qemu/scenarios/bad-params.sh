@@ -4,7 +4,7 @@
 # Each bad module parameter fails insmod with EINVAL and a one-line
 # reason, and leaves nothing allocated.
 . /zonemm/lib.sh
-plan 47
+plan 52
 
 
 # try_bad PARAM REASON: insmod with PARAM fails, logs REASON, keeps nothing.
@@ -31,6 +31,7 @@ try_bad pool_mb=4096 "zonemm: pool_mb=4096: CMA area reserved cannot give"
 try_bad node_mb=65536 "zonemm: node_mb=65536: node 0 has only"
 try_bad movable_mb=6 "zonemm: movable_mb=6: must be a multiple of 4"
 try_bad movable_mb=4096 "zonemm: movable_mb=4096: node 0 has less than that"
+try_bad region_cache=2 "zonemm: region_cache=2: must be 0 or 1"
 
 # And a good load still works afterwards.
 check "good parameters load" insmod /zonemm/zonemm.ko pool_mb=4 node_mb=4

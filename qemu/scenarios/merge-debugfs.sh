@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 # merge/: mergeable regions filled with equal patterns share their pages
 # once the scanner has been round twice; counters as predicted; every
-# region still checks; run=2 unmerges; out-of-range writes change nothing.
+# region still checks; a new sleep_millisecs wakes the scanner; run=2
+# unmerges; out-of-range writes change nothing.
 . /zonemm/lib.sh
-plan 48
+plan 51
 M=$D/merge
 R=$D/region
 
 get() { cat "$M/$1"; }
-starts() { cut -d- -f1 $R/vmallocinfo; }
+ids() { cut -d' ' -f1 $R/list; }
 # full_scans_after N: wait until full_scans has advanced N past now.
 scans_after() {
 	target=$(($(get full_scans) + $1))
@@ -28,7 +29,7 @@ done
 
 # Three regions of 8 pages: two filled 0x5a, one 0x33.
 for n in 1 2 3; do echo '32K mergeable' >$R/alloc; done
-set -- $(starts)
+set -- $(ids)
 echo "$1 0x5a" >$R/fill
 echo "$2 0x5a" >$R/fill
 echo "$3 0x33" >$R/fill
@@ -44,7 +45,7 @@ check "pages_unshared = 0" test "$(get pages_unshared)" -eq 0
 check "pages_volatile = 0" test "$(get pages_volatile)" -eq 0
 check "general_profit: 22 pages less metadata" \
 	test "$(get general_profit)" -gt $((21 * 4096)) -a "$(get general_profit)" -lt $((22 * 4096))
-set -- $(starts)
+set -- $(ids)
 ok_all=1
 for a in "$@"; do
 	echo "$a 0x5a" >$R/check 2>/dev/null || echo "$a 0x33" >$R/check 2>/dev/null || ok_all=0
@@ -52,14 +53,14 @@ done
 check "every region still checks" test "$ok_all" -eq 1
 
 # A write breaks the sharing of the pages it touches.
-a=$(starts | head -n 1)
+a=$(ids | head -n 1)
 check "fill one region 0x11" sh -c "echo '$a 0x11' > $R/fill"
 check "its pages left the shared ones" test "$(get pages_sharing)" -lt 22
 
 check "run=2 unmerges" sh -c "echo 2 > $M/run"
 check "nothing shared" test "$(get pages_shared) $(get pages_sharing)" = "0 0"
 ok_all=1
-for a in $(starts); do
+for a in $(ids); do
 	echo "$a 0x5a" >$R/check 2>/dev/null || echo "$a 0x33" >$R/check 2>/dev/null ||
 		echo "$a 0x11" >$R/check 2>/dev/null || ok_all=0
 done
@@ -75,8 +76,20 @@ bad max_page_sharing 1 'max_page_sharing is at least 2'
 bad use_zero_pages 2 'use_zero_pages is 0 or 1'
 check "a counter is read-only" sh -c "! echo 5 > $M/pages_shared 2>/dev/null"
 
-# max_page_sharing while pages are shared: EBUSY, as in the kernel.
+# A scanner asleep for a minute wakes when sleep_millisecs changes.
+echo 0 >$M/run
+echo 60000 >$M/sleep_millisecs
 echo 1 >$M/run
+sleep 1
+s=$(get pages_scanned)
+sleep 1
+check "asleep for a minute" test "$(get pages_scanned)" -eq "$s"
+echo 5 >$M/sleep_millisecs
+woke() { [ "$(get pages_scanned)" -gt "$s" ]; }
+check "a new sleep_millisecs wakes it" wait_for woke
+check "  and it scans on" scans_after 1
+
+# max_page_sharing while pages are shared: EBUSY, as in the kernel.
 scans_after 2
 dmesg -c >/dev/null
 check "max_page_sharing while shared: refused" sh -c "! echo 8 > $M/max_page_sharing 2>/dev/null"

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `zonemm/region/`: `vmallocinfo` in the `/proc/vmallocinfo` line format,
-//! and `alloc`, `free`, `fill`, `check`, `purge` and `stats`.
+//! `zonemm/region/`: `vmallocinfo` in the `/proc/vmallocinfo` line format
+//! (mapped regions, each line ending with the region's `id=`), `list`
+//! (every region by identity, mergeable ones too), and `alloc`, `free`,
+//! `fill`, `check`, `purge` and `stats`. Commands name a region by its
+//! identity (decimal) or, for a mapped region, by its start (`0x...`).
 //!
 //! Bad input gets `EINVAL` and one log line, and changes nothing.
-
-use core::ptr::NonNull;
 
 use kernel::{
     debugfs::ScopedDir,
@@ -33,6 +34,7 @@ use crate::{
 /// Populates `zonemm/region/`.
 pub(crate) fn files<'data>(s: &'data StateRef, dir: &ScopedDir<'data, '_>) {
     dir.read_callback_file(c"vmallocinfo", s, &show_vmallocinfo);
+    dir.read_callback_file(c"list", s, &show_list);
     dir.write_only_callback_file(c"alloc", s, &write_alloc);
     dir.write_only_callback_file(c"free", s, &write_free);
     dir.write_only_callback_file(c"fill", s, &write_fill);
@@ -45,19 +47,25 @@ fn show_vmallocinfo(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result
     state.regions.show_vmallocinfo(f)
 }
 
+fn show_list(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    state.regions.show_list(f)
+}
+
 fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let s = state.regions.stats();
     writeln!(f, "allocations {}", s.allocations)?;
     writeln!(f, "frees {}", s.frees)?;
-    writeln!(f, "pages_mapped {}", s.pages_mapped)?;
-    writeln!(f, "lazily_pending {}", s.lazily_pending)?;
-    writeln!(f, "purges {}", s.purges)
+    writeln!(f, "pages {}", s.pages)?;
+    writeln!(f, "cached_mappings {}", s.cache.mappings)?;
+    writeln!(f, "cached_pages {}", s.cache.pages)?;
+    writeln!(f, "cache_hits {}", s.cache.hits)?;
+    writeln!(f, "cache_misses {}", s.cache.misses)
 }
 
 /// An `alloc` command: the size and the flags.
 fn parse_alloc(line: &str) -> Result<(usize, RegionFlags), BadInput<'_>> {
     let mut words = line.split_ascii_whitespace();
-    let first = words.next().ok_or(BadInput::new("usage: SIZE [zero] [mergeable] [huge] [no_guard]", line))?;
+    let first = words.next().ok_or(BadInput::new("usage: SIZE [zero] [mergeable] [huge]", line))?;
     let bytes = size(first).filter(|&s| s > 0).ok_or(BadInput::new("SIZE is a number with an optional K, M or G", first))?;
     let mut flags = RegionFlags::default();
     for word in words {
@@ -65,12 +73,15 @@ fn parse_alloc(line: &str) -> Result<(usize, RegionFlags), BadInput<'_>> {
             "zero" => &mut flags.zero,
             "mergeable" => &mut flags.mergeable,
             "huge" => &mut flags.huge,
-            "no_guard" => &mut flags.no_guard,
-            _ => return Err(BadInput::new("flags are zero, mergeable, huge, no_guard", word)),
+            "no_guard" => return Err(BadInput::new("no_guard is gone: vmap() always adds a guard page", word)),
+            _ => return Err(BadInput::new("flags are zero, mergeable, huge", word)),
         };
         if core::mem::replace(flag, true) {
             return Err(BadInput::new("flag given twice", word));
         }
+    }
+    if flags.mergeable && flags.huge {
+        return Err(BadInput::new("a mergeable region is never huge", line));
     }
     Ok((bytes, flags))
 }
@@ -82,16 +93,20 @@ fn write_alloc(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     if bytes > state.pool.managed() * crate::pfn::PAGE_SIZE {
         return Err(refuse("region/alloc", BadInput::new("larger than the pool", line)));
     }
-    state.regions.alloc(bytes, flags)?;
+    state.regions.alloc_id(bytes, flags)?;
     Ok(())
 }
 
-/// `0xADDR` of a region's start.
-fn region_start<'a>(state: &StateRef, word: &'a str) -> Result<usize, BadInput<'a>> {
-    let addr = number(word).ok_or(BadInput::new("expected 0xADDR", word))?;
-    match state.regions.find(addr) {
-        Some((start, _)) if start == addr => Ok(addr),
-        _ => Err(BadInput::new("no region starts there", word)),
+/// A region named by its identity (decimal) or start (`0x...`).
+fn region_id<'a>(state: &StateRef, word: &'a str) -> Result<u64, BadInput<'a>> {
+    let n = number(word).ok_or(BadInput::new("expected an ID or a 0xADDR", word))?;
+    if word.starts_with("0x") {
+        return state.regions.id_at(n).ok_or(BadInput::new("no mapped region starts there", word));
+    }
+    let id = n as u64;
+    match state.regions.get(id) {
+        Some(_) => Ok(id),
+        None => Err(BadInput::new("no region has that id", word)),
     }
 }
 
@@ -102,17 +117,17 @@ fn write_free(state: &StateRef, reader: &mut UserSliceReader) -> Result {
         state.regions.free_all();
         return Ok(());
     }
-    let addr = region_start(state, line).map_err(|bad| refuse("region/free", bad))?;
-    state.regions.free(NonNull::new(addr as *mut u8).ok_or(EINVAL)?)
+    let id = region_id(state, line).map_err(|bad| refuse("region/free", bad))?;
+    state.regions.free_id(id)
 }
 
-/// `0xADDR PATTERN`: a region's start and a byte.
-fn parse_pattern<'a>(state: &StateRef, line: &'a str) -> Result<(usize, u8), BadInput<'a>> {
+/// `ID PATTERN` or `0xADDR PATTERN`: a region and a byte.
+fn parse_pattern<'a>(state: &StateRef, line: &'a str) -> Result<(u64, u8), BadInput<'a>> {
     let mut words = line.split_ascii_whitespace();
     let (Some(a), Some(p), None) = (words.next(), words.next(), words.next()) else {
-        return Err(BadInput::new("usage: 0xADDR PATTERN", line));
+        return Err(BadInput::new("usage: ID|0xADDR PATTERN", line));
     };
-    let addr = region_start(state, a)?;
+    let addr = region_id(state, a)?;
     let byte = number(p).and_then(|b| u8::try_from(b).ok()).ok_or(BadInput::new("PATTERN is a byte, 0 to 0xff", p))?;
     Ok((addr, byte))
 }
@@ -120,18 +135,18 @@ fn parse_pattern<'a>(state: &StateRef, line: &'a str) -> Result<(usize, u8), Bad
 fn write_fill(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0; 128];
     let line = read_command(reader, &mut buf)?;
-    let (addr, byte) = parse_pattern(state, line).map_err(|bad| refuse("region/fill", bad))?;
-    state.regions.fill(addr, byte).map(|_| ())
+    let (id, byte) = parse_pattern(state, line).map_err(|bad| refuse("region/fill", bad))?;
+    state.regions.fill_id(id, byte)
 }
 
 fn write_check(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0; 128];
     let line = read_command(reader, &mut buf)?;
-    let (addr, byte) = parse_pattern(state, line).map_err(|bad| refuse("region/check", bad))?;
-    match state.regions.check(addr, byte)? {
+    let (id, byte) = parse_pattern(state, line).map_err(|bad| refuse("region/check", bad))?;
+    match state.regions.check_id(id, byte)? {
         None => Ok(()),
         Some((off, found)) => {
-            pr_warn!("region/check {addr:#x}: first mismatch at offset {off}: {found:#04x}, expected {byte:#04x}\n");
+            pr_warn!("region/check id {id}: first mismatch at offset {off}: {found:#04x}, expected {byte:#04x}\n");
             Err(EIO)
         }
     }

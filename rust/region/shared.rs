@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Shared pages in regions, and the merger's access to mergeable regions.
+//! Shared pages: one pool page that several mergeable region pages use, as
+//! a KSM page is in `mm/ksm.c`.
 //!
-//! A merged page is one physical page several region pages map, as a KSM
-//! page is in `mm/ksm.c`: read-only in effect, since a write through the
-//! region calls copies it first (`Region::cow`). [`MergeAccess`] gives the
-//! merger, under the regions lock, what `mm/ksm.c` gets from the page
-//! tables: each mergeable page's content, and the means to share it, map
-//! a shared page in its place, or undo that.
+//! Nobody ever writes a shared page: a region page that uses one is only
+//! ever mapped for reading, and mapping it for writing copies it first
+//! (`Slots::cow`, the copy of `do_wp_page()`). Its frame is freed when the
+//! last reference goes, as a KSM page is freed with its last mapping;
+//! the stable tree's own `Arc` only keeps the (then stale) node, as a
+//! `struct ksm_stable_node` outlives its page until the scanner drops it.
+
+use core::{
+    cell::UnsafeCell,
+    mem::ManuallyDrop,
+    ptr::NonNull,
+};
 
 use kernel::{
-    bindings,
     prelude::*,
     sync::{
         atomic::{
@@ -18,204 +24,154 @@ use kernel::{
             Relaxed, //
         },
         Arc,
-        UniqueArc,
     },
 };
 
-use super::{
-    Inner,
-    RegionPage,
-    Regions,
-};
 use crate::{
-    buddy::{
-        Flags,
-        PageBlock, //
-    },
-    helpers::*,
-    ksm::Item,
+    buddy::PageBlock,
     pfn::{
-        Order,
+        Pfn,
         PAGE_SIZE, //
     },
 };
 
-/// A page several region pages map: a merged page, or the zero page.
-/// Nobody writes it: a write to a region page that maps it copies it first.
+/// A page several region pages use: a merged page, or the merger's zero
+/// page.
+///
+/// # Invariants
+///
+/// `block` is live while `refs > 0` and freed by the one [`SharedRef`]
+/// that takes `refs` from 1 to 0; `refs` never rises from 0 again
+/// ([`SharedRef::pin`] only adds to a non-zero count). `addr` and `pfn`
+/// are `block`'s. Nobody writes the page while `refs > 0`.
 pub(crate) struct SharedPage<'a> {
-    pub(super) block: PageBlock<'a>,
-    sharers: Atomic<usize>,
+    /// References that keep the frame: region pages using it, short pins
+    /// of the merger, read mappings.
+    refs: Atomic<usize>,
+    /// Region pages using it (`pages_sharing + 1` for a stable page).
+    mapped: Atomic<usize>,
+    addr: NonNull<u8>,
+    pfn: Pfn,
+    block: UnsafeCell<ManuallyDrop<PageBlock<'a>>>,
 }
+
+// SAFETY: `block` is only touched by the one thread that drops the last
+// reference; the rest is atomics and the immutable address of a page
+// nobody writes.
+unsafe impl Send for SharedPage<'_> {}
+
+// SAFETY: As above.
+unsafe impl Sync for SharedPage<'_> {}
 
 impl<'a> SharedPage<'a> {
-    /// A shared page over `block`, mapped by nobody yet.
-    pub(crate) fn new(block: PageBlock<'a>) -> Result<Arc<Self>> {
-        crate::fault::inject(crate::fault::Site::Merge, size_of::<Self>())?;
-        Ok(Arc::new(Self { block, sharers: Atomic::new(0) }, GFP_KERNEL)?)
+    /// Makes `block` a shared page, used by the region page that owned it
+    /// (the returned reference). On failure `block` is given back.
+    pub(crate) fn new(block: PageBlock<'a>) -> Result<SharedRef<'a>, PageBlock<'a>> {
+        if crate::fault::inject(crate::fault::Site::Merge, size_of::<Self>()).is_err() {
+            return Err(block);
+        }
+        let Ok(uninit) = kernel::sync::UniqueArc::<Self>::new_uninit(GFP_KERNEL) else {
+            return Err(block);
+        };
+        let page = Self {
+            refs: Atomic::new(1),
+            mapped: Atomic::new(1),
+            addr: NonNull::new(block.as_mut_ptr()).unwrap_or(NonNull::dangling()),
+            pfn: block.pfn(),
+            block: UnsafeCell::new(ManuallyDrop::new(block)),
+        };
+        // INVARIANT: one reference, the one returned, mapped by its region
+        // page.
+        Ok(SharedRef { page: uninit.write(page).into(), mapped: true })
     }
 
-    /// How many region pages map it.
-    pub(crate) fn sharers(&self) -> usize {
-        self.sharers.load(Relaxed)
+    /// Makes `block` a shared page used by no region page yet, held by the
+    /// returned pin (the merger's zero page). On failure `block` is given
+    /// back.
+    pub(crate) fn new_pinned(block: PageBlock<'a>) -> Result<SharedRef<'a>, PageBlock<'a>> {
+        let mut r = Self::new(block)?;
+        r.page.mapped.store(0, Relaxed);
+        r.mapped = false;
+        Ok(r)
     }
 
-    /// Its bytes.
-    pub(crate) fn content(&self) -> &[u8] {
-        // SAFETY: A whole page we own, never written while shared.
-        unsafe { core::slice::from_raw_parts(self.block.as_mut_ptr(), PAGE_SIZE) }
+    /// How many region pages use it.
+    pub(crate) fn mapped(&self) -> usize {
+        self.mapped.load(Relaxed)
     }
 
-    pub(super) fn page(&self) -> *mut bindings::page {
-        // SAFETY: Our own frame.
-        unsafe { zonemm_pfn_to_page(self.block.pfn().0 as c_ulong) }
+    /// Nobody references the frame any more: it is gone, only the node
+    /// is left.
+    pub(crate) fn is_stale(&self) -> bool {
+        self.refs.load(Relaxed) == 0
+    }
+
+    /// The frame.
+    pub(crate) fn pfn(&self) -> Pfn {
+        self.pfn
     }
 }
 
-/// A region page's mapping of a shared page, counted in `sharers`.
-pub(super) struct SharedRef<'a>(pub(super) Arc<SharedPage<'a>>);
+/// A reference to a shared page that keeps its frame: a region page's use
+/// of it (`mapped`), or a short pin.
+pub(crate) struct SharedRef<'a> {
+    page: Arc<SharedPage<'a>>,
+    mapped: bool,
+}
 
 impl<'a> SharedRef<'a> {
-    pub(super) fn new(page: Arc<SharedPage<'a>>) -> Self {
-        page.sharers.fetch_add(1, Relaxed);
-        Self(page)
+    /// A pin of `page`, unless its frame is already gone (stale).
+    pub(crate) fn pin(page: &Arc<SharedPage<'a>>) -> Option<Self> {
+        let mut n = page.refs.load(Relaxed);
+        loop {
+            if n == 0 {
+                return None;
+            }
+            match page.refs.cmpxchg(n, n + 1, Relaxed) {
+                Ok(_) => return Some(Self { page: page.clone(), mapped: false }),
+                Err(now) => n = now,
+            }
+        }
+    }
+
+    /// Turns a pin into a region page's use.
+    pub(crate) fn into_mapped(mut self) -> Self {
+        if !self.mapped {
+            self.page.mapped.add(1, Relaxed);
+            self.mapped = true;
+        }
+        self
+    }
+
+    /// The shared page.
+    pub(crate) fn page(&self) -> &Arc<SharedPage<'a>> {
+        &self.page
+    }
+
+    /// The page's bytes, which nobody writes while referenced.
+    pub(crate) fn content(&self) -> &[u8] {
+        // SAFETY: By the invariant the frame lives while we hold a
+        // reference, and nobody writes it.
+        unsafe { core::slice::from_raw_parts(self.page.addr.as_ptr(), PAGE_SIZE) }
+    }
+
+    /// The page's kernel address, for reading only.
+    pub(crate) fn as_ptr(&self) -> *const u8 {
+        self.page.addr.as_ptr()
     }
 }
 
 impl Drop for SharedRef<'_> {
     fn drop(&mut self) {
-        self.0.sharers.fetch_sub(1, Relaxed);
-    }
-}
-
-/// The merger's view of the mergeable regions, under the regions lock.
-pub(crate) struct MergeAccess<'r, 'a> {
-    regions: &'r Regions<'a>,
-    inner: &'r mut Inner<'a>,
-}
-
-impl<'a> Regions<'a> {
-    /// Runs `f` with the merger's access; remaps the regions it changed
-    /// afterwards. Sleeps.
-    pub(crate) fn with_merge_access<R>(&self, f: impl FnOnce(&mut MergeAccess<'_, 'a>) -> R) -> R {
-        let mut inner = self.inner.lock();
-        let mut access = MergeAccess { regions: self, inner: &mut inner };
-        let r = f(&mut access);
-        access.flush();
-        r
-    }
-
-    /// A zeroed page from the pool, as a shared page (the zero page).
-    pub(crate) fn zero_page(&self) -> Result<Arc<SharedPage<'a>>> {
-        SharedPage::new(self.pool.alloc_pages(Order::ZERO, Flags::KERNEL.zeroed())?)
-    }
-}
-
-impl<'a> MergeAccess<'_, 'a> {
-    fn region(&self, id: u64) -> Option<&super::Region<'a>> {
-        self.inner.slots.iter().flatten().find(|r| r.id == id && r.flags.mergeable).map(|r| &**r)
-    }
-
-    fn region_mut(&mut self, id: u64) -> Option<&mut super::Region<'a>> {
-        self.inner.slots.iter_mut().flatten().find(|r| r.id == id && r.flags.mergeable).map(|r| &mut **r)
-    }
-
-    /// The mergeable page after `after` (round robin: regions by identity,
-    /// pages in order), and whether the pass wrapped around to reach it.
-    pub(crate) fn next_item(&self, after: Option<Item>) -> Option<(Item, bool)> {
-        let regions = || self.inner.slots.iter().flatten().filter(|r| r.flags.mergeable);
-        if let Some(a) = after {
-            if let Some(r) = self.region(a.region).filter(|r| a.index + 1 < r.nr_pages) {
-                return Some((Item { region: r.id, index: a.index + 1 }, false));
-            }
-            let next = regions().filter(|r| r.id > a.region).min_by_key(|r| r.id);
-            if let Some(r) = next {
-                return Some((Item { region: r.id, index: 0 }, false));
-            }
+        if self.mapped {
+            self.page.mapped.fetch_sub(1, Relaxed);
         }
-        let first = regions().min_by_key(|r| r.id)?;
-        Some((Item { region: first.id, index: 0 }, after.is_some()))
-    }
-
-    /// Pages of all mergeable regions (`ksm_rmap_items`).
-    pub(crate) fn nr_items(&self) -> usize {
-        self.inner.slots.iter().flatten().filter(|r| r.flags.mergeable).map(|r| r.nr_pages).sum()
-    }
-
-    /// The page's bytes, if it exists.
-    pub(crate) fn content(&self, item: Item) -> Option<&[u8]> {
-        let r = self.region(item.region).filter(|r| item.index < r.nr_pages)?;
-        // SAFETY: A whole page of the region, read under the regions lock,
-        // which every writer takes.
-        Some(unsafe { core::slice::from_raw_parts(r.byte(item.index * PAGE_SIZE), PAGE_SIZE) })
-    }
-
-    /// `None` if gone, `Some(None)` if private, else its shared page.
-    pub(crate) fn shared(&self, item: Item) -> Option<Option<&Arc<SharedPage<'a>>>> {
-        let r = self.region(item.region).filter(|r| item.index < r.nr_pages)?;
-        Some(match &r.blocks[item.index] {
-            RegionPage::Own(_) => None,
-            RegionPage::Shared(s) => Some(&s.0),
-        })
-    }
-
-    /// Makes the page's own page a shared page, mapped by it alone (no
-    /// remap: the frame stays).
-    pub(crate) fn share(&mut self, item: Item) -> Option<Arc<SharedPage<'a>>> {
-        // Allocate first, so that a failure leaves the page as it was.
-        crate::fault::inject(crate::fault::Site::Merge, size_of::<SharedPage<'a>>()).ok()?;
-        let uninit = UniqueArc::<SharedPage<'a>>::new_uninit(GFP_KERNEL).ok()?;
-        let r = self.region_mut(item.region).filter(|r| item.index < r.nr_pages)?;
-        if !matches!(r.blocks[item.index], RegionPage::Own(_)) {
-            return None;
-        }
-        let slot: *mut RegionPage<'a> = &mut r.blocks[item.index];
-        // SAFETY: `slot` points to a live entry; its value is moved out and
-        // a value is written back at once, with nothing in between that can
-        // panic, return, or look at the entry.
-        let old = unsafe { slot.read() };
-        let (new, shared) = match old {
-            RegionPage::Own(block) => {
-                let arc: Arc<SharedPage<'a>> = uninit.write(SharedPage { block, sharers: Atomic::new(0) }).into();
-                (RegionPage::Shared(SharedRef::new(arc.clone())), Some(arc))
-            }
-            other => (other, None),
-        };
-        // SAFETY: See above: the entry gets its value back.
-        unsafe { slot.write(new) };
-        shared
-    }
-
-    /// Maps `shared` in place of the page's own page, which goes back to
-    /// the pool. The region is remapped when the access ends.
-    pub(crate) fn merge(&mut self, item: Item, shared: &Arc<SharedPage<'a>>) -> bool {
-        let Some(r) = self.region_mut(item.region).filter(|r| item.index < r.nr_pages) else {
-            return false;
-        };
-        if !matches!(r.blocks[item.index], RegionPage::Own(_)) {
-            return false;
-        }
-        r.pages[item.index] = shared.page();
-        r.blocks[item.index] = RegionPage::Shared(SharedRef::new(shared.clone()));
-        r.dirty = true;
-        true
-    }
-
-    /// Gives the page a private copy of its shared page again.
-    pub(crate) fn unshare(&mut self, item: Item) -> Result {
-        let pool = self.regions.pool;
-        let r = self.region_mut(item.region).filter(|r| item.index < r.nr_pages).ok_or(EINVAL)?;
-        r.cow(item.index, pool)
-    }
-
-    /// Remaps every region whose pages changed.
-    fn flush(&mut self) {
-        for slot in 0..self.inner.slots.len() {
-            if self.inner.slots[slot].as_ref().is_some_and(|r| r.dirty) {
-                if let Err(e) = self.inner.remap_slot(slot) {
-                    // Keeps the old mapping; the next access retries.
-                    pr_err!("remapping a merged region failed: {:?}\n", e);
-                }
-            }
+        // Full ordering: our reads of the page happen before whoever frees
+        // it (`fetch_sub` with release; the last one acquires below).
+        if self.page.refs.fetch_sub(1, kernel::sync::atomic::Full) == 1 {
+            // SAFETY: We took `refs` from 1 to 0: by the invariant nobody
+            // else can reach the block any more, and this runs once.
+            unsafe { ManuallyDrop::drop(&mut *self.page.block.get()) };
         }
     }
 }

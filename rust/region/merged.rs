@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mergeable regions: pages with no kernel address of their own, reached
+//! through short-lived mappings, as `mm/zsmalloc.c` hands out handles and
+//! `zs_map_object()` mappings rather than addresses.
+//!
+//! Each page is a [`Slot`]: the region's own pool page, or a reference to a
+//! shared page. [`PageMap`] is the scoped mapping (`kmap_local_page()` of
+//! the page: on 64-bit its direct-map address): mapping a shared page for
+//! writing is the copy-on-write point (`do_wp_page()`), so no writable
+//! mapping of a shared page ever exists. The merger works here page by
+//! page under the region's own mutex, as `mm/ksm.c` works under the page
+//! table lock: it shares a page only while nobody maps it for writing
+//! (`write_protect_page()`), compares again, and frees a replaced page only
+//! when nothing maps it at all (`replace_page()` after the page's
+//! mappings are counted).
+//!
+//! Lock order: two regions' slot mutexes are taken in the order of their
+//! identities; no other lock is taken under one, except the pool's.
+
+use core::ptr::NonNull;
+
+use kernel::{
+    prelude::*,
+    sync::{
+        Arc,
+        Mutex, //
+    },
+};
+
+use super::{
+    shared::{
+        SharedPage,
+        SharedRef, //
+    },
+    Region,
+};
+use crate::{
+    buddy::{
+        Flags,
+        PageBlock,
+        Pool, //
+    },
+    ksm::page_hash,
+    pfn::{
+        Order,
+        Pfn,
+        PAGE_SIZE, //
+    },
+};
+
+/// What a mergeable region page holds.
+pub(super) enum SlotPage<'a> {
+    /// Its own page.
+    Own(PageBlock<'a>),
+    /// A shared page, only ever mapped for reading.
+    Shared(SharedRef<'a>),
+}
+
+/// One page of a mergeable region, and what the merger knows of it (the
+/// part of `struct ksm_rmap_item` kept per page).
+pub(super) struct Slot<'a> {
+    pub(super) page: SlotPage<'a>,
+    /// Live [`PageMap`]s of its own page.
+    maps: u32,
+    /// Of which for writing.
+    writers: u32,
+    /// Bumped by every write mapping: the page's "checksum".
+    gen: u32,
+    /// `gen` at its last scan (`rmap_item->oldchecksum`); `Some` once
+    /// scanned (the page has an rmap item).
+    seen: Option<u32>,
+}
+
+/// A mergeable region's pages, under its mutex.
+pub(super) type Slots<'a> = Mutex<KVec<Slot<'a>>>;
+
+impl<'a> Slot<'a> {
+    pub(super) fn new(block: PageBlock<'a>) -> Self {
+        Self { page: SlotPage::Own(block), maps: 0, writers: 0, gen: 0, seen: None }
+    }
+
+    /// Its own page's bytes, if it has one and nobody maps it for writing
+    /// (so that they cannot change while the slot's mutex is held).
+    fn stable_content(&self) -> Option<&[u8]> {
+        match &self.page {
+            SlotPage::Own(b) if self.writers == 0 => {
+                // SAFETY: A whole page of ours; nobody holds a write
+                // mapping, and none can be made while our caller holds
+                // the slots' mutex.
+                Some(unsafe { core::slice::from_raw_parts(b.as_mut_ptr(), PAGE_SIZE) })
+            }
+            _ => None,
+        }
+    }
+
+    /// Gives it a private copy of its shared page (copy-on-write). May
+    /// sleep (allocates).
+    fn cow(&mut self, pool: &'a Pool) -> Result {
+        let SlotPage::Shared(shared) = &self.page else {
+            return Ok(());
+        };
+        let block = pool.alloc_pages(Order::ZERO, Flags::KERNEL)?;
+        // SAFETY: The shared page is ours to read (we hold a reference);
+        // the new one is ours alone; both are whole pages.
+        unsafe { core::ptr::copy_nonoverlapping(shared.as_ptr(), block.as_mut_ptr(), PAGE_SIZE) };
+        // Drops this page's reference to the shared page.
+        self.page = SlotPage::Own(block);
+        Ok(())
+    }
+
+    /// The frame.
+    pub(super) fn pfn(&self) -> Pfn {
+        match &self.page {
+            SlotPage::Own(b) => b.pfn(),
+            SlotPage::Shared(s) => s.page().pfn(),
+        }
+    }
+}
+
+/// What a [`PageMap`] keeps alive.
+enum Hold<'a> {
+    /// A page of a region: a mapped region's, or a mergeable region's own
+    /// page, counted in its slot when `counted`.
+    Region { region: Arc<Region<'a>>, index: usize, counted: bool },
+    /// A shared page, pinned until the mapping drops.
+    Shared { _pin: SharedRef<'a> },
+}
+
+/// A short-lived mapping of one region page (`kmap_local_page()`), for
+/// reading, or for writing. Released when dropped; the page is not freed
+/// while mapped.
+pub(crate) struct PageMap<'a> {
+    ptr: NonNull<u8>,
+    write: bool,
+    hold: Hold<'a>,
+}
+
+// SAFETY: The mapping is a direct-map address valid on every CPU, and what
+// it holds is `Send`.
+unsafe impl Send for PageMap<'_> {}
+
+impl PageMap<'_> {
+    /// The page's address: [`PAGE_SIZE`] bytes, readable while mapped, and
+    /// writable if mapped for writing.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Whether it was mapped for writing.
+    pub(crate) fn is_write(&self) -> bool {
+        self.write
+    }
+}
+
+impl Drop for PageMap<'_> {
+    fn drop(&mut self) {
+        let Hold::Region { region, index, counted: true } = &self.hold else {
+            return;
+        };
+        let Some(slots) = region.slots.as_ref() else { return };
+        let mut slots = slots.lock();
+        let Some(slot) = slots.get_mut(*index) else { return };
+        slot.maps -= 1;
+        if self.write {
+            slot.writers -= 1;
+            slot.gen = slot.gen.wrapping_add(1);
+        }
+    }
+}
+
+impl<'a> Region<'a> {
+    /// Maps page `index` of this region (held by `this`) for reading, or
+    /// for writing (`write`: a shared page is copied first). Process
+    /// context; may sleep (the mutex, the copy).
+    pub(super) fn map_page(this: Arc<Self>, index: usize, write: bool, pool: &'a Pool) -> Result<PageMap<'a>> {
+        if index >= this.nr_pages {
+            return Err(EINVAL);
+        }
+        let Some(slots) = this.slots.as_ref() else {
+            let ptr = this.page_addr(index).ok_or(EINVAL)?;
+            return Ok(PageMap { ptr, write, hold: Hold::Region { region: this, index, counted: false } });
+        };
+        let mut guard = slots.lock();
+        let slot = &mut guard[index];
+        if write {
+            slot.cow(pool)?;
+        }
+        let ptr = match &slot.page {
+            SlotPage::Own(b) => NonNull::new(b.as_mut_ptr()).ok_or(EINVAL)?,
+            SlotPage::Shared(s) => {
+                // Read-only use of a shared page: pin it, so that a later
+                // copy-on-write of this slot cannot free it under us.
+                let pin = SharedRef::pin(s.page()).ok_or(EINVAL)?;
+                let ptr = NonNull::new(pin.as_ptr().cast_mut()).ok_or(EINVAL)?;
+                return Ok(PageMap { ptr, write: false, hold: Hold::Shared { _pin: pin } });
+            }
+        };
+        slot.maps += 1;
+        if write {
+            slot.writers += 1;
+            slot.gen = slot.gen.wrapping_add(1);
+        }
+        drop(guard);
+        Ok(PageMap { ptr, write, hold: Hold::Region { region: this, index, counted: true } })
+    }
+
+    fn slots(&self) -> Option<&Slots<'a>> {
+        self.slots.as_deref()
+    }
+
+    /// The merger: `None` if there is no such page, `Some(None)` if the
+    /// page is the region's own, else its shared page.
+    pub(crate) fn shared_page(&self, index: usize) -> Option<Option<Arc<SharedPage<'a>>>> {
+        let slots = self.slots()?.lock();
+        Some(match &slots.get(index)?.page {
+            SlotPage::Own(_) => None,
+            SlotPage::Shared(s) => Some(s.page().clone()),
+        })
+    }
+
+    /// The merger: whether the page changed since its last scan, noting
+    /// its state now; true on first sight and while mapped for writing.
+    /// `first` is set when the page is seen for the first time.
+    pub(crate) fn volatile(&self, index: usize, first: &mut bool) -> bool {
+        let Some(slots) = self.slots() else { return true };
+        let mut slots = slots.lock();
+        let Some(slot) = slots.get_mut(index) else { return true };
+        if slot.writers > 0 {
+            return true;
+        }
+        *first = slot.seen.is_none();
+        let changed = slot.seen != Some(slot.gen);
+        slot.seen = Some(slot.gen);
+        changed
+    }
+
+    /// The merger: a hash of the page's content, if it is the region's own
+    /// and not mapped for writing.
+    pub(crate) fn hash(&self, index: usize) -> Option<u64> {
+        let slots = self.slots()?.lock();
+        slots.get(index)?.stable_content().map(page_hash)
+    }
+
+    /// The merger: whether the page is all zero.
+    pub(crate) fn is_zero(&self, index: usize) -> bool {
+        let Some(slots) = self.slots() else { return false };
+        let slots = slots.lock();
+        let content = slots.get(index).and_then(Slot::stable_content);
+        content.is_some_and(|c| c.iter().all(|&b| b == 0))
+    }
+
+    /// The merger: whether the page holds what shared page `s` holds.
+    pub(crate) fn same_as(&self, index: usize, s: &Arc<SharedPage<'a>>) -> bool {
+        let Some(pin) = SharedRef::pin(s) else { return false };
+        let Some(slots) = self.slots() else { return false };
+        let slots = slots.lock();
+        slots.get(index).and_then(Slot::stable_content).is_some_and(|c| c == pin.content())
+    }
+
+    /// The merger: whether page `i` of `a` and page `j` of `b` hold the
+    /// same bytes (`memcmp_pages()`), both their own and not being written.
+    pub(crate) fn same(a: &Self, i: usize, b: &Self, j: usize) -> bool {
+        let (Some(sa), Some(sb)) = (a.slots(), b.slots()) else { return false };
+        if core::ptr::eq(a, b) {
+            let slots = sa.lock();
+            let (Some(x), Some(y)) = (slots.get(i), slots.get(j)) else { return false };
+            return i != j && matches!((x.stable_content(), y.stable_content()), (Some(p), Some(q)) if p == q);
+        }
+        // Lock order: by identity.
+        let (first, second) = if a.id < b.id { (sa, sb) } else { (sb, sa) };
+        let g1 = first.lock();
+        let g2 = second.lock();
+        let (ga, gb) = if a.id < b.id { (&g1, &g2) } else { (&g2, &g1) };
+        let (Some(x), Some(y)) = (ga.get(i), gb.get(j)) else { return false };
+        matches!((x.stable_content(), y.stable_content()), (Some(p), Some(q)) if p == q)
+    }
+
+    /// The merger: makes the page's own page a shared page used by it
+    /// alone, if nobody maps it for writing (the frame stays; readers go
+    /// on reading it).
+    pub(crate) fn share(&self, index: usize) -> Option<Arc<SharedPage<'a>>> {
+        let mut slots = self.slots()?.lock();
+        let slot = slots.get_mut(index)?;
+        if slot.writers > 0 || !matches!(slot.page, SlotPage::Own(_)) {
+            return None;
+        }
+        let at: *mut SlotPage<'a> = &mut slot.page;
+        // SAFETY: `at` is a live entry; its value is moved out here and a
+        // value is written back below, with nothing in between that can
+        // panic or return early.
+        let (page, shared) = match unsafe { at.read() } {
+            SlotPage::Own(block) => match SharedPage::new(block) {
+                Ok(r) => {
+                    let shared = r.page().clone();
+                    (SlotPage::Shared(r), Some(shared))
+                }
+                Err(block) => (SlotPage::Own(block), None),
+            },
+            other => (other, None),
+        };
+        // SAFETY: See above: the entry gets its value back.
+        unsafe { at.write(page) };
+        shared
+    }
+
+    /// The merger: maps shared page `s` in place of the page's own page,
+    /// which goes back to the pool. As `try_to_merge_one_page()`: only if
+    /// nothing maps the page at all (its frame is freed), and only if it
+    /// still holds what `s` holds, compared again now that nobody can
+    /// write it.
+    pub(crate) fn merge(&self, index: usize, s: &Arc<SharedPage<'a>>) -> bool {
+        let Some(pin) = SharedRef::pin(s) else { return false };
+        let Some(slots) = self.slots() else { return false };
+        let mut slots = slots.lock();
+        let Some(slot) = slots.get_mut(index) else { return false };
+        if slot.maps > 0 || slot.stable_content() != Some(pin.content()) {
+            return false;
+        }
+        // The old page is freed here, under the mutex: nothing maps it.
+        slot.page = SlotPage::Shared(pin.into_mapped());
+        true
+    }
+
+    /// Gives the page a private copy of its shared page again (`run=2`,
+    /// `break_ksm()`). May sleep.
+    pub(crate) fn unshare(&self, index: usize, pool: &'a Pool) -> Result {
+        let mut slots = self.slots().ok_or(EINVAL)?.lock();
+        slots.get_mut(index).ok_or(EINVAL)?.cow(pool)
+    }
+}
