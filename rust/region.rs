@@ -47,7 +47,8 @@ use kernel::{
     prelude::*,
     rbtree::{
         RBTree,
-        RBTreeNode, //
+        RBTreeNode,
+        RBTreeNodeReservation, //
     },
     sync::{
         atomic::{
@@ -56,6 +57,7 @@ use kernel::{
         },
         Arc,
         SpinLock,
+        UniqueArc,
     },
 };
 
@@ -248,6 +250,20 @@ impl<'a> Region<'a> {
     }
 }
 
+/// A freed mapped region kept whole for reuse: its record (with its
+/// mapping and pages) and its registry node's allocation.
+pub(crate) struct Kept<'a> {
+    region: UniqueArc<Region<'a>>,
+    node: RBTreeNodeReservation<u64, Arc<Region<'a>>>,
+}
+
+impl Kept<'_> {
+    /// Pages its mapping holds.
+    pub(crate) fn pages(&self) -> usize {
+        self.region.mapping.as_ref().map_or(0, Mapping::pages)
+    }
+}
+
 /// Counts for `region/stats`.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct RegionStats {
@@ -289,20 +305,41 @@ impl<'a> Regions<'a> {
         })
     }
 
-    /// A mapped region's pages: a kept mapping of its class, or new ones.
-    fn mapping(&self, nr: usize, flags: RegionFlags) -> Result<Mapping<'a>> {
-        let class = if flags.huge { None } else { size_class(nr) };
-        let Some((class, pages)) = class else {
-            return Mapping::new(self.pool, nr, flags.huge, flags.zero);
-        };
-        if let Some(m) = self.cache.get(class) {
-            if flags.zero {
-                // SAFETY: The region's part of a mapping we own.
-                unsafe { core::ptr::write_bytes(m.start_for(nr).as_ptr(), 0, nr * PAGE_SIZE) };
-            }
-            return Ok(m);
+    /// The size class whose cache a mapped region of `nr` pages uses.
+    fn class(nr: usize, flags: RegionFlags) -> Option<(usize, usize)> {
+        if flags.huge || flags.mergeable {
+            None
+        } else {
+            size_class(nr)
         }
-        Mapping::new(self.pool, pages, false, flags.zero)
+    }
+
+    /// A mapped region's pages, mapped: as many as its size class has.
+    fn mapping(&self, nr: usize, flags: RegionFlags) -> Result<Mapping<'a>> {
+        match Self::class(nr, flags) {
+            Some((_, pages)) => Mapping::new(self.pool, pages, false, flags.zero),
+            None => Mapping::new(self.pool, nr, flags.huge, flags.zero),
+        }
+    }
+
+    /// Registers a kept region as a new one: nothing to allocate.
+    fn reuse(&self, kept: Kept<'a>, nr: usize, flags: RegionFlags, caller: &'static Location<'static>) -> u64 {
+        let Kept { mut region, node } = kept;
+        let id = self.next_id.fetch_add(1, Relaxed);
+        region.id = id;
+        region.nr_pages = nr;
+        region.flags = flags;
+        region.caller = caller;
+        if flags.zero {
+            if let Some(start) = region.addr() {
+                // SAFETY: The region's part of a mapping it owns.
+                unsafe { core::ptr::write_bytes(start.as_ptr(), 0, nr * PAGE_SIZE) };
+            }
+        }
+        self.registry.lock().insert(node.into_node(id, region.into()));
+        self.allocations.add(1, Relaxed);
+        self.pages.add(nr, Relaxed);
+        id
     }
 
     /// A mergeable region's pages: single pages, each its own slot.
@@ -334,6 +371,11 @@ impl<'a> Regions<'a> {
         let nr = nr_pages(size).filter(|&n| n <= self.pool.managed()).ok_or(EINVAL)?;
         if crate::fault::should_fail(crate::fault::Site::Region, size) {
             return Err(ENOMEM);
+        }
+        if let Some((class, _)) = Self::class(nr, flags) {
+            if let Some(kept) = self.cache.get(class) {
+                return Ok(self.reuse(kept, nr, flags, caller));
+            }
         }
         let build = || -> Result<(Option<Mapping<'a>>, Option<Pin<KBox<Slots<'a>>>>)> {
             if flags.mergeable {
@@ -385,21 +427,27 @@ impl<'a> Regions<'a> {
     /// [`PageMap`], the merger). `EINVAL` if there is no such region.
     /// Process context; sleeps.
     pub(crate) fn free_id(&self, id: u64) -> Result {
-        let region = self.registry.lock().remove(&id).ok_or(EINVAL)?;
+        let (region, node) = {
+            let mut registry = self.registry.lock();
+            let entry = registry.find_mut(&id).ok_or(EINVAL)?;
+            let region = entry.get().clone();
+            (region, entry.remove_node())
+        };
+        // The node's allocation is kept; the registry's reference goes.
+        let node = node.into_reservation();
         self.frees.add(1, Relaxed);
         self.pages.fetch_sub(region.nr_pages, Relaxed);
-        let Some(mut unique) = Arc::into_unique_or_drop(region) else {
+        let Some(unique) = Arc::into_unique_or_drop(region) else {
+            // Mapped by someone: it goes with the last mapping.
             return Ok(());
         };
-        let region = unique.as_mut().get_mut();
-        let class = if region.flags.huge { None } else { size_class(region.nr_pages) };
-        if let (Some((class, _)), Some(m)) = (class, region.mapping.as_ref()) {
-            if !self.pool.pressure() && m.pages == size_class(region.nr_pages).map_or(0, |c| c.1) {
-                if let Some(m) = region.mapping.take() {
-                    // Not kept: unmapped and freed here.
-                    drop(self.cache.put(class, m));
-                }
-            }
+        let region = Pin::into_inner(unique);
+        let Some((class, pages)) = Self::class(region.nr_pages, region.flags) else {
+            return Ok(());
+        };
+        if region.mapping.as_ref().is_some_and(|m| m.pages == pages) && !self.pool.pressure() {
+            // Not kept (no room): unmapped and freed here.
+            drop(self.cache.put(class, Kept { region, node }));
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use kernel::{
     sync::SpinLock,
 };
 
-use super::Mapping;
+use super::Kept;
 use crate::vmap::NR_SIZE_CLASSES;
 
 /// Mappings kept per class at most.
@@ -36,7 +36,7 @@ const DEPTH: usize = 4;
 /// `pages` is the number of pages mapped by every mapping in `classes`;
 /// the mappings of `classes[c]` have size class `c`.
 struct Classes<'a> {
-    classes: [KVec<Mapping<'a>>; NR_SIZE_CLASSES],
+    classes: [KVec<Kept<'a>>; NR_SIZE_CLASSES],
     pages: usize,
 }
 
@@ -61,7 +61,7 @@ impl<'a> MapCache<'a> {
     /// An empty cache holding up to `max_pages` pages (0: off). Allocates
     /// every class's room now, so that [`MapCache::put`] never does.
     pub(super) fn new(max_pages: usize) -> Result<Self> {
-        let mut classes: [KVec<Mapping<'a>>; NR_SIZE_CLASSES] = core::array::from_fn(|_| KVec::new());
+        let mut classes: [KVec<Kept<'a>>; NR_SIZE_CLASSES] = core::array::from_fn(|_| KVec::new());
         if max_pages > 0 {
             for c in classes.iter_mut() {
                 c.reserve(DEPTH, GFP_KERNEL)?;
@@ -72,7 +72,7 @@ impl<'a> MapCache<'a> {
     }
 
     /// A kept mapping of class `class`, if there is one. Any context.
-    pub(super) fn get(&self, class: usize) -> Option<Mapping<'a>> {
+    pub(super) fn get(&self, class: usize) -> Option<Kept<'a>> {
         let mut guard = self.inner.lock();
         let (classes, stats) = &mut *guard;
         let Some(m) = classes.classes.get_mut(class).and_then(KVec::pop) else {
@@ -86,7 +86,7 @@ impl<'a> MapCache<'a> {
 
     /// Keeps `m` (of class `class`) if there is room; else gives it back
     /// to be unmapped and freed. Any context.
-    pub(super) fn put(&self, class: usize, m: Mapping<'a>) -> Option<Mapping<'a>> {
+    pub(super) fn put(&self, class: usize, m: Kept<'a>) -> Option<Kept<'a>> {
         let mut guard = self.inner.lock();
         let (classes, _) = &mut *guard;
         if classes.pages + m.pages() > self.max_pages {
@@ -105,7 +105,7 @@ impl<'a> MapCache<'a> {
 
     /// Takes every kept mapping out, to be unmapped and freed by the
     /// caller (process context: unmapping sleeps).
-    pub(super) fn take_all(&self, mut f: impl FnMut(Mapping<'a>)) {
+    pub(super) fn take_all(&self, mut f: impl FnMut(Kept<'a>)) {
         loop {
             let m = {
                 let mut guard = self.inner.lock();
