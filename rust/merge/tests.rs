@@ -249,6 +249,33 @@ mod suite {
         Ok(())
     }
 
+    #[test]
+    fn a_merge_compares_again_and_never_frees_a_mapped_page() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool, false)?;
+        let a = region(&regions, 1, |_| 0x61)?;
+        let b = region(&regions, 1, |_| 0x61)?;
+        let (ra, rb) = (regions.get(a).ok_or(EINVAL)?, regions.get(b).ok_or(EINVAL)?);
+        let s = ra.share(0).ok_or(ENOMEM)?;
+        // Equal when the search looked, changed since: no merge.
+        assert!(rb.same_as(0, &s));
+        regions.write_id(b, 7, &[0x62])?;
+        assert!(!rb.merge(0, &s));
+        assert!(holds(&regions, a, 0, 0x61)?);
+        regions.write_id(b, 7, &[0x61])?;
+        // Equal, but mapped (for reading): its frame must not be freed.
+        let map = regions.map(b, 0, false)?;
+        assert!(!rb.merge(0, &s));
+        drop(map);
+        // Mapped for writing: not even shared.
+        let map = regions.map(b, 0, true)?;
+        assert!(rb.share(0).is_none() && rb.hash(0).is_none() && !rb.same_as(0, &s));
+        drop(map);
+        assert!(rb.merge(0, &s));
+        assert_eq!(ra.pfn(0), rb.pfn(0));
+        Ok(())
+    }
+
     struct Race<'r, 'a> {
         regions: &'r Regions<'a>,
         merger: &'r Merger<'r, 'a>,
