@@ -23,9 +23,13 @@
 //! and after every pass; everything else the merger keeps per page lives
 //! in the region and goes with it; `run=2` empties the trees.
 //!
-//! Lock order: the merger's state mutex, then a region's pages mutex.
+//! Lock order: the merger's state mutex, then one region's pages mutex at
+//! a time.
 
-use core::ptr::NonNull;
+use core::{
+    cell::RefCell,
+    ptr::NonNull,
+};
 
 use kernel::{
     bindings,
@@ -83,6 +87,9 @@ struct MergeState<'a> {
     unstable_len: usize,
     /// The zero page (`use_zero_pages`), pinned while the merger has it.
     zero: Option<SharedRef<'a>>,
+    /// A page's copy, to compare two regions' pages holding one mutex at a
+    /// time.
+    scratch: RefCell<KVec<u8>>,
 }
 
 /// The knobs of `/sys/kernel/mm/ksm/`.
@@ -161,10 +168,12 @@ impl<'a> Mm for Ctx<'_, '_, 'a> {
     }
 
     fn same(&self, a: Item, b: Item) -> bool {
-        let (Some(ra), Some(rb)) = (self.regions.get(a.region), self.regions.get(b.region)) else {
+        if a == b {
             return false;
-        };
-        Region::same(&ra, a.index, &rb, b.index)
+        }
+        let mut buf = self.st.scratch.borrow_mut();
+        self.with(a, |r| r.copy_page(a.index, &mut buf)).unwrap_or(false)
+            && self.with(b, |r| r.holds(b.index, &buf)).unwrap_or(false)
     }
 
     fn same_as(&self, a: Item, s: &Shared<'a>) -> bool {
@@ -271,6 +280,7 @@ impl<'r, 'a> Merger<'r, 'a> {
             unstable: RBTree::new(),
             unstable_len: 0,
             zero: None,
+            scratch: RefCell::new(KVec::from_elem(0, PAGE_SIZE, GFP_KERNEL)?),
         };
         Ok(Self {
             regions,

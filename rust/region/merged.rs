@@ -15,8 +15,9 @@
 //! when nothing maps it at all (`replace_page()` after the page's
 //! mappings are counted).
 //!
-//! Lock order: two regions' slot mutexes are taken in the order of their
-//! identities; no other lock is taken under one, except the pool's.
+//! Locking: one region's slot mutex at a time (the merger compares two
+//! regions' pages through a copy of one); nothing else is taken under it
+//! but the pool's locks.
 
 use core::ptr::NonNull;
 
@@ -258,22 +259,27 @@ impl<'a> Region<'a> {
         slots.get(index).and_then(Slot::stable_content).is_some_and(|c| c == pin.content())
     }
 
-    /// The merger: whether page `i` of `a` and page `j` of `b` hold the
-    /// same bytes (`memcmp_pages()`), both their own and not being written.
-    pub(crate) fn same(a: &Self, i: usize, b: &Self, j: usize) -> bool {
-        let (Some(sa), Some(sb)) = (a.slots(), b.slots()) else { return false };
-        if core::ptr::eq(a, b) {
-            let slots = sa.lock();
-            let (Some(x), Some(y)) = (slots.get(i), slots.get(j)) else { return false };
-            return i != j && matches!((x.stable_content(), y.stable_content()), (Some(p), Some(q)) if p == q);
+    /// The merger: copies the page into `buf` if it is the region's own
+    /// and not mapped for writing (the first half of `memcmp_pages()`:
+    /// two regions' mutexes are never held at once).
+    pub(crate) fn copy_page(&self, index: usize, buf: &mut [u8]) -> bool {
+        let Some(slots) = self.slots() else { return false };
+        let slots = slots.lock();
+        match slots.get(index).and_then(Slot::stable_content) {
+            Some(c) if buf.len() == c.len() => {
+                buf.copy_from_slice(c);
+                true
+            }
+            _ => false,
         }
-        // Lock order: by identity.
-        let (first, second) = if a.id < b.id { (sa, sb) } else { (sb, sa) };
-        let g1 = first.lock();
-        let g2 = second.lock();
-        let (ga, gb) = if a.id < b.id { (&g1, &g2) } else { (&g2, &g1) };
-        let (Some(x), Some(y)) = (ga.get(i), gb.get(j)) else { return false };
-        matches!((x.stable_content(), y.stable_content()), (Some(p), Some(q)) if p == q)
+    }
+
+    /// The merger: whether the page is the region's own, not mapped for
+    /// writing, and holds `bytes`.
+    pub(crate) fn holds(&self, index: usize, bytes: &[u8]) -> bool {
+        let Some(slots) = self.slots() else { return false };
+        let slots = slots.lock();
+        slots.get(index).and_then(Slot::stable_content).is_some_and(|c| c == bytes)
     }
 
     /// The merger: makes the page's own page a shared page used by it
