@@ -24,12 +24,12 @@ show "grep -E 'splits|merges|fallbacks|claims|pcp' $D/buddy/stats"
 show "echo 'demo 200 flags=redzone,poison' > $D/slab/create; echo count=50 > $D/slab/demo/alloc"
 show "head -n 2 $D/slab/slabinfo; grep -E '^(demo|kmalloc-64|kmalloc-8k) ' $D/slab/slabinfo"
 show "echo all > $D/slab/demo/free; echo 1 > $D/slab/demo/shrink; echo demo > $D/slab/destroy; grep -c '^demo ' $D/slab/slabinfo"
-show "echo '64K zero' > $D/region/alloc; echo '4M huge' > $D/region/alloc; cat $D/region/vmallocinfo"
+show "echo '64K zero' > $D/region/alloc; echo '4M huge' > $D/region/alloc; cat $D/region/vmallocinfo $D/region/list"
 a=$(head -n 1 $D/region/vmallocinfo | cut -d- -f1)
 show "echo '$a 0x5a' > $D/region/fill; echo '$a 0x5a' > $D/region/check && echo check passed"
 show "echo all > $D/region/free; echo 1 > $D/region/purge; cat $D/region/stats"
-show "echo '64K mergeable' > $D/region/alloc; echo '64K mergeable' > $D/region/alloc"
-for a in $(cut -d- -f1 $D/region/vmallocinfo); do echo "$a 0x42" > $D/region/fill; done
+show "echo '64K mergeable' > $D/region/alloc; echo '64K mergeable' > $D/region/alloc; cat $D/region/list"
+for id in $(cut -d' ' -f1 $D/region/list); do echo "$id 0x42" > $D/region/fill; done
 show "echo 5 > $D/merge/sleep_millisecs; echo 1 > $D/merge/run; sleep 1; echo 0 > $D/merge/run"
 show "for f in full_scans pages_shared pages_sharing general_profit; do echo \$f \$(cat $D/merge/\$f); done"
 show "/zonemm/zonemm-top -n 1"
