@@ -186,7 +186,7 @@ s64 zonemm_region_alloc(size_t size, unsigned int flags);
  * zonemm_region_addr() - a mapped region's address
  * @handle: from zonemm_region_alloc()
  *
- * Context: Process or softirq context.
+ * Context: Process context (the registry's lock is not interrupt-safe).
  * Return: the address (fixed until the region is freed), or NULL for a
  * mergeable region or no region.
  */
