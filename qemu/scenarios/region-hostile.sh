@@ -28,8 +28,13 @@ shared_seen() {
 	echo "# two regions' read mappings at one shared page: ${n:-none}"
 	[ "${n:-0}" -gt 0 ]
 }
-# kmalloc_objs: active objects of the kernel's kmalloc caches.
-kmalloc_objs() { awk '/^kmalloc-/ { n += $2 } END { print n }' /proc/slabinfo; }
+# kmalloc_objs: active objects of the kernel's kmalloc caches, after a
+# kmem_cache_shrink() of each (which also empties KASAN's quarantine of
+# them on the debug kernel: freed objects wait there, counted as active).
+kmalloc_objs() {
+	for f in /sys/kernel/slab/kmalloc-*/shrink; do echo 1 >"$f" 2>/dev/null; done
+	awk '/^kmalloc-/ { n += $2 } END { print n }' /proc/slabinfo
+}
 
 echo 1000 >$M/pages_to_scan
 echo 0 >$M/sleep_millisecs
