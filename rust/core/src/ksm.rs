@@ -3,22 +3,37 @@
 //! The same-page merger's decisions: `cmp_and_merge_page()` of
 //! `mm/ksm.c` (7.3), over pages and trees the caller keeps.
 //!
-//! For each scanned page, in the kernel's order: a page already shared is
-//! left alone; a page that changed since its last scan is *volatile* and
-//! only has its state noted (`rmap_item->oldchecksum`), so a page is
-//! volatile on first sight; with `use_zero_pages` an all-zero page maps
-//! the shared zero page; else a page equal to one in the **stable tree**
-//! (shared pages) joins it while that page has fewer than
-//! `max_page_sharing` users (past that, a *chain* of duplicates of the
-//! same content grows), and if that merge fails nothing else is tried
-//! this time; else a page equal to one in the **unstable tree** (this
-//! pass's candidates) makes a new shared page of the two, and an
-//! unmatched page joins the unstable tree. Stable nodes whose page is gone
-//! are dropped when a search meets them.
+//! A scanned page goes through these steps in the kernel's order, and the
+//! first that settles it ends the scan of that page:
 //!
-//! Trees are keyed by a content hash (xxh64, as `calc_checksum()` uses)
-//! and every match is confirmed by comparing contents, so a collision
-//! never merges different pages.
+//! 1. A page that is gone, or already maps a shared page, is skipped.
+//! 2. Volatility comes before any search: a page whose content changed
+//!    since its last scan (`rmap_item->oldchecksum`) only has its state
+//!    noted. So every page is volatile on first sight, and a page that
+//!    keeps changing costs no search and stays out of the unstable tree.
+//! 3. With `use_zero_pages`, an all-zero page maps the shared zero page;
+//!    if that fails, the page goes on to the trees.
+//! 4. The **stable tree** (shared pages) is searched under the page's
+//!    hash; a page that cannot be read now counts as volatile. A node that
+//!    nobody maps any more is stale: it is never merged into, and is
+//!    removed once the search is over. An equal shared page with fewer
+//!    than `max_page_sharing` users is merged with, and whether or not
+//!    that works, nothing else is tried for this page this time. An equal
+//!    page that is full is remembered, so that a new shared page of that
+//!    content joins its *chain* of duplicates.
+//! 5. The **unstable tree** (this pass's candidates) is searched for an
+//!    equal private page of another item; the two make a new shared page,
+//!    which enters the stable tree. Here the twin's page becomes the
+//!    shared one (ksm.c turns the scanned page into it), and if the
+//!    scanned page then cannot be mapped onto it, the new shared page
+//!    still enters the stable tree with its one user (ksm.c breaks it
+//!    back into a private page). A page with no twin joins the unstable
+//!    tree.
+//!
+//! Trees are keyed by a content hash (xxh64, as `calc_checksum()` uses),
+//! which may collide: every match is confirmed by comparing contents, and
+//! the caller compares once more under write protection before it maps a
+//! page, so a collision never merges different pages.
 
 /// A mergeable page: page `index` of region `region`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,7 +80,8 @@ pub enum Outcome {
     Paired,
     /// Its content changed since the last pass.
     Volatile,
-    /// Put in the unstable tree.
+    /// Put in the unstable tree; or a twin was found there but the pair
+    /// could not be made.
     Unstable,
 }
 
@@ -119,7 +135,8 @@ pub trait Mm {
     fn unstable_remove(&mut self, hash: u64, item: Item);
 }
 
-/// Stale stable nodes one search drops at most.
+/// Stale stable nodes one search drops at most: the core has no allocator
+/// to collect more, and any left over are dropped by later searches.
 const MAX_STALE: usize = 8;
 
 /// `cmp_and_merge_page()`: one scanned page.
@@ -127,11 +144,14 @@ pub fn cmp_and_merge_page<M: Mm>(mm: &mut M, item: Item, knobs: &Knobs) -> Outco
     if !matches!(mm.page(item), Page::Private) {
         return Outcome::Skipped;
     }
-    // A page that keeps changing is not worth a search (and is not
-    // inserted in the unstable tree).
+    // A page that keeps changing is not worth a search, nor a place in the
+    // unstable tree. ksm.c checks this before the zero page and the stable
+    // tree, so even a page equal to a shared one waits one pass.
     if mm.volatile(item) {
         return Outcome::Volatile;
     }
+    // try_to_merge_with_zero_page(): when it fails, ksm.c goes on to the
+    // trees.
     if knobs.use_zero_pages && mm.is_zero(item) {
         if let Some(zero) = mm.zero_page() {
             if mm.merge(item, &zero) {
@@ -139,11 +159,14 @@ pub fn cmp_and_merge_page<M: Mm>(mm: &mut M, item: Item, knobs: &Knobs) -> Outco
             }
         }
     }
+    // Unreadable now: as good as changing, try again next pass.
     let Some(hash) = mm.hash(item) else {
         return Outcome::Volatile;
     };
-    // stable_tree_search(): an equal shared page with room; stale nodes
-    // met on the way are dropped afterwards.
+    // stable_tree_search(): an equal shared page with room. A stale node is
+    // recognised before its content is compared (its page may be gone) and
+    // is dropped after the search, which the callback cannot do while the
+    // tree is being walked. A full equal page becomes the chain sibling.
     let max = knobs.max_page_sharing.max(2);
     let mut full = None;
     let mut stale: [Option<M::Shared>; MAX_STALE] = Default::default();
@@ -152,8 +175,8 @@ pub fn cmp_and_merge_page<M: Mm>(mm: &mut M, item: Item, knobs: &Knobs) -> Outco
         let mut n_stale = 0;
         mm_ref.stable_find(hash, &mut |s| {
             if mm_ref.stale(s) {
-                if n_stale < MAX_STALE {
-                    stale[n_stale] = Some(s.clone());
+                if let Some(slot) = stale.get_mut(n_stale) {
+                    *slot = Some(s.clone());
                     n_stale += 1;
                 }
                 return false;
@@ -233,69 +256,79 @@ impl Counters {
     }
 }
 
+// xxh64's five primes.
 const P1: u64 = 0x9e37_79b1_85eb_ca87;
 const P2: u64 = 0xc2b2_ae3d_27d4_eb4f;
 const P3: u64 = 0x1656_67b1_9e37_79f9;
 const P4: u64 = 0x85eb_ca77_c2b2_ae63;
 const P5: u64 = 0x27d4_eb2f_1656_67c5;
 
-const fn xxh64_round(acc: u64, input: u64) -> u64 {
-    acc.wrapping_add(input.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1)
+/// One accumulator step over one 8-byte word.
+const fn xxh64_round(acc: u64, word: u64) -> u64 {
+    acc.wrapping_add(word.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1)
 }
 
-const fn xxh64_merge(acc: u64, val: u64) -> u64 {
-    (acc ^ xxh64_round(0, val)).wrapping_mul(P1).wrapping_add(P4)
+/// Folds one of the four stripe accumulators into the hash.
+const fn xxh64_merge(h: u64, lane: u64) -> u64 {
+    (h ^ xxh64_round(0, lane)).wrapping_mul(P1).wrapping_add(P4)
 }
 
-fn le64(b: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[..8]);
-    u64::from_le_bytes(w)
+/// The little-endian word in `word`, which `chunks_exact(8)` made exactly
+/// 8 bytes long: the zero fallback is never taken, and unlike indexing or
+/// `copy_from_slice()` this has no panic path for the kernel.
+fn le64(word: &[u8]) -> u64 {
+    u64::from_le_bytes(word.try_into().unwrap_or_default())
 }
 
-/// xxh64 of `data` with seed 0: the hash `calc_checksum()` takes of a page
-/// (`xxhash()` on 64-bit), written from the algorithm's description.
-pub fn page_hash(data: &[u8]) -> u64 {
-    let len = data.len() as u64;
-    let stripes = data.chunks_exact(32);
+/// As [`le64`], for a 4-byte chunk.
+fn le32(word: &[u8]) -> u32 {
+    u32::from_le_bytes(word.try_into().unwrap_or_default())
+}
+
+/// xxh64 of `page` with seed 0, for input of any length: the hash
+/// `calc_checksum()` takes of a page (`xxhash()` is xxh64 on 64-bit; ksm.c
+/// keeps its low 32 bits).
+///
+/// 32-byte stripes feed four independent accumulators, so the multiplies
+/// of one stripe overlap; the tail goes by 8, 4, then single bytes.
+pub fn page_hash(page: &[u8]) -> u64 {
+    let stripes = page.chunks_exact(32);
     let tail = stripes.remainder();
-    let mut h = if data.len() >= 32 {
-        let mut v = [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)];
+    let mut h = if page.len() >= 32 {
+        let mut lanes = [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)];
         for stripe in stripes {
-            for (lane, word) in v.iter_mut().zip(stripe.chunks_exact(8)) {
+            for (lane, word) in lanes.iter_mut().zip(stripe.chunks_exact(8)) {
                 *lane = xxh64_round(*lane, le64(word));
             }
         }
-        let mut h = v[0]
+        let [v1, v2, v3, v4] = lanes;
+        let h = v1
             .rotate_left(1)
-            .wrapping_add(v[1].rotate_left(7))
-            .wrapping_add(v[2].rotate_left(12))
-            .wrapping_add(v[3].rotate_left(18));
-        for lane in v {
-            h = xxh64_merge(h, lane);
-        }
-        h
+            .wrapping_add(v2.rotate_left(7))
+            .wrapping_add(v3.rotate_left(12))
+            .wrapping_add(v4.rotate_left(18));
+        lanes.into_iter().fold(h, xxh64_merge)
     } else {
         P5
     };
-    h = h.wrapping_add(len);
-    let mut rest = tail;
-    while rest.len() >= 8 {
-        h ^= xxh64_round(0, le64(rest));
+    h = h.wrapping_add(page.len() as u64);
+    let words = tail.chunks_exact(8);
+    let rest = words.remainder();
+    for word in words {
+        h ^= xxh64_round(0, le64(word));
         h = h.rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
-        rest = &rest[8..];
     }
-    if rest.len() >= 4 {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&rest[..4]);
-        h ^= u64::from(u32::from_le_bytes(w)).wrapping_mul(P1);
+    let halves = rest.chunks_exact(4);
+    let bytes = halves.remainder();
+    for half in halves {
+        h ^= u64::from(le32(half)).wrapping_mul(P1);
         h = h.rotate_left(23).wrapping_mul(P2).wrapping_add(P3);
-        rest = &rest[4..];
     }
-    for &b in rest {
+    for &b in bytes {
         h ^= u64::from(b).wrapping_mul(P5);
         h = h.rotate_left(11).wrapping_mul(P1);
     }
+    // The final avalanche.
     h ^= h >> 33;
     h = h.wrapping_mul(P2);
     h ^= h >> 29;
