@@ -518,15 +518,23 @@ pub(crate) unsafe extern "C" fn zonemm_region_map(
     flags: c_uint,
     map: *mut RegionMapC,
 ) -> *mut c_void {
-    let Some(api) = api() else { return core::ptr::null_mut() };
-    if map.is_null() || flags & !MAP_WRITE != 0 {
+    if map.is_null() {
         return core::ptr::null_mut();
     }
     let slot = map.cast::<MapSlot>();
-    let mapped = api.state.regions.map(handle as u64, index, flags & MAP_WRITE != 0);
-    let ptr = mapped.as_ref().map_or(core::ptr::null_mut(), |m| m.as_ptr().cast());
+    // Whatever happens next, `map` holds a valid (empty) slot, so that
+    // the unmap the header asks for is always safe.
     // SAFETY: `map` has room and alignment for a `MapSlot` (checked at
     // build time) and, by the caller's guarantee, holds nothing live.
+    unsafe { slot.write(None) };
+    let Some(api) = api() else { return core::ptr::null_mut() };
+    if flags & !MAP_WRITE != 0 {
+        pr_warn!("zonemm_region_map: unknown flags {:#x}\n", flags & !MAP_WRITE);
+        return core::ptr::null_mut();
+    }
+    let mapped = api.state.regions.map(handle as u64, index, flags & MAP_WRITE != 0);
+    let ptr = mapped.as_ref().map_or(core::ptr::null_mut(), |m| m.as_ptr().cast());
+    // SAFETY: As above; the slot holds `None`, nothing to drop.
     unsafe { slot.write(mapped.ok()) };
     ptr
 }
