@@ -46,9 +46,18 @@ wait_for() {
 	i=0
 	until "$@"; do
 		i=$((i + 1))
-		[ "$i" -ge 50 ] && return 1
+		[ "$i" -ge "${wait_tries:-50}" ] && return 1
 		sleep 0.1
 	done
+}
+
+# phase_succeeded MODULE PHASE: MODULE's "PHASE: ok N ..." line (the
+# hostile clients') counts successes.
+phase_succeeded() {
+	line=$(dmesg | grep "$1: $2: ok [0-9]* " | tail -n 1)
+	echo "# ${line:-no line for $2}"
+	n=$(echo "$line" | sed -n "s/.*: ok \([0-9]*\) .*/\1/p")
+	[ "${n:-0}" -gt 0 ]
 }
 
 # Minimal TAP for scenario scripts: plan N first (the number of checks

@@ -17,12 +17,7 @@ views() {
 	cat $D/buddy/buddyinfo $D/slab/slabinfo $D/region/vmallocinfo
 }
 # succeeded PHASE: the module's line for PHASE counts successes.
-succeeded() {
-	line=$(dmesg | grep "zonemm_hostile: $1: ok [0-9]* " | tail -n 1)
-	echo "# ${line:-no line for $1}"
-	n=$(echo "$line" | sed -n "s/.*: ok \([0-9]*\) .*/\1/p")
-	[ "${n:-0}" -gt 0 ]
-}
+succeeded() { phase_succeeded zonemm_hostile "$1"; }
 no_check_failed() { dmesg | grep -q 'zonemm_hostile: [0-9]* checks, 0 failed$'; }
 
 before=$(views)

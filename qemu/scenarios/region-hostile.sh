@@ -16,12 +16,7 @@ views() {
 	settle
 	cat $D/buddy/buddyinfo $R/list
 }
-succeeded() {
-	line=$(dmesg | grep "zonemm_hostile_region: $1: ok [0-9]* " | tail -n 1)
-	echo "# ${line:-no line for $1}"
-	n=$(echo "$line" | sed -n "s/.*: ok \([0-9]*\) .*/\1/p")
-	[ "${n:-0}" -gt 0 ]
-}
+succeeded() { phase_succeeded zonemm_hostile_region "$1"; }
 no_check_failed() { dmesg | grep -q 'zonemm_hostile_region: [0-9]* checks, 0 failed$'; }
 shared_seen() {
 	n=$(dmesg | sed -n 's/.*zonemm_hostile_region: merged: shared \([0-9]*\)$/\1/p' | tail -n 1)

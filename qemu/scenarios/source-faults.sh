@@ -8,15 +8,6 @@
 # used counts), and MemFree within less than one chunk (4 MiB) of what it was.
 . /zonemm/lib.sh
 
-wait_long() {
-	t=0
-	until "$@"; do
-		t=$((t + 1))
-		[ "$t" -ge 300 ] && return 1
-		sleep 0.1
-	done
-}
-
 dmesg -c >/dev/null
 insmod /zonemm/zonemm.ko || { echo "# plain insmod failed"; exit 1; }
 chunks=$(dmesg | sed -n 's/.*zonemm: took [0-9]* pages in \([0-9]*\) chunks.*/\1/p')
@@ -41,7 +32,7 @@ while [ $n -le $chances ]; do
 	mem_back() { [ "$(meminfo MemFree)" -gt $((mem_before - 4096)) ]; }
 	# Up to 30 s: on the debug kernel, RCU-deferred and KASAN-quarantined
 	# frees of the failed load's own memory come back late.
-	check "fail_source=$n: MemFree back within one chunk" wait_long mem_back
+	wait_tries=300 check "fail_source=$n: MemFree back within one chunk" wait_for mem_back
 	n=$((n + 1))
 done
 
