@@ -210,7 +210,10 @@ int zonemm_region_write(s64 handle, size_t off, const void *buf, size_t len);
 
 #define ZONEMM_MAP_WRITE	0x1
 
-/* Filled by zonemm_region_map(); opaque. */
+/*
+ * Filled by zonemm_region_map(); opaque. A zeroed one is empty (unmapping
+ * it does nothing). Never copy one that holds a mapping.
+ */
 struct zonemm_region_map {
 	u64 opaque[6];
 };
@@ -232,7 +235,8 @@ struct zonemm_region_map {
  *
  * Context: Process context; may sleep (the copy).
  * Return: the page's address, or NULL (no such region or page, bad
- * @flags, or no memory for the copy); @map must be unmapped either way.
+ * @flags, no memory for the copy, or @map already holds a mapping:
+ * unmap it first). Unmapping after a NULL does nothing.
  */
 void *zonemm_region_map(s64 handle, size_t index, unsigned int flags,
 			struct zonemm_region_map *map);

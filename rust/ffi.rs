@@ -7,7 +7,10 @@
 //! A module calling these depends on zonemm, so zonemm is never unloaded
 //! under a user; what users leave behind (caches) is destroyed with it.
 
-use core::ptr::NonNull;
+use core::{
+    mem::MaybeUninit,
+    ptr::NonNull, //
+};
 
 use kernel::{
     bindings,
@@ -499,8 +502,17 @@ pub(crate) extern "C" fn zonemm_region_free(handle: i64) -> c_int {
     }
 }
 
-/// What `struct zonemm_region_map` holds: the Rust mapping guard.
-type MapSlot = Option<PageMap<'static>>;
+/// What `struct zonemm_region_map` holds: a mapping guard, live while
+/// `live` is [`LIVE`]. Any other value (a zeroed struct, one already
+/// unmapped) is empty.
+#[repr(C)]
+struct MapSlot {
+    live: u64,
+    map: MaybeUninit<PageMap<'static>>,
+}
+
+/// `MapSlot::live` of a live mapping.
+const LIVE: u64 = 0x7a6d_6d61_705f_6c76;
 
 const _: () = assert!(size_of::<MapSlot>() <= size_of::<RegionMapC>());
 const _: () = assert!(align_of::<MapSlot>() <= align_of::<RegionMapC>());
@@ -509,8 +521,8 @@ const _: () = assert!(align_of::<MapSlot>() <= align_of::<RegionMapC>());
 ///
 /// # Safety
 ///
-/// `map` must be valid for writes of a `struct zonemm_region_map`, and not
-/// hold a live mapping.
+/// `map` must be valid for reads and writes of a `struct
+/// zonemm_region_map`, and not a copy of one holding a live mapping.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn zonemm_region_map(
     handle: i64,
@@ -522,20 +534,30 @@ pub(crate) unsafe extern "C" fn zonemm_region_map(
         return core::ptr::null_mut();
     }
     let slot = map.cast::<MapSlot>();
-    // Whatever happens next, `map` holds a valid (empty) slot, so that
-    // the unmap the header asks for is always safe.
     // SAFETY: `map` has room and alignment for a `MapSlot` (checked at
-    // build time) and, by the caller's guarantee, holds nothing live.
-    unsafe { slot.write(None) };
+    // build time); `live` is a plain integer, whatever the caller put there.
+    let live = unsafe { &raw mut (*slot).live };
+    // SAFETY: As above.
+    if unsafe { live.read() } == LIVE {
+        pr_warn!("zonemm_region_map: the map already holds a live mapping: unmap it first\n");
+        return core::ptr::null_mut();
+    }
+    // SAFETY: As above. From here the slot is empty until a mapping is in.
+    unsafe { live.write(0) };
     let Some(api) = api() else { return core::ptr::null_mut() };
     if flags & !MAP_WRITE != 0 {
         pr_warn!("zonemm_region_map: unknown flags {:#x}\n", flags & !MAP_WRITE);
         return core::ptr::null_mut();
     }
-    let mapped = api.state.regions.map(handle as u64, index, flags & MAP_WRITE != 0);
-    let ptr = mapped.as_ref().map_or(core::ptr::null_mut(), |m| m.as_ptr().cast());
-    // SAFETY: As above; the slot holds `None`, nothing to drop.
-    unsafe { slot.write(mapped.ok()) };
+    let Ok(mapped) = api.state.regions.map(handle as u64, index, flags & MAP_WRITE != 0) else {
+        return core::ptr::null_mut();
+    };
+    let ptr = mapped.as_ptr().cast();
+    // SAFETY: As above; the slot is empty, so nothing is overwritten.
+    unsafe {
+        (&raw mut (*slot).map).write(MaybeUninit::new(mapped));
+        live.write(LIVE);
+    }
     ptr
 }
 
@@ -543,15 +565,25 @@ pub(crate) unsafe extern "C" fn zonemm_region_map(
 ///
 /// # Safety
 ///
-/// `map` must have been filled by `zonemm_region_map()` and not unmapped
-/// since.
+/// As for [`zonemm_region_map`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn zonemm_region_unmap(map: *mut RegionMapC) {
     if map.is_null() {
         return;
     }
-    // SAFETY: By the caller's guarantee `map` holds a `MapSlot` written by
-    // `zonemm_region_map()`; taking it leaves `None` behind, so a second
-    // unmap does nothing.
-    drop(unsafe { (*map.cast::<MapSlot>()).take() });
+    let slot = map.cast::<MapSlot>();
+    // SAFETY: `map` has room and alignment for a `MapSlot`; `live` is a
+    // plain integer.
+    let live = unsafe { &raw mut (*slot).live };
+    // SAFETY: As above.
+    if unsafe { live.read() } != LIVE {
+        return;
+    }
+    // SAFETY: `live` says `map` holds a mapping `zonemm_region_map()`
+    // wrote; marking it empty first makes a second unmap do nothing.
+    let mapped = unsafe {
+        live.write(0);
+        (*slot).map.assume_init_read()
+    };
+    drop(mapped);
 }

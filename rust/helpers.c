@@ -252,12 +252,21 @@ bool zonemm_kthread_should_stop(void)
  * The scanner's sleep between batches: as ksm_scan_thread() waits, cut
  * short by zonemm_wake_up_process() when a knob changes.
  */
-void zonemm_sleep_wakeable(unsigned int msecs)
+void zonemm_sleep_wakeable(unsigned int msecs, int *woken)
 {
-	if (msecs)
-		schedule_timeout_interruptible(msecs_to_jiffies(msecs));
-	else
+	if (!msecs) {
 		cond_resched();
+		return;
+	}
+	set_current_state(TASK_INTERRUPTIBLE);
+	if (!xchg(woken, 0) && !kthread_should_stop())
+		schedule_timeout(msecs_to_jiffies(msecs));
+	__set_current_state(TASK_RUNNING);
+}
+
+void zonemm_cond_resched(void)
+{
+	cond_resched();
 }
 
 void zonemm_wake_up_process(struct task_struct *t)

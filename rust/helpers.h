@@ -52,7 +52,8 @@ struct task_struct *zonemm_kthread_run(int (*fn)(void *arg), void *arg,
 				       const char *name);
 void zonemm_kthread_stop(struct task_struct *t);
 bool zonemm_kthread_should_stop(void);
-void zonemm_sleep_wakeable(unsigned int msecs);
+void zonemm_sleep_wakeable(unsigned int msecs, int *woken);
+void zonemm_cond_resched(void);
 void zonemm_wake_up_process(struct task_struct *t);
 u64 zonemm_ktime_ns(void);
 

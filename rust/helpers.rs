@@ -81,9 +81,12 @@ extern "C" {
     pub(crate) fn zonemm_kthread_stop(t: *mut bindings::task_struct);
     /// `kthread_should_stop()`.
     pub(crate) fn zonemm_kthread_should_stop() -> bool;
-    /// `schedule_timeout_interruptible()`: ends early on
-    /// [`zonemm_wake_up_process`].
-    pub(crate) fn zonemm_sleep_wakeable(msecs: c_uint);
+    /// `schedule_timeout_interruptible()` unless `*woken` was set (it is
+    /// cleared) or the thread is being stopped; ends early on
+    /// [`zonemm_wake_up_process`]. 0 only yields.
+    pub(crate) fn zonemm_sleep_wakeable(msecs: c_uint, woken: *mut c_int);
+    /// `cond_resched()`.
+    pub(crate) fn zonemm_cond_resched();
     /// `wake_up_process()`.
     pub(crate) fn zonemm_wake_up_process(t: *mut bindings::task_struct);
     /// `ktime_get_ns()`.

@@ -107,6 +107,8 @@ pub(crate) struct Merger<'r, 'a> {
     settings: Settings,
     pages_scanned: Atomic<u64>,
     full_scans: Atomic<u64>,
+    /// Set by a knob change, cleared by the scanner's sleep.
+    woken: Atomic<i32>,
     state: Pin<KBox<Mutex<MergeState<'a>>>>,
     thread: Pin<KBox<Mutex<Option<NonNull<bindings::task_struct>>>>>,
 }
@@ -293,6 +295,7 @@ impl<'r, 'a> Merger<'r, 'a> {
             },
             pages_scanned: Atomic::new(0),
             full_scans: Atomic::new(0),
+            woken: Atomic::new(0),
             state: KBox::pin_init(new_mutex!(state, "Merger::state"), GFP_KERNEL)?,
             thread: KBox::pin_init(new_mutex!(None, "Merger::thread"), GFP_KERNEL)?,
         })
@@ -314,6 +317,8 @@ impl<'r, 'a> Merger<'r, 'a> {
                 Some(r) if r.id() == at.region => Some(r.clone()),
                 _ => self.regions.get(at.region),
             };
+            // A region freed under the scanner is left at once.
+            let region = region.filter(|r| !r.is_freed());
             if let Some(r) = region.filter(|r| at.index + 1 < r.nr_pages()) {
                 let item = Item { region: r.id(), index: at.index + 1 };
                 return Some((r, item, false));
@@ -330,23 +335,40 @@ impl<'r, 'a> Merger<'r, 'a> {
 
     /// `ksm_do_scan()`: scans up to `n` pages. Sleeps.
     pub(crate) fn scan(&self, n: usize) {
-        let knobs = self.knobs();
         let mut st = self.state.lock();
+        self.scan_locked(&mut st, n);
+    }
+
+    /// The scanner's batch: [`Merger::scan`] if `run` is still 1 once the
+    /// state is locked (`run=2` unmerges under the same lock).
+    fn scan_if_running(&self, n: usize) {
+        let mut st = self.state.lock();
+        if self.settings.run.load(Relaxed) == 1 {
+            self.scan_locked(&mut st, n);
+        }
+    }
+
+    fn scan_locked(&self, st: &mut MergeState<'a>, n: usize) {
+        let knobs = self.knobs();
         let mut held: Option<Arc<Region<'a>>> = None;
-        for _ in 0..n {
+        for done in 0..n {
+            if done % 64 == 63 {
+                // SAFETY: No preconditions; only a mutex is held.
+                unsafe { zonemm_cond_resched() };
+            }
             let Some((region, item, wrapped)) = self.next_item(st.cursor, held.as_ref()) else {
                 // No mergeable region left: nothing in the trees can be
                 // used again.
                 st.cursor = None;
-                Self::end_of_pass(&mut st);
+                Self::end_of_pass(st);
                 break;
             };
             if wrapped {
-                Self::end_of_pass(&mut st);
+                Self::end_of_pass(st);
                 self.full_scans.add(1, Relaxed);
             }
             st.cursor = Some(item);
-            let mut ctx = Ctx { st: &mut st, regions: self.regions, cur: &region };
+            let mut ctx = Ctx { st: &mut *st, regions: self.regions, cur: &region };
             cmp_and_merge_page(&mut ctx, item, &knobs);
             self.pages_scanned.add(1, Relaxed);
             held = Some(region);
@@ -394,7 +416,14 @@ impl<'r, 'a> Merger<'r, 'a> {
                         result = Err(e);
                     }
                 }
+                if i % 64 == 63 {
+                    // SAFETY: No preconditions; only a mutex is held.
+                    unsafe { zonemm_cond_resched() };
+                }
             }
+            // Every rmap item goes, as unmerge_and_remove_all_rmap_items()
+            // frees them.
+            r.forget_scans();
             at = Some(r.id());
         }
         st.stable = RBTree::new();
@@ -437,14 +466,17 @@ impl<'r, 'a> Merger<'r, 'a> {
         // SAFETY: No preconditions.
         while !unsafe { zonemm_kthread_should_stop() } {
             let ms = if this.settings.run.load(Relaxed) == 1 {
-                this.scan(this.settings.pages_to_scan.load(Relaxed));
+                this.scan_if_running(this.settings.pages_to_scan.load(Relaxed));
                 this.settings.sleep_millisecs.load(Relaxed)
             } else {
                 1000
             };
-            // SAFETY: No preconditions; a knob change or kthread_stop()
-            // wakes it. 0 only yields, as ksmd does not sleep then.
-            unsafe { zonemm_sleep_wakeable(ms) };
+            // SAFETY: `woken` lives as long as the merger, which outlives
+            // this thread. A knob change sets it and wakes the thread, so
+            // a wake between the load of `ms` and the sleep is not lost;
+            // kthread_stop() is checked after the task state is set. 0
+            // only yields, as ksmd does not sleep then.
+            unsafe { zonemm_sleep_wakeable(ms, this.woken.as_ptr()) };
         }
         0
     }
@@ -452,6 +484,7 @@ impl<'r, 'a> Merger<'r, 'a> {
     /// Wakes the scanner, so that a changed knob takes effect now (as
     /// `wake_up_interruptible(&ksm_thread_wait)`).
     fn wake(&self) {
+        self.woken.store(1, Relaxed);
         if let Some(t) = *self.thread.lock() {
             // SAFETY: Our running thread: it is stopped only under this
             // mutex, and then taken out.
@@ -514,10 +547,14 @@ impl Merger<'_, '_> {
         let s = &self.settings;
         match k {
             Knob::Run if v <= 2 => {
+                // Stored first: the scanner rechecks it under the state
+                // lock, so nothing is merged again behind the unmerge.
+                s.run.store(v as u32, Relaxed);
                 if v == 2 && self.unmerge_all().is_err() {
+                    // As ksm.c: the scanner stays stopped.
+                    s.run.store(0, Relaxed);
                     return Err("unmerge ran out of memory");
                 }
-                s.run.store(v as u32, Relaxed);
                 self.wake();
             }
             Knob::PagesToScan if (1..=100_000).contains(&v) => s.pages_to_scan.store(v, Relaxed),

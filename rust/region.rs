@@ -203,6 +203,8 @@ pub(crate) struct Region<'a> {
     slots: Option<Pin<KBox<Slots<'a>>>>,
     /// Pages the merger has seen (its rmap items).
     rmap_items: Atomic<usize>,
+    /// Freed: out of the registry, kept only by those still holding it.
+    freed: Atomic<u32>,
 }
 
 impl<'a> Region<'a> {
@@ -242,6 +244,11 @@ impl<'a> Region<'a> {
         // SAFETY: An address of our own live mapping.
         let pfn = unsafe { zonemm_vmalloc_to_pfn(addr.as_ptr().cast()) };
         Some(Pfn(pfn as usize))
+    }
+
+    /// Whether it was freed (the merger, still holding it, skips it).
+    pub(crate) fn is_freed(&self) -> bool {
+        self.freed.load(Relaxed) != 0
     }
 
     /// Adds one to the merger's count of pages it has seen.
@@ -330,6 +337,7 @@ impl<'a> Regions<'a> {
         region.nr_pages = nr;
         region.flags = flags;
         region.caller = caller;
+        *region.freed.get_mut() = 0;
         if flags.zero {
             if let Some(start) = region.addr() {
                 // SAFETY: The region's part of a mapping it owns.
@@ -394,7 +402,7 @@ impl<'a> Regions<'a> {
             }
         };
         let id = self.next_id.fetch_add(1, Relaxed);
-        let region = Region { id, nr_pages: nr, flags, caller, mapping, slots, rmap_items: Atomic::new(0) };
+        let region = Region { id, nr_pages: nr, flags, caller, mapping, slots, rmap_items: Atomic::new(0), freed: Atomic::new(0) };
         crate::fault::inject(crate::fault::Site::Region, size_of::<Region<'_>>())?;
         let node = RBTreeNode::new(id, Arc::new(region, GFP_KERNEL)?, GFP_KERNEL)?;
         self.registry.lock().insert(node);
@@ -433,6 +441,7 @@ impl<'a> Regions<'a> {
             let region = entry.get().clone();
             (region, entry.remove_node())
         };
+        region.freed.store(1, Relaxed);
         // The node's allocation is kept; the registry's reference goes.
         let node = node.into_reservation();
         self.frees.add(1, Relaxed);
@@ -457,9 +466,8 @@ impl<'a> Regions<'a> {
         loop {
             let first = self.registry.lock().keys().next().copied();
             let Some(id) = first else { break };
-            if self.free_id(id).is_err() {
-                break;
-            }
+            // EINVAL only if another thread freed it first: go on.
+            let _ = self.free_id(id);
         }
     }
 
@@ -472,7 +480,16 @@ impl<'a> Regions<'a> {
     /// Maps page `index` of region `id` (see [`PageMap`]). Process
     /// context; may sleep.
     pub(crate) fn map(&self, id: u64, index: usize, write: bool) -> Result<PageMap<'a>> {
-        Region::map_page(self.get(id).ok_or(EINVAL)?, index, write, self.pool)
+        let region = self.get(id).ok_or(EINVAL)?;
+        match Region::map_page(region.clone(), index, write, self.pool) {
+            // The copy of a shared page found no page: the kept mappings
+            // go back first, as an allocation of the regions' own does.
+            Err(e) if e == ENOMEM => {
+                self.purge();
+                Region::map_page(region, index, write, self.pool)
+            }
+            r => r,
+        }
     }
 
     /// The mergeable region after identity `after` (or the first one), in

@@ -172,7 +172,8 @@ mod suite {
         assert_eq!(m.counters().0.pages_sharing, 4);
         m.set_knob(Knob::Run, 2).map_err(|_| EINVAL)?;
         let (c, _, _) = m.counters();
-        assert_eq!((c.pages_shared, c.pages_sharing), (0, 0));
+        // Every rmap item goes too, as in unmerge_and_remove_all_rmap_items().
+        assert_eq!((c.pages_shared, c.pages_sharing, c.rmap_items, c.pages_volatile()), (0, 0, 0, 0));
         pool.drain();
         assert_eq!(pool.nr_free_pages(), free);
         for i in 0..4 {
@@ -256,6 +257,11 @@ mod suite {
         let a = region(&regions, 1, |_| 0x61)?;
         let b = region(&regions, 1, |_| 0x61)?;
         let (ra, rb) = (regions.get(a).ok_or(EINVAL)?, regions.get(b).ok_or(EINVAL)?);
+        // Mapped, even for reading: not shared (a later copy-on-write
+        // would free the frame under the reader).
+        let map = regions.map(a, 0, false)?;
+        assert!(ra.share(0).is_none());
+        drop(map);
         let s = ra.share(0).ok_or(ENOMEM)?;
         // Equal when the search looked, changed since: no merge.
         assert!(rb.same_as(0, &s));

@@ -39,7 +39,14 @@ impl<'a> Regions<'a> {
         while done < len {
             let pos = begin + done;
             let n = (PAGE_SIZE - pos % PAGE_SIZE).min(len - done);
-            let map = Region::map_page(Arc::clone(&region), pos / PAGE_SIZE, write, self.pool)?;
+            let map = match Region::map_page(Arc::clone(&region), pos / PAGE_SIZE, write, self.pool) {
+                // As in `Regions::map`: the kept mappings go back first.
+                Err(e) if e == ENOMEM => {
+                    self.purge();
+                    Region::map_page(Arc::clone(&region), pos / PAGE_SIZE, write, self.pool)?
+                }
+                r => r?,
+            };
             f(&map, pos % PAGE_SIZE, done, n);
             done += n;
         }

@@ -283,12 +283,14 @@ impl<'a> Region<'a> {
     }
 
     /// The merger: makes the page's own page a shared page used by it
-    /// alone, if nobody maps it for writing (the frame stays; readers go
-    /// on reading it).
+    /// alone, if nothing maps it (the frame stays). A page mapped even for
+    /// reading is refused, as `write_protect_page()` refuses a page with
+    /// extra references: a read mapping of an own page holds no reference
+    /// to a shared page, which a later copy-on-write could free under it.
     pub(crate) fn share(&self, index: usize) -> Option<Arc<SharedPage<'a>>> {
         let mut slots = self.slots()?.lock();
         let slot = slots.get_mut(index)?;
-        if slot.writers > 0 || !matches!(slot.page, SlotPage::Own(_)) {
+        if slot.maps > 0 || !matches!(slot.page, SlotPage::Own(_)) {
             return None;
         }
         let at: *mut SlotPage<'a> = &mut slot.page;
@@ -326,6 +328,17 @@ impl<'a> Region<'a> {
         // The old page is freed here, under the mutex: nothing maps it.
         slot.page = SlotPage::Shared(pin.into_mapped());
         true
+    }
+
+    /// The merger: forgets every page's scan (`run=2` frees every rmap
+    /// item): each is volatile on first sight again.
+    pub(crate) fn forget_scans(&self) {
+        if let Some(slots) = self.slots() {
+            for slot in slots.lock().iter_mut() {
+                slot.seen = None;
+            }
+        }
+        self.rmap_items.store(0, kernel::sync::atomic::Relaxed);
     }
 
     /// Gives the page a private copy of its shared page again (`run=2`,

@@ -343,8 +343,16 @@ static void run_stale(void)
 	STALE(!zonemm_region_map(m, 0, 0x10, &map), "a map with a bad flag");
 	zonemm_region_unmap(&map);
 	STALE(zonemm_region_map(m, 1, ZONEMM_MAP_WRITE, &map) != NULL, "a good map");
+	STALE(!zonemm_region_map(m, 0, 0, &map), "a map over a live one");
 	zonemm_region_unmap(&map);
 	zonemm_region_unmap(&map);	/* twice: nothing happens */
+	{
+		struct zonemm_region_map zeroed = {};
+
+		zonemm_region_unmap(&zeroed);	/* never mapped: nothing happens */
+		STALE(zonemm_region_map(m, 1, ZONEMM_MAP_WRITE, &zeroed) != NULL, "a map into a zeroed struct");
+		zonemm_region_unmap(&zeroed);
+	}
 	STALE(!zonemm_region_free(h) && !zonemm_region_free(m), "the frees");
 	STALE(zonemm_region_free(h) == -EINVAL && zonemm_region_free(m) == -EINVAL, "double frees");
 	STALE(!zonemm_region_addr(h), "a freed region's address");
