@@ -10,10 +10,9 @@
 //! writing is the copy-on-write point (`do_wp_page()`), so no writable
 //! mapping of a shared page ever exists. The merger works here page by
 //! page under the region's own mutex, as `mm/ksm.c` works under the page
-//! table lock: it shares a page only while nobody maps it for writing
-//! (`write_protect_page()`), compares again, and frees a replaced page only
-//! when nothing maps it at all (`replace_page()` after the page's
-//! mappings are counted).
+//! table lock: it shares or replaces a page only while nothing maps it
+//! (`write_protect_page()` refuses a page with extra references), and
+//! compares it again before it frees a replaced page (`replace_page()`).
 //!
 //! Locking: one region's slot mutex at a time (the merger compares two
 //! regions' pages through a copy of one); nothing else is taken under it
