@@ -62,17 +62,19 @@ static SPACE: Atomic<u64> = Atomic::new(0);
 static COUNT: Atomic<u64> = Atomic::new(0);
 static SEED: Atomic<u64> = Atomic::new(0x2545_f491_4f6c_dd1d);
 static INJECTED: Atomic<u64> = Atomic::new(0);
+/// [`INJECTED`] by site, in the order of the sites' bits.
+static INJECTED_AT: [Atomic<u64>; SITES.len()] = [const { Atomic::new(0) }; SITES.len()];
 
 /// Whether this chance at `site`, for `size` bytes, should fail.
 #[inline(always)]
 pub(crate) fn should_fail(site: Site, size: usize) -> bool {
-    WHERE.read() & site as usize != 0 && should_fail_armed(size)
+    WHERE.read() & site as usize != 0 && should_fail_armed(site, size)
 }
 
 /// [`should_fail`] at an armed site: the decision, out of the hit paths.
 #[cold]
 #[inline(never)]
-fn should_fail_armed(size: usize) -> bool {
+fn should_fail_armed(site: Site, size: usize) -> bool {
     let mut attr = attr();
     let mut seed = SEED.load(Relaxed);
     let fail = attr.should_fail(size, xorshift(&mut seed));
@@ -82,6 +84,9 @@ fn should_fail_armed(size: usize) -> bool {
     COUNT.store(attr.count, Relaxed);
     if fail {
         INJECTED.add(1, Relaxed);
+        if let Some(n) = INJECTED_AT.get((site as u32).trailing_zeros() as usize) {
+            n.add(1, Relaxed);
+        }
     }
     fail
 }
@@ -130,4 +135,9 @@ pub(crate) fn set_sites(mask: u32) {
 /// Failures injected so far.
 pub(crate) fn injected() -> u64 {
     INJECTED.load(Relaxed)
+}
+
+/// Failures injected so far at `site`.
+pub(crate) fn injected_at(site: Site) -> u64 {
+    INJECTED_AT.get((site as u32).trailing_zeros() as usize).map_or(0, |n| n.load(Relaxed))
 }

@@ -311,6 +311,8 @@ impl Shared<'_> {
             *serial += 1;
             let tag = *serial ^ 0xa5a5_0000_0000_0000;
             let injected = crate::fault::injected();
+            // An order-0 page only ever meets the buddy site.
+            let injected_buddy = crate::fault::injected_at(crate::fault::Site::Buddy);
             match self.alloc_one(r, tag, 4) {
                 Ok(h) => {
                     if let Err(e) = held.reserve(1, GFP_KERNEL) {
@@ -327,11 +329,17 @@ impl Shared<'_> {
                     }
                     r = xorshift(seed) as u64;
                 }
-                // An order-0 page refused, and no fault injected while it
-                // was asked for: the pool is exhausted. (The count is
-                // global: a fault elsewhere meanwhile only means asking
-                // again.)
-                Err(e) if e == ENOMEM && r % 3 == 0 && (r >> 8) % 4 == 0 && crate::fault::injected() == injected => {
+                // An order-0 page refused, and no fault injected at the
+                // buddy site while it was asked for: the pool is
+                // exhausted. (The count is the site's, not this call's: a
+                // buddy fault elsewhere meanwhile only means asking again;
+                // the merger's faults, all the time at sleep_millisecs=0,
+                // do not.)
+                Err(e) if e == ENOMEM
+                    && r % 3 == 0
+                    && (r >> 8) % 4 == 0
+                    && crate::fault::injected_at(crate::fault::Site::Buddy) == injected_buddy =>
+                {
                     self.enomem.add(1, Relaxed);
                     exhausted = true;
                     break;
