@@ -16,6 +16,17 @@ rmmod zonemm
 chances=$((chunks + 1))
 plan $((chances * 5 + 4))
 
+# One chunk (4 MiB) on the reference kernel. On the debug kernel (KASAN,
+# kmemleak: /sys/kernel/debug/kmemleak exists) a failed load of the much
+# larger instrumented module itself leaves up to several MiB behind for a
+# while (vmalloc shadow, quarantine), measured at over 4 MiB in 3 of 12
+# loads: two chunks there. A chunk kept is still caught exactly by the CMA
+# check above on both kernels, and within one chunk on the reference one.
+slack=4096 slack_what="one chunk"
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	slack=8192 slack_what="two chunks (debug kernel)"
+fi
+
 n=1
 while [ $n -le $chances ]; do
 	mem_before=$(meminfo MemFree)
@@ -29,10 +40,10 @@ while [ $n -le $chances ]; do
 	check "fail_source=$n: ENOMEM" grep -qi 'cannot allocate memory' /tmp/err
 	check "fail_source=$n: one log line" sh -c "dmesg | grep -q 'zonemm: fault injected at the source site, after $((n - 1)) chunks'"
 	check "fail_source=$n: no CMA page kept" cma_back
-	mem_back() { [ "$(meminfo MemFree)" -gt $((mem_before - 4096)) ]; }
+	mem_back() { [ "$(meminfo MemFree)" -gt $((mem_before - slack)) ]; }
 	# Up to 30 s: on the debug kernel, RCU-deferred and KASAN-quarantined
 	# frees of the failed load's own memory come back late.
-	wait_tries=300 check "fail_source=$n: MemFree back within one chunk" wait_for mem_back
+	wait_tries=300 check "fail_source=$n: MemFree back within $slack_what" wait_for mem_back
 	n=$((n + 1))
 done
 
