@@ -471,11 +471,11 @@ impl<'r, 'a> Merger<'r, 'a> {
             } else {
                 1000
             };
+            // A knob change sets `woken` and wakes the thread, so a wake
+            // between the load of `ms` and the sleep is not lost; the helper
+            // checks kthread_stop() after setting the task state.
             // SAFETY: `woken` lives as long as the merger, which outlives
-            // this thread. A knob change sets it and wakes the thread, so
-            // a wake between the load of `ms` and the sleep is not lost;
-            // kthread_stop() is checked after the task state is set. 0
-            // only yields, as ksmd does not sleep then.
+            // this thread.
             unsafe { zonemm_sleep_wakeable(ms, this.woken.as_ptr()) };
         }
         0
