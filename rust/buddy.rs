@@ -58,10 +58,22 @@ use crate::{
 };
 
 mod gfp;
+mod kswapd;
+mod shrinker;
 mod tuning;
 pub(crate) mod zone;
 
 pub(crate) use gfp::Flags;
+pub(crate) use kswapd::Kswapd;
+pub(crate) use shrinker::{
+    Shrinker,
+    ShrinkerRegistration, //
+};
+use kswapd::{
+    KswapdWait,
+    ReclaimStats, //
+};
+use shrinker::Shrinkers;
 use zone::Zone;
 
 /// A block of `2^order` physically contiguous pool pages, freed on drop.
@@ -192,6 +204,10 @@ pub(crate) struct Pool {
     nodes: KVec<[Option<Pin<KBox<Zone>>>; MAX_NR_ZONES]>,
     min_free_kbytes: Atomic<usize>,
     stats: PoolStats,
+    reclaim: ReclaimStats,
+    shrinkers: Shrinkers,
+    /// Each node's kswapd, as wakers see it.
+    kswapd: KVec<KswapdWait>,
     /// Serialises the writers of `min_free_kbytes` and the pcp knobs.
     tuning: Pin<KBox<Mutex<()>>>,
     // Dropped last: the zones' pages go back only after the zones are gone.
@@ -224,8 +240,10 @@ impl Pool {
         sort_by_key(&mut spans, |&(nid, zone, range)| (nid, zone.index(), range.start.0));
 
         let mut nodes = KVec::new();
+        let mut kswapd = KVec::new();
         for _ in 0..nr_nodes {
             nodes.push([None, None, None, None], GFP_KERNEL)?;
+            kswapd.push(KswapdWait::new(), GFP_KERNEL)?;
         }
         let mut ranges = KVec::new();
         let mut i = 0;
@@ -251,6 +269,9 @@ impl Pool {
                 drain_retries: Atomic::new(0),
                 nofail_retries: Atomic::new(0),
             },
+            reclaim: ReclaimStats::new(),
+            shrinkers: Shrinkers::new()?,
+            kswapd,
             tuning: KBox::pin_init(new_mutex!((), "Pool::tuning"), GFP_KERNEL)?,
             // INVARIANT: the zones were built from these chunks alone.
             source,
@@ -436,21 +457,22 @@ impl Pool {
         Err(ENOMEM)
     }
 
-    /// `__alloc_pages_slowpath()`: the reserves, then drain and retry.
-    #[cold]
-    #[inline(never)]
+    /// `__alloc_pages_slowpath()`: wake kswapd, the reserves, then drain
+    /// and retry, then (if the caller may sleep) direct reclaim.
     ///
     /// `__GFP_NOFAIL` from a caller that may sleep retries until a block
     /// comes free, with `ALLOC_MIN_RESERVE`'s share of the reserves and a
-    /// tick's sleep between tries (zonemm has no reclaim to wait on; the
-    /// kernel's `cond_resched()` loop waits in reclaim). One that may not
-    /// sleep gets a warning and may fail, as the kernel returns `NULL`
-    /// for it.
+    /// sleep growing to 100 ms between tries (the kernel's loop waits in
+    /// reclaim). One that may not sleep gets a warning and may fail, as the
+    /// kernel returns `NULL` for it.
+    #[cold]
+    #[inline(never)]
     fn alloc_pages_slow(&self, order: Order, flags: Flags) -> Result<PageBlock<'_>> {
         // SAFETY: No preconditions.
         let can_sleep = flags.may_sleep && unsafe { zonemm_in_task_context() };
         let mut reserves = flags.reserves();
         let mut backoff_ms = 1;
+        self.wake_all_kswapds(flags);
         loop {
             let found = self.get_page_from_freelist(order, flags, Mark::Min, reserves).or_else(|| {
                 if can_sleep {
@@ -461,6 +483,10 @@ impl Pool {
                 self.stats.drain_retries.add(1, Relaxed);
                 self.get_page_from_freelist(order, flags, Mark::Min, reserves)
             });
+            let found = match found {
+                None if can_sleep => self.direct_reclaim(order, flags, reserves),
+                found => found,
+            };
             if let Some(block) = found {
                 return Ok(Self::zero_if(block, flags));
             }

@@ -305,7 +305,7 @@ impl<'a> Regions<'a> {
             pool,
             next_id: Atomic::new(1),
             registry: KBox::pin_init(new_spinlock!(RBTree::new(), "Regions::registry"), GFP_KERNEL)?,
-            cache: cache::MapCache::new(max)?,
+            cache: cache::MapCache::new(pool, max)?,
             allocations: Atomic::new(0),
             frees: Atomic::new(0),
             pages: Atomic::new(0),

@@ -169,13 +169,15 @@ struct ZoneMm {
     // Field order is drop order: debugfs files first (removing them waits
     // for readers, and slabinfo reads the API's caches), then the exported
     // API (no user module is left by then), then the merger (its scanner
-    // stopped first), then the state, then the pool whose pages everything
-    // above holds (its callbacks from the kernel removed just before), and
-    // last the per-CPU workqueue the pool drains with.
+    // stopped first), then the state, then the pool's kswapd threads, then
+    // the pool whose pages everything above holds (its callbacks from the
+    // kernel removed just before), and last the per-CPU workqueue the pool
+    // drains with.
     _tree: debugfs::Tree,
     _api: Leaked<ffi::Api>,
     _merger: Leaked<merge::Merger<'static, 'static>>,
     _state: Leaked<State>,
+    _kswapd: buddy::Kswapd,
     _hooks: PoolHooks,
     _pool: Leaked<buddy::Pool>,
     _workqueue: PerCpuWork,
@@ -303,6 +305,7 @@ impl kernel::Module for ZoneMm {
         let pool_owner = Leaked::new(KBox::pin(pool, GFP_KERNEL)?);
         let pool = pool_owner.get();
         let hooks = PoolHooks::new(pool)?;
+        let kswapd = pool.start_kswapd()?;
         let root = Dir::new(c"zonemm");
         let slab_dir = root.subdir(c"slab");
         let kmalloc = slab::kmalloc::Kmalloc::new(pool)?;
@@ -331,6 +334,7 @@ impl kernel::Module for ZoneMm {
             _api: api,
             _merger: merger_owner,
             _state: state_owner,
+            _kswapd: kswapd,
             _hooks: hooks,
             _pool: pool_owner,
             _workqueue: workqueue,

@@ -49,6 +49,10 @@ pub(crate) struct Flags {
     /// until it succeeds; one that may not gets a warning and may fail, as
     /// `__alloc_pages_slowpath()` treats it.
     pub(crate) nofail: bool,
+    /// Wake the pool's kswapd when the zones run low
+    /// (`__GFP_KSWAPD_RECLAIM`: part of `GFP_KERNEL`, `GFP_ATOMIC` and
+    /// `GFP_NOWAIT` alike).
+    pub(crate) wake_kswapd: bool,
 }
 
 /// A `memalloc_noio/nofs_save()` scope, ended on drop.
@@ -78,6 +82,7 @@ impl Flags {
         io: true,
         fs: true,
         nofail: false,
+        wake_kswapd: true,
     };
 
     /// `GFP_HIGHUSER_MOVABLE`: movable, up to `Movable`.
@@ -95,8 +100,8 @@ impl Flags {
     /// `__GFP_MOVABLE` only with `__GFP_HIGHMEM` for `ZONE_MOVABLE`),
     /// `__GFP_MOVABLE` for the migrate type, `__GFP_DIRECT_RECLAIM`,
     /// `__GFP_HIGH`, `__GFP_IO`, `__GFP_FS`, `__GFP_ZERO` and
-    /// `__GFP_THISNODE` (with `node`, else `numa_mem_id()`'s node), and
-    /// `__GFP_NOFAIL`. Other bits are ignored.
+    /// `__GFP_THISNODE` (with `node`, else `numa_mem_id()`'s node),
+    /// `__GFP_NOFAIL` and `__GFP_KSWAPD_RECLAIM`. Other bits are ignored.
     pub(crate) fn from_gfp(gfp: u32, node: Option<usize>) -> Self {
         let bit = |b: u32| gfp >> b & 1 != 0;
         let movable = bit(bindings::___GFP_MOVABLE_BIT);
@@ -120,6 +125,7 @@ impl Flags {
             io: bit(bindings::___GFP_IO_BIT),
             fs: bit(bindings::___GFP_FS_BIT),
             nofail: bit(bindings::___GFP_NOFAIL_BIT),
+            wake_kswapd: bit(bindings::___GFP_KSWAPD_RECLAIM_BIT),
         }
     }
 

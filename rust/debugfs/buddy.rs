@@ -190,12 +190,16 @@ pub(crate) fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::R
     writeln!(f, "pcp_refills {refills}")?;
     writeln!(f, "pcp_drains {drains}")?;
     writeln!(f, "drain_retries {drain_retries}")?;
-    writeln!(f, "nofail_retries {nofail_retries}")
+    writeln!(f, "nofail_retries {nofail_retries}")?;
+    for (name, n) in state.pool.reclaim_stats() {
+        writeln!(f, "{name} {n}")?;
+    }
+    writeln!(f, "reclaimable {}", state.pool.reclaimable())
 }
 
 /// The allocation an `alloc` command asks for.
 fn parse_alloc<'a>(pool: &Pool, line: &'a str) -> Result<(Order, usize, Flags), BadInput<'a>> {
-    let [order, count, zone, mt, node] = key_values(line, ["order", "count", "zone", "type", "node"])?;
+    let [order, count, zone, mt, node, gfp] = key_values(line, ["order", "count", "zone", "type", "node", "gfp"])?;
     let order = order.ok_or(BadInput::new("order=N is required", line))?;
     let order = number(order)
         .and_then(|o| u32::try_from(o).ok())
@@ -205,7 +209,12 @@ fn parse_alloc<'a>(pool: &Pool, line: &'a str) -> Result<(Order, usize, Flags), 
     if count == 0 || count > MAX_COUNT {
         return Err(BadInput::new("count must be 1..4096", line));
     }
-    let mut flags = Flags::KERNEL;
+    let mut flags = match gfp {
+        None | Some("kernel") => Flags::KERNEL,
+        Some("atomic") => Flags::ATOMIC,
+        Some("nowait") => Flags::NOWAIT,
+        Some(g) => return Err(BadInput::new("gfp must be kernel, atomic or nowait", g)),
+    };
     if let Some(mt) = mt {
         let mt = MigrateType::from_name(mt).ok_or(BadInput::new("type must be movable, unmovable or reclaimable", mt))?;
         flags = flags.migratetype(mt);

@@ -59,7 +59,8 @@ fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "cached_mappings {}", s.cache.mappings)?;
     writeln!(f, "cached_pages {}", s.cache.pages)?;
     writeln!(f, "cache_hits {}", s.cache.hits)?;
-    writeln!(f, "cache_misses {}", s.cache.misses)
+    writeln!(f, "cache_misses {}", s.cache.misses)?;
+    writeln!(f, "cache_shrunk {}", s.cache.shrunk)
 }
 
 /// An `alloc` command: the size and the flags.

@@ -162,6 +162,45 @@ mod suite {
     }
 
     #[test]
+    fn kept_mappings_go_back_to_any_pool_user_that_may_sleep() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool, true)?;
+        let mut ids = KVec::new();
+        for n in [1, 3, 16, 64, 200] {
+            ids.push(regions.alloc_id(n * PAGE_SIZE, PLAIN)?, GFP_KERNEL)?;
+        }
+        for id in ids.drain_all() {
+            regions.free_id(id)?;
+        }
+        let kept = regions.stats().cache.pages;
+        assert!(kept >= 1 + 3 + 16 + 64 + 200);
+        assert_eq!(pool.reclaimable(), kept);
+        // Allocations that may not sleep get the free pages and no more.
+        let mut held = KVec::new();
+        while let Ok(b) = pool.alloc_pages(Order::ZERO, Flags::NOWAIT) {
+            held.push(b, GFP_KERNEL)?;
+        }
+        assert_eq!(regions.stats().cache.pages, kept);
+        // One that may sleep reclaims: an order-4 block out of the kept
+        // mappings' blocks (largest class first), then page after page
+        // until nothing is kept.
+        let big = pool.alloc_pages(Order::new(4).ok_or(EINVAL)?, Flags::KERNEL)?;
+        let before = held.len();
+        while let Ok(b) = pool.alloc_pages(Order::ZERO, Flags::KERNEL) {
+            held.push(b, GFP_KERNEL)?;
+        }
+        let s = regions.stats().cache;
+        assert_eq!((s.pages, s.mappings), (0, 0));
+        assert_eq!(s.shrunk as usize, kept);
+        assert!(held.len() - before + 16 >= kept);
+        let r = pool.reclaim_stats();
+        assert!(r[0].1 >= 1 && r[1].1 as usize == kept);
+        drop(big);
+        drop(held);
+        Ok(())
+    }
+
+    #[test]
     fn stale_handles_find_nothing() -> Result {
         let pool = pool()?;
         let regions = Regions::new(&pool, true)?;

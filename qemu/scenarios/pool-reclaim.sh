@@ -1,0 +1,105 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# zonemm-params: pool_mb=16 node_mb=4
+# The pool's reclaim: a zonemm_kswapd thread per node with pages; freed
+# region mappings kept for reuse go back to any pool user that runs
+# short: to kswapd when allocations that may not sleep (GFP_NOWAIT,
+# GFP_ATOMIC) wake it, to direct reclaim (or kswapd) for GFP_KERNEL; the
+# counters say who took what; unload with everything back.
+. /zonemm/lib.sh
+plan 20
+B=$D/buddy
+R=$D/region
+
+bstat() { awk -v k="$1" '$1 == k { print $2 }' $B/stats; }
+rstat() { awk -v k="$1" '$1 == k { print $2 }' $R/stats; }
+views() { cat $B/buddyinfo $R/stats; }
+# fill_cache: regions of several size classes allocated, then freed: their
+# mappings are kept. Prints the pages kept.
+fill_cache() {
+	for s in 1M 512K 256K 64K 16K 4K 1M 128K; do echo "$s" >$R/alloc || return 1; done
+	for id in $(cut -d' ' -f1 $R/list); do echo "$id" >$R/free || return 1; done
+	rstat cached_pages
+}
+# exhaust GFP: order-0 blocks of GFP (kernel, atomic, nowait) until the
+# pool gives no more, 64 at a time, then one at a time. Prints the count.
+exhaust() {
+	n=0
+	while echo "order=0 count=64 gfp=$1" >$B/alloc 2>/dev/null; do n=$((n + 64)); done
+	while echo "order=0 gfp=$1" >$B/alloc 2>/dev/null; do n=$((n + 1)); done
+	echo $n
+}
+cache_empty() { [ "$(rstat cached_pages)" -eq 0 ] && [ "$(bstat reclaimable)" -eq 0 ]; }
+# free_pages: pages on the free lists, the per-CPU lists drained first.
+free_pages() {
+	echo 1 >$B/drain
+	awk '{ p = 1; for (i = 5; i <= NF; i++) { s += $i * p; p *= 2 } } END { print s }' $B/buddyinfo
+}
+
+nodes=$(awk '{ print $2 }' $B/buddyinfo | sort -u | wc -l)
+threads=$(ps -o comm | grep -c '^zonemm_kswapd[0-9]*$')
+echo "# nodes with pages: $nodes, kswapd threads: $threads"
+check "a zonemm_kswapd thread per node with pages" test "$threads" -eq "$nodes" -a "$nodes" -ge 1
+
+kept=$(fill_cache)
+echo "# kept: ${kept:-none} pages"
+check "freed regions' mappings are kept" test "${kept:-0}" -gt 256
+check "  and counted reclaimable" test "$(bstat reclaimable)" = "$kept"
+
+# Allocations that may not sleep: kswapd, woken below the low watermark,
+# gives the kept mappings back while they go on.
+wakeups=$(bstat kswapd_wakeups)
+dmesg -c >/dev/null
+free=$(free_pages)
+n=$(exhaust nowait)
+left=$(free_pages)
+echo "# GFP_NOWAIT blocks: $n, free pages before: $free, after: $left"
+check "GFP_NOWAIT woke kswapd" test "$(bstat kswapd_wakeups)" -gt "$wakeups"
+check "  which took every kept page back" wait_for cache_empty
+check "  counted as pgsteal_kswapd" test "$(bstat pgsteal_kswapd)" -ge "$kept"
+check "  and cache_shrunk" test "$(rstat cache_shrunk)" -ge "$kept"
+check "  GFP_NOWAIT got them: blocks = free before + kept - free after" test "$n" -eq $((free + kept - left))
+check "nothing reported" no_kernel_report
+echo all >$B/free
+settle
+
+# GFP_ATOMIC likewise.
+kept=$(fill_cache)
+free=$(free_pages)
+n=$(exhaust atomic)
+left=$(free_pages)
+echo "# kept: $kept pages, GFP_ATOMIC blocks: $n, free pages before: $free, after: $left"
+check "GFP_ATOMIC: every kept page taken back" wait_for cache_empty
+check "  GFP_ATOMIC got them" test "$n" -eq $((free + kept - left))
+echo all >$B/free
+settle
+
+# GFP_KERNEL: reclaims itself before it fails (kswapd may be first).
+kept=$(fill_cache)
+before=$(($(bstat pgsteal_direct) + $(bstat pgsteal_kswapd)))
+free=$(free_pages)
+n=$(exhaust kernel)
+left=$(free_pages)
+after=$(($(bstat pgsteal_direct) + $(bstat pgsteal_kswapd)))
+echo "# kept: $kept pages, GFP_KERNEL blocks: $n; allocstall $(bstat allocstall)," \
+	"pgsteal_direct $(bstat pgsteal_direct), pgsteal_kswapd $(bstat pgsteal_kswapd)"
+check "GFP_KERNEL: nothing kept once it fails" cache_empty
+check "  every kept page counted as reclaimed" test $((after - before)) -ge "$kept"
+check "  GFP_KERNEL got them" test "$n" -eq $((free + kept - left))
+echo all >$B/free
+settle
+
+# Balanced again, every kswapd sleeps (and is not spinning).
+asleep() {
+	for p in $(ps -o pid,comm | awk '$2 ~ /^zonemm_kswapd/ { print $1 }'); do
+		[ "$(cut -d' ' -f3 /proc/$p/stat)" = S ] || return 1
+	done
+}
+check "every kswapd asleep once the pool is balanced" wait_for asleep
+runs=$(bstat pageoutrun)
+sleep 1
+check "  and stays asleep" test "$(bstat pageoutrun)" -eq "$runs"
+
+refuses $B alloc "order=0 gfp=sleepy" "gfp must be kernel, atomic or nowait"
+check "nothing reported" no_kernel_report
+finish
