@@ -58,6 +58,10 @@ struct zonemm_cache;
  * @gfp: allocation flags
  * @order: 0 to 10
  *
+ * When the zones run low, wakes zonemm's kswapd (which gives back what
+ * zonemm keeps idle, such as freed regions' mappings); with GFP_KERNEL it
+ * also drains every CPU's lists and reclaims that itself before failing.
+ *
  * Context: Any context but NMI if @gfp does not allow sleeping (GFP_ATOMIC,
  * GFP_NOWAIT); process context otherwise (GFP_KERNEL).
  * Return: the block's kernel address, or NULL (no memory, bad order).
