@@ -65,6 +65,7 @@ impl Tree {
         });
         layers.push(KBox::pin_init(source, GFP_KERNEL)?, GFP_KERNEL)?;
         layers.push(KBox::pin_init(root.scope(s, c"buddy", buddy::files), GFP_KERNEL)?, GFP_KERNEL)?;
+        layers.push(KBox::pin_init(root.scope(s, c"extfrag", buddy::extfrag_files), GFP_KERNEL)?, GFP_KERNEL)?;
         layers.push(KBox::pin_init(root.scope(s, c"region", region::files), GFP_KERNEL)?, GFP_KERNEL)?;
         layers.push(KBox::pin_init(root.scope(s, c"fault", fault::files), GFP_KERNEL)?, GFP_KERNEL)?;
 

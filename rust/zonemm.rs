@@ -37,6 +37,10 @@ mod stress;
 #[allow(dead_code)]
 #[expect(unreachable_pub)]
 mod cmd;
+#[path = "core/src/extfrag.rs"]
+#[allow(dead_code)]
+#[expect(unreachable_pub)]
+mod extfrag;
 #[path = "core/src/fault.rs"]
 #[allow(dead_code)]
 #[expect(unreachable_pub)]

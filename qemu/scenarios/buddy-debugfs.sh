@@ -4,7 +4,7 @@
 # predicts, 'free all' restores it, and every malformed write gets EINVAL,
 # a one-line reason, and changes no view.
 . /zonemm/lib.sh
-plan 79
+plan 81
 B=$D/buddy
 
 # split LINE ORDER: the buddyinfo line after taking one block of ORDER
@@ -39,6 +39,38 @@ check "allocations empty" test "$(grep -vc '^#' $B/allocations)" -eq 0
 echo 'order=5 count=2 node=0' >$B/alloc
 check "free by handle" sh -c "echo 2 > $B/free"
 check "one left" test "$(grep -vc '^#' $B/allocations)" -eq 1
+echo all >$B/free
+
+# extfrag/: mm/vmstat.c's unusable_free_index() and
+# __fragmentation_index() over buddyinfo's counts, in its formats, with
+# some single pages held so that small and large orders differ.
+# expected KIND: what extfrag/KIND_index should read.
+expected() {
+	awk -v kind="$1" '{
+		printf "Node %s zone %8s ", $2, $4
+		for (o = 0; o <= 10; o++) {
+			free = 0; total = 0; suitable = 0; p = 1; q = 1
+			for (i = 0; i <= 10; i++) {
+				free += $(i + 5) * p; total += $(i + 5)
+				if (i >= o) { suitable += $(i + 5) * q; q *= 2 }
+				p *= 2
+			}
+			req = 1; for (i = 0; i < o; i++) req *= 2
+			if (kind == "unusable") {
+				x = free ? int((free - suitable * req) * 1000 / free) : 1000
+				printf "%d.%03d ", int(x / 1000), x % 1000
+			} else {
+				x = !total ? 0 : suitable ? -1000 : 1000 - int((1000 + int(free * 1000 / req)) / total)
+				printf "%2d.%03d ", int(x / 1000), (x < 0 ? -x : x) % 1000
+			}
+		}
+		print ""
+	}' $B/buddyinfo
+}
+echo 'order=0 count=300 node=1' >$B/alloc
+echo 1 >$B/drain
+check "extfrag/unusable_index: the kernel's numbers" test "$(cat $D/extfrag/unusable_index)" = "$(expected unusable)"
+check "extfrag/extfrag_index: the kernel's numbers" test "$(cat $D/extfrag/extfrag_index)" = "$(expected extfrag)"
 echo all >$B/free
 
 # Knobs read back what was written.

@@ -27,6 +27,7 @@ use crate::{
         number_or,
         BadInput, //
     },
+    extfrag,
     page_alloc::{
         MigrateType,
         MIGRATETYPE_NAMES, //
@@ -98,6 +99,26 @@ pub(crate) fn refuse(file: &str, bad: BadInput<'_>) -> Error {
 pub(crate) fn show_buddyinfo(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     for zone in state.pool.zones() {
         procfs::buddyinfo_line(f, zone.nid(), zone.ztype().name(), &zone.snapshot().nr_free)?;
+    }
+    Ok(())
+}
+
+/// `zonemm/extfrag/`: the two files of `/sys/kernel/debug/extfrag/`.
+pub(crate) fn extfrag_files<'data>(s: &'data StateRef, dir: &ScopedDir<'data, '_>) {
+    dir.read_callback_file(c"unusable_index", s, &show_unusable_index);
+    dir.read_callback_file(c"extfrag_index", s, &show_extfrag_index);
+}
+
+fn show_unusable_index(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for zone in state.pool.zones() {
+        extfrag::unusable_index_line(f, zone.nid(), zone.ztype().name(), &zone.snapshot().nr_free)?;
+    }
+    Ok(())
+}
+
+fn show_extfrag_index(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for zone in state.pool.zones() {
+        extfrag::extfrag_index_line(f, zone.nid(), zone.ztype().name(), &zone.snapshot().nr_free)?;
     }
     Ok(())
 }
