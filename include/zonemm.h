@@ -58,9 +58,10 @@ struct zonemm_cache;
  * @gfp: allocation flags
  * @order: 0 to 10
  *
- * When the zones run low, wakes zonemm's kswapd (which gives back what
- * zonemm keeps idle, such as freed regions' mappings); with GFP_KERNEL it
- * also drains every CPU's lists and reclaims that itself before failing.
+ * When no zone can give the block above its low watermark, wakes zonemm's
+ * kswapd (which gives back what zonemm keeps idle, such as freed regions'
+ * mappings); with GFP_KERNEL it also drains every CPU's lists and
+ * reclaims that itself before failing (one batch only above order 3).
  *
  * Context: Any context but NMI if @gfp does not allow sleeping (GFP_ATOMIC,
  * GFP_NOWAIT); process context otherwise (GFP_KERNEL).
@@ -76,8 +77,11 @@ void *zonemm_alloc_pages(gfp_t gfp, unsigned int order);
  * @addrs: room for @nr addresses, filled from the front
  *
  * Takes this CPU's lists once for the whole batch, as alloc_pages_bulk()
- * does; unlike it, any order is accepted. Each block is freed on its own
- * with zonemm_free_pages(). Allocates no bookkeeping of its own.
+ * does; unlike it, any order is accepted. If that gets nothing, one block
+ * is allocated as zonemm_alloc_pages() allocates it (kswapd, drain,
+ * reclaim), as alloc_pages_bulk() falls back to a single page. Each block
+ * is freed on its own with zonemm_free_pages(). Allocates no bookkeeping
+ * of its own.
  *
  * Context: as zonemm_alloc_pages().
  * Return: how many blocks were allocated (0 to @nr).

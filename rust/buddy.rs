@@ -472,8 +472,9 @@ impl Pool {
         let can_sleep = flags.may_sleep && unsafe { zonemm_in_task_context() };
         let mut reserves = flags.reserves();
         let mut backoff_ms = 1;
-        self.wake_all_kswapds(flags);
+        let pgsteal = self.pgsteal();
         loop {
+            self.wake_all_kswapds(order, flags);
             let found = self.get_page_from_freelist(order, flags, Mark::Min, reserves).or_else(|| {
                 if can_sleep {
                     self.drain_for_retry();
@@ -484,7 +485,7 @@ impl Pool {
                 self.get_page_from_freelist(order, flags, Mark::Min, reserves)
             });
             let found = match found {
-                None if can_sleep => self.direct_reclaim(order, flags, reserves),
+                None if can_sleep => self.direct_reclaim(order, flags, reserves, pgsteal),
                 found => found,
             };
             if let Some(block) = found {
@@ -587,6 +588,15 @@ impl Pool {
                     }
                     out(block);
                 });
+            }
+        }
+        // As `alloc_pages_bulk()` falls back to `__alloc_pages()` for one
+        // page when its fast path got none: the slow path, with its drain
+        // and reclaim.
+        if got == 0 && n > 0 {
+            if let Ok(block) = self.alloc_pages_slow(order, flags) {
+                out(block);
+                got = 1;
             }
         }
         got

@@ -259,9 +259,28 @@ void zonemm_sleep_wakeable(unsigned int msecs, int *woken)
 		return;
 	}
 	set_current_state(TASK_INTERRUPTIBLE);
-	if (!xchg(woken, 0) && !kthread_should_stop())
-		schedule_timeout(msecs_to_jiffies(msecs));
+	if (!xchg(woken, 0) && !kthread_should_stop()) {
+		if (msecs == UINT_MAX)
+			schedule();
+		else
+			schedule_timeout(msecs_to_jiffies(msecs));
+	}
 	__set_current_state(TASK_RUNNING);
+}
+
+/* kswapd's set_cpus_allowed_ptr(): the calling thread on node nid's CPUs. */
+void zonemm_bind_to_node(int nid)
+{
+	const struct cpumask *cpus = cpumask_of_node(nid);
+
+	if (!cpumask_empty(cpus))
+		set_cpus_allowed_ptr(current, cpus);
+}
+
+/* Whether the caller is reclaiming memory (PF_MEMALLOC): no direct reclaim. */
+bool zonemm_in_reclaim(void)
+{
+	return current->flags & PF_MEMALLOC;
 }
 
 void zonemm_cond_resched(void)

@@ -53,6 +53,8 @@ struct task_struct *zonemm_kthread_run(int (*fn)(void *arg), void *arg,
 void zonemm_kthread_stop(struct task_struct *t);
 bool zonemm_kthread_should_stop(void);
 void zonemm_sleep_wakeable(unsigned int msecs, int *woken);
+void zonemm_bind_to_node(int nid);
+bool zonemm_in_reclaim(void);
 void zonemm_cond_resched(void);
 void zonemm_wake_up_process(struct task_struct *t);
 u64 zonemm_ktime_ns(void);

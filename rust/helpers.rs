@@ -83,8 +83,14 @@ extern "C" {
     pub(crate) fn zonemm_kthread_should_stop() -> bool;
     /// `schedule_timeout_interruptible()` unless `*woken` was set (it is
     /// cleared) or the thread is being stopped; ends early on
-    /// [`zonemm_wake_up_process`]. 0 only yields.
+    /// [`zonemm_wake_up_process`]. 0 only yields; `u32::MAX` sleeps until
+    /// woken, with no timer.
     pub(crate) fn zonemm_sleep_wakeable(msecs: c_uint, woken: *mut c_int);
+    /// `set_cpus_allowed_ptr(current, cpumask_of_node(nid))` if the node
+    /// has CPUs.
+    pub(crate) fn zonemm_bind_to_node(nid: c_int);
+    /// Whether the caller is reclaiming memory (`PF_MEMALLOC`).
+    pub(crate) fn zonemm_in_reclaim() -> bool;
     /// `cond_resched()`.
     pub(crate) fn zonemm_cond_resched();
     /// `wake_up_process()`.

@@ -130,14 +130,21 @@ unsafe impl Sync for Mapping<'_> {}
 impl<'a> Mapping<'a> {
     /// Takes `pages` pages, largest blocks first (2 MiB at most if `huge`),
     /// and maps them. Process context; sleeps.
+    ///
+    /// Only single pages may reclaim: larger blocks are tried without
+    /// reclaim and without waking kswapd, as `vm_area_alloc_pages()` tries
+    /// them, so that a fragmented pool gets smaller blocks rather than
+    /// losing every kept mapping to a block that may never form.
     fn new(pool: &'a Pool, pages: usize, huge: bool, zero: bool) -> Result<Self> {
         let gfp = if zero { Flags::KERNEL.zeroed() } else { Flags::KERNEL };
+        let large = gfp.no_reclaim();
         let mut blocks = KVec::new();
         let mut left = pages;
         while left > 0 {
             let mut order = next_order(left, max_order(huge));
             let block = loop {
-                match pool.alloc_pages(order, gfp) {
+                let flags = if order == Order::ZERO { gfp } else { large };
+                match pool.alloc_pages(order, flags) {
                     Ok(b) => break b,
                     Err(e) => order = order.prev().ok_or(e)?,
                 }

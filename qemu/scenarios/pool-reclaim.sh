@@ -7,7 +7,7 @@
 # GFP_ATOMIC) wake it, to direct reclaim (or kswapd) for GFP_KERNEL; the
 # counters say who took what; unload with everything back.
 . /zonemm/lib.sh
-plan 20
+plan 22
 B=$D/buddy
 R=$D/region
 
@@ -30,6 +30,23 @@ exhaust() {
 	echo $n
 }
 cache_empty() { [ "$(rstat cached_pages)" -eq 0 ] && [ "$(bstat reclaimable)" -eq 0 ]; }
+# asleep: every kswapd sleeping (state S).
+asleep() {
+	for p in $(ps -o pid,comm | awk '$2 ~ /^zonemm_kswapd/ { print $1 }'); do
+		[ "$(cut -d' ' -f3 /proc/$p/stat)" = S ] || return 1
+	done
+}
+# settled: kswapd done (asleep, nothing kept), so the counts hold still.
+settled() { wait_for cache_empty && wait_for asleep; }
+# kept_back: the most an allocation without reserves leaves free once it
+# fails: each zone's min watermark plus its largest lowmem reserve, and a
+# page of slack (zoneinfo).
+kept_back() {
+	awk '$1 == "min" { s += $2 + 1 }
+		$1 == "protection:" { gsub(/[(),]/, " "); m = 0
+			for (i = 2; i <= NF; i++) if ($i > m) m = $i; s += m }
+		END { print s }' $B/zoneinfo
+}
 # free_pages: pages on the free lists, the per-CPU lists drained first.
 free_pages() {
 	echo 1 >$B/drain
@@ -52,13 +69,22 @@ wakeups=$(bstat kswapd_wakeups)
 dmesg -c >/dev/null
 free=$(free_pages)
 n=$(exhaust nowait)
-left=$(free_pages)
-echo "# GFP_NOWAIT blocks: $n, free pages before: $free, after: $left"
 check "GFP_NOWAIT woke kswapd" test "$(bstat kswapd_wakeups)" -gt "$wakeups"
-check "  which took every kept page back" wait_for cache_empty
+check "  which took every kept page back" settled
+left=$(free_pages)
+bound=$(kept_back)
+echo "# GFP_NOWAIT blocks: $n, free pages before: $free, after: $left (at most $bound)"
 check "  counted as pgsteal_kswapd" test "$(bstat pgsteal_kswapd)" -ge "$kept"
 check "  and cache_shrunk" test "$(rstat cache_shrunk)" -ge "$kept"
 check "  GFP_NOWAIT got them: blocks = free before + kept - free after" test "$n" -eq $((free + kept - left))
+check "  and left no more than the watermarks keep" test "$left" -le "$bound"
+# Nothing left to reclaim: a stream of failing allocations wakes kswapd
+# at most MAX_RECLAIM_RETRIES (16) times more before it is left asleep.
+runs=$(bstat pageoutrun)
+for i in $(seq 40); do echo "order=0 gfp=nowait" >$B/alloc 2>/dev/null; done
+settled
+echo "# kswapd runs for 40 failing GFP_NOWAIT allocations: $(($(bstat pageoutrun) - runs))"
+check "hopeless kswapd stops being woken" test $(($(bstat pageoutrun) - runs)) -le 16
 check "nothing reported" no_kernel_report
 echo all >$B/free
 settle
@@ -67,10 +93,10 @@ settle
 kept=$(fill_cache)
 free=$(free_pages)
 n=$(exhaust atomic)
+check "GFP_ATOMIC: every kept page taken back" settled
 left=$(free_pages)
 echo "# kept: $kept pages, GFP_ATOMIC blocks: $n, free pages before: $free, after: $left"
-check "GFP_ATOMIC: every kept page taken back" wait_for cache_empty
-check "  GFP_ATOMIC got them" test "$n" -eq $((free + kept - left))
+check "  GFP_ATOMIC got them" test "$n" -eq $((free + kept - left)) -a "$left" -le "$(kept_back)"
 echo all >$B/free
 settle
 
@@ -79,22 +105,18 @@ kept=$(fill_cache)
 before=$(($(bstat pgsteal_direct) + $(bstat pgsteal_kswapd)))
 free=$(free_pages)
 n=$(exhaust kernel)
+settled
 left=$(free_pages)
 after=$(($(bstat pgsteal_direct) + $(bstat pgsteal_kswapd)))
 echo "# kept: $kept pages, GFP_KERNEL blocks: $n; allocstall $(bstat allocstall)," \
 	"pgsteal_direct $(bstat pgsteal_direct), pgsteal_kswapd $(bstat pgsteal_kswapd)"
 check "GFP_KERNEL: nothing kept once it fails" cache_empty
 check "  every kept page counted as reclaimed" test $((after - before)) -ge "$kept"
-check "  GFP_KERNEL got them" test "$n" -eq $((free + kept - left))
+check "  GFP_KERNEL got them" test "$n" -eq $((free + kept - left)) -a "$left" -le "$(kept_back)"
 echo all >$B/free
 settle
 
 # Balanced again, every kswapd sleeps (and is not spinning).
-asleep() {
-	for p in $(ps -o pid,comm | awk '$2 ~ /^zonemm_kswapd/ { print $1 }'); do
-		[ "$(cut -d' ' -f3 /proc/$p/stat)" = S ] || return 1
-	done
-}
 check "every kswapd asleep once the pool is balanced" wait_for asleep
 runs=$(bstat pageoutrun)
 sleep 1

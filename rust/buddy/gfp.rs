@@ -194,6 +194,13 @@ impl Flags {
         Self { zero: true, ..self }
     }
 
+    /// The same without reclaim: no sleep, no kswapd wakeup (an
+    /// opportunistic try with a fallback, `__GFP_DIRECT_RECLAIM` and
+    /// `__GFP_KSWAPD_RECLAIM` cleared).
+    pub(crate) const fn no_reclaim(self) -> Self {
+        Self { may_sleep: false, wake_kswapd: false, ..self }
+    }
+
     /// The node to start the zonelist from: the one asked for, else
     /// `numa_mem_id()` (this CPU's node, or the nearest with memory if it
     /// has none).

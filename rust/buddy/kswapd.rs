@@ -4,14 +4,29 @@
 //! (`mm/vmscan.c`) for zonemm's zones.
 //!
 //! What zonemm can reclaim is what its own users keep idle (the
-//! [`shrinker`](super::shrinker)s). An allocation that finds its zones
-//! below the low watermark wakes the kswapd of each node its zonelist
-//! walks (`wake_all_kswapds()`, from any context); one that may sleep
-//! and still finds no block after draining the per-CPU lists reclaims
-//! itself, a batch at a time, retrying after each
-//! (`__alloc_pages_direct_reclaim()`). A node's kswapd, `zonemm_kswapd%d`,
-//! sleeps until woken and then shrinks until every zone of its node is at
-//! its high watermark again, or nothing more comes back.
+//! [`shrinker`](super::shrinker)s). An allocation that enters the slow
+//! path wakes the kswapd of each node its zonelist walks
+//! (`wake_all_kswapds()`, from any context), unless that node is balanced
+//! for the allocation's order and zones or kswapd has failed
+//! `MAX_RECLAIM_RETRIES` times in a row (`kswapd_failures`, cleared when a
+//! shrinker has pages again). A node's kswapd, `zonemm_kswapd%d`, bound to
+//! the node's CPUs, sleeps until woken, then shrinks a batch at a time
+//! until some zone of its node that the wakers could use is above its high
+//! watermark for the largest order they asked (`balance_pgdat()`,
+//! `pgdat_balanced()`), or nothing more comes back.
+//!
+//! An allocation that may sleep (and is not itself reclaiming,
+//! `PF_MEMALLOC`) and still finds nothing after draining the per-CPU
+//! lists reclaims itself (`__alloc_pages_direct_reclaim()`): a batch at a
+//! time, retrying after each, until it succeeds or the shrinkers have
+//! nothing left; a costly order (above `PAGE_ALLOC_COSTLY_ORDER`) gets one
+//! batch, as `should_reclaim_retry()` gives up on those. If anyone
+//! reclaimed pages since the allocation entered the slow path (kswapd,
+//! another allocation), it drains every CPU's lists and tries once more
+//! before failing.
+//!
+//! Unlike the kernel's, the shrinkers are not NUMA-aware: a node's kswapd
+//! may free pages of the other node.
 
 use core::ffi::{
     c_int,
@@ -39,16 +54,22 @@ use super::{
 };
 use crate::{
     helpers::*,
+    pcp::PAGE_ALLOC_COSTLY_ORDER,
     pfn::Order,
     watermark::{
         Mark,
         Reserves, //
     },
+    zone::ZoneType,
     zonelist::zonelist,
 };
 
 /// Pages asked of the shrinkers at a time (`SHRINK_BATCH`).
 const SHRINK_BATCH: usize = 128;
+
+/// Runs that reclaim nothing before kswapd is left asleep
+/// (`MAX_RECLAIM_RETRIES`).
+const MAX_RECLAIM_RETRIES: u32 = 16;
 
 /// A node's kswapd as the allocation path sees it (`pgdat->kswapd` and
 /// `pgdat->kswapd_wait`).
@@ -61,11 +82,31 @@ pub(super) struct KswapdWait {
     task: Atomic<usize>,
     /// Set by a wakeup; the thread clears it as it goes to sleep.
     woken: Atomic<i32>,
+    /// The largest order and highest zone index wakers asked for since
+    /// the last run (`kswapd_order`, `kswapd_highest_zoneidx`).
+    order: Atomic<u32>,
+    highest: Atomic<u32>,
+    /// Runs in a row that reclaimed nothing (`kswapd_failures`).
+    failures: Atomic<u32>,
 }
 
 impl KswapdWait {
     pub(super) const fn new() -> Self {
-        Self { task: Atomic::new(0), woken: Atomic::new(0) }
+        Self {
+            task: Atomic::new(0),
+            woken: Atomic::new(0),
+            order: Atomic::new(0),
+            highest: Atomic::new(0),
+            failures: Atomic::new(0),
+        }
+    }
+
+    /// Raises `word` to `v` (a benign race: a lost raise is the next
+    /// waker's).
+    fn raise(word: &Atomic<u32>, v: u32) {
+        if word.load(Relaxed) < v {
+            word.store(v, Relaxed);
+        }
     }
 }
 
@@ -76,7 +117,7 @@ pub(super) struct ReclaimStats {
     /// Pages the shrinkers gave back to direct reclaim and to kswapd.
     pub(super) pgsteal_direct: Atomic<u64>,
     pub(super) pgsteal_kswapd: Atomic<u64>,
-    /// Wakeups that found kswapd asleep, and its balancing runs.
+    /// Wakeups that found none pending, and kswapd's balancing runs.
     pub(super) kswapd_wakeups: Atomic<u64>,
     pub(super) pageoutrun: Atomic<u64>,
 }
@@ -134,15 +175,17 @@ impl Pool {
             if let Err(e) = kswapd.threads.push_within_capacity((arg, t as usize)) {
                 // Cannot happen (reserved above); stop it as `drop` would.
                 let (arg, t) = e.0;
-                Kswapd::stop(self, arg.nid, t);
+                self.kswapd[arg.nid].task.store(0, Release);
+                rcu::synchronize_rcu();
+                Kswapd::stop(t);
             }
         }
         Ok(kswapd)
     }
 
-    /// `wakeup_kswapd()` for every node `flags`' zonelist walks. Any
-    /// context but NMI.
-    pub(super) fn wake_all_kswapds(&self, flags: Flags) {
+    /// `wakeup_kswapd()` for every node `flags`' zonelist walks, for a
+    /// block of `order`. Any context but NMI.
+    pub(super) fn wake_all_kswapds(&self, order: Order, flags: Flags) {
         let preferred = flags.preferred_node();
         if !flags.wake_kswapd || preferred >= self.nodes.len() {
             return;
@@ -150,16 +193,22 @@ impl Pool {
         let mut last = usize::MAX;
         for (nid, _) in zonelist(preferred, self.nodes.len(), flags.highest, flags.this_node) {
             if nid != last {
-                self.wakeup_kswapd(nid);
+                self.wakeup_kswapd(nid, order, flags.highest);
                 last = nid;
             }
         }
     }
 
-    /// Wakes node `nid`'s kswapd unless it has a wakeup pending. Any
-    /// context but NMI.
-    fn wakeup_kswapd(&self, nid: usize) {
+    /// Wakes node `nid`'s kswapd for a block of `order` from zones up to
+    /// `highest`, unless it has a wakeup pending, the node is balanced for
+    /// that, or kswapd is hopeless. Any context but NMI.
+    fn wakeup_kswapd(&self, nid: usize, order: Order, highest: ZoneType) {
         let Some(wait) = self.kswapd.get(nid) else { return };
+        if wait.failures.load(Relaxed) >= MAX_RECLAIM_RETRIES || self.node_balanced(nid, order, highest) {
+            return;
+        }
+        KswapdWait::raise(&wait.order, order.get());
+        KswapdWait::raise(&wait.highest, highest.index() as u32);
         let _rcu = rcu::read_lock();
         let t = wait.task.load(Acquire);
         if t != 0 && wait.woken.xchg(1, Relaxed) == 0 {
@@ -171,52 +220,91 @@ impl Pool {
         }
     }
 
-    /// Pages node `nid`'s zones lack to reach their high watermarks.
-    fn node_deficit(&self, nid: usize) -> usize {
-        self.nodes[nid].iter().flatten().map(|z| z.watermarks().high.saturating_sub(z.free_pages())).sum()
+    /// `pgdat_balanced()`: some zone of node `nid` up to `highest` is
+    /// above its high watermark for `order` (a node with no such zone is
+    /// balanced: kswapd cannot help it). Any context.
+    fn node_balanced(&self, nid: usize, order: Order, highest: ZoneType) -> bool {
+        let mut eligible = self.nodes[nid].iter().flatten().filter(|z| z.managed() > 0 && z.ztype() <= highest).peekable();
+        eligible.peek().is_none() || eligible.any(|z| z.watermark_ok(order, Mark::High, highest, Reserves::None))
     }
 
-    /// `balance_pgdat()`: shrinks until node `nid` is balanced or nothing
-    /// more comes back. Sleeps.
-    fn balance_node(&self, nid: usize) {
-        self.reclaim.pageoutrun.add(1, Relaxed);
-        loop {
-            let want = self.node_deficit(nid);
-            if want == 0 {
-                break;
+    /// A shrinker has pages to give again: kswapd is no longer hopeless.
+    /// Any context.
+    pub(crate) fn note_reclaimable(&self) {
+        for wait in self.kswapd.iter() {
+            if wait.failures.load(Relaxed) != 0 {
+                wait.failures.store(0, Relaxed);
             }
-            let freed = self.shrinkers.shrink(want.max(SHRINK_BATCH));
+        }
+    }
+
+    /// `balance_pgdat()`: shrinks a batch at a time until node `nid` is
+    /// balanced for what its wakers asked, nothing more comes back, or
+    /// the thread is told to stop. Sleeps.
+    fn balance_node(&self, nid: usize) {
+        let wait = &self.kswapd[nid];
+        let order = Order::new(wait.order.xchg(0, Relaxed)).unwrap_or(Order::ZERO);
+        let highest = ZoneType::ALL.get(wait.highest.xchg(0, Relaxed) as usize).copied().unwrap_or(ZoneType::Normal);
+        self.reclaim.pageoutrun.add(1, Relaxed);
+        let mut reclaimed = 0;
+        // SAFETY: No preconditions.
+        while !self.node_balanced(nid, order, highest) && !unsafe { zonemm_kthread_should_stop() } {
+            let freed = self.shrinkers.shrink(SHRINK_BATCH);
             if freed == 0 {
                 break;
             }
+            reclaimed += freed;
             self.reclaim.pgsteal_kswapd.add(freed as u64, Relaxed);
+            // Single pages freed went to this CPU's lists: to the zones,
+            // where the watermarks count them and blocks merge.
+            self.drain_local();
             // SAFETY: No preconditions; a kthread may sleep.
             unsafe { zonemm_cond_resched() };
         }
+        if reclaimed > 0 {
+            wait.failures.store(0, Relaxed);
+        } else if !self.node_balanced(nid, order, highest) {
+            wait.failures.add(1, Relaxed);
+        }
     }
 
-    /// `__alloc_pages_direct_reclaim()`: the shrinkers give back a batch
-    /// (or the block's size) at a time, and the allocation is retried
-    /// after each, until it succeeds or nothing more comes back. Sleeps.
-    pub(super) fn direct_reclaim(&self, order: Order, flags: Flags, reserves: Reserves) -> Option<PageBlock<'_>> {
-        if self.shrinkers.count() == 0 {
-            return None;
+    /// Pages given back by reclaim so far, direct and kswapd's.
+    pub(super) fn pgsteal(&self) -> u64 {
+        self.reclaim.pgsteal_direct.load(Relaxed) + self.reclaim.pgsteal_kswapd.load(Relaxed)
+    }
+
+    /// `__alloc_pages_direct_reclaim()` and the retry after it (see the
+    /// file's doc); `pgsteal` is [`Pool::pgsteal`] as the allocation
+    /// entered the slow path. Sleeps.
+    pub(super) fn direct_reclaim(&self, order: Order, flags: Flags, reserves: Reserves, pgsteal: u64) -> Option<PageBlock<'_>> {
+        // SAFETY: No preconditions.
+        if !unsafe { zonemm_in_reclaim() } && self.shrinkers.count() > 0 {
+            self.reclaim.allocstall.add(1, Relaxed);
+            loop {
+                let freed = self.shrinkers.shrink(order.nr_pages().max(SHRINK_BATCH));
+                if freed == 0 {
+                    break;
+                }
+                self.reclaim.pgsteal_direct.add(freed as u64, Relaxed);
+                // The pages just freed may sit on this CPU's lists, unmerged.
+                if order != Order::ZERO {
+                    self.drain_local();
+                }
+                if let Some(block) = self.get_page_from_freelist(order, flags, Mark::Min, reserves) {
+                    return Some(block);
+                }
+                if order.get() > PAGE_ALLOC_COSTLY_ORDER {
+                    break;
+                }
+            }
         }
-        self.reclaim.allocstall.add(1, Relaxed);
-        loop {
-            let freed = self.shrinkers.shrink(order.nr_pages().max(SHRINK_BATCH));
-            if freed == 0 {
-                return None;
-            }
-            self.reclaim.pgsteal_direct.add(freed as u64, Relaxed);
-            // The pages just freed may sit on this CPU's lists, unmerged.
-            if order != Order::ZERO {
-                self.drain_local();
-            }
-            if let Some(block) = self.get_page_from_freelist(order, flags, Mark::Min, reserves) {
-                return Some(block);
-            }
+        // What kswapd or another allocation reclaimed meanwhile may wait
+        // on some CPU's lists.
+        if self.pgsteal() != pgsteal {
+            self.drain_for_retry();
+            return self.get_page_from_freelist(order, flags, Mark::Min, reserves);
         }
+        None
     }
 
     /// Pages the shrinkers could give back now. Sleeps.
@@ -238,11 +326,9 @@ impl Pool {
 }
 
 impl Kswapd {
-    /// `kswapd_stop()` of node `nid`'s thread `t`. Sleeps.
-    fn stop(pool: &Pool, nid: usize, t: usize) {
-        pool.kswapd[nid].task.store(0, Release);
-        // A waker that read the task finishes before the thread can go.
-        rcu::synchronize_rcu();
+    /// `kswapd_stop()` of node `nid`'s thread `t`, after it was
+    /// unpublished and a grace period passed. Sleeps.
+    fn stop(t: usize) {
         // SAFETY: A thread we started and have not stopped.
         unsafe { zonemm_kthread_stop(t as *mut kernel::bindings::task_struct) };
     }
@@ -250,8 +336,13 @@ impl Kswapd {
 
 impl Drop for Kswapd {
     fn drop(&mut self) {
-        for (arg, t) in self.threads.drain_all() {
-            Self::stop(self.pool, arg.nid, t);
+        for (arg, _) in self.threads.iter() {
+            self.pool.kswapd[arg.nid].task.store(0, Release);
+        }
+        // A waker that read a task finishes before the thread can go.
+        rcu::synchronize_rcu();
+        for (_, t) in self.threads.drain_all() {
+            Self::stop(t);
         }
     }
 }
@@ -262,6 +353,8 @@ unsafe extern "C" fn kswapd_thread(arg: *mut c_void) -> c_int {
     // until this thread is stopped.
     let arg = unsafe { &*arg.cast::<KswapdArg>() };
     let wait = &arg.pool.kswapd[arg.nid];
+    // SAFETY: No preconditions (node ids fit in an int).
+    unsafe { zonemm_bind_to_node(arg.nid as c_int) };
     // SAFETY: No preconditions.
     while !unsafe { zonemm_kthread_should_stop() } {
         // A wakeup sets `woken` before waking, and the helper tests it

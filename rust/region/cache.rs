@@ -74,6 +74,7 @@ struct Store<'a> {
 pub(super) struct MapCache<'a> {
     // Dropped first: no scan of `inner` runs once it is gone.
     _shrinker: Option<ShrinkerRegistration<'a>>,
+    pool: &'a Pool,
     max_pages: usize,
     inner: Pin<KBox<Store<'a>>>,
 }
@@ -98,7 +99,7 @@ impl<'a> MapCache<'a> {
         } else {
             None
         };
-        Ok(Self { _shrinker: shrinker, max_pages, inner })
+        Ok(Self { _shrinker: shrinker, pool, max_pages, inner })
     }
 
     /// A kept mapping of class `class`, if there is one. Any context.
@@ -127,6 +128,8 @@ impl<'a> MapCache<'a> {
         match list.push_within_capacity(m) {
             Ok(()) => {
                 classes.pages += pages;
+                drop(guard);
+                self.pool.note_reclaimable();
                 None
             }
             Err(e) => Some(e.0),
