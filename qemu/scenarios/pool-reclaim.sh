@@ -7,7 +7,7 @@
 # GFP_ATOMIC) wake it, to direct reclaim (or kswapd) for GFP_KERNEL; the
 # counters say who took what; unload with everything back.
 . /zonemm/lib.sh
-plan 22
+plan 26
 B=$D/buddy
 R=$D/region
 
@@ -124,4 +124,17 @@ check "  and stays asleep" test "$(bstat pageoutrun)" -eq "$runs"
 
 refuses $B alloc "order=0 gfp=sleepy" "gfp must be kernel, atomic or nowait"
 check "nothing reported" no_kernel_report
+
+# rmmod while allocations keep waking kswapd and it gives mappings back:
+# the threads stop, every page comes back, nothing is reported.
+fill_cache >/dev/null
+dmesg -c >/dev/null
+(while echo "order=0 count=16 gfp=nowait" >$B/alloc 2>/dev/null; do :; done
+	while [ -e $B/alloc ]; do echo "order=0 gfp=nowait" >$B/alloc 2>/dev/null; done) &
+sleep 0.3
+check "rmmod while kswapd reclaims" wait_for rmmod zonemm
+wait
+check "  no kswapd thread left" sh -c "! ps -o comm | grep -q '^zonemm_kswapd'"
+check "  every CMA page back" wait_for cma_back
+check "  nothing reported" no_kernel_report
 finish
