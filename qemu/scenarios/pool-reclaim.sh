@@ -142,8 +142,8 @@ check "nothing reported" no_kernel_report
 # the threads stop, every page comes back, nothing is reported.
 fill_cache >/dev/null
 dmesg -c >/dev/null
-(while echo "order=0 count=16 gfp=nowait" >$B/alloc 2>/dev/null; do :; done
-	while [ -e $B/alloc ]; do echo "order=0 gfp=nowait" >$B/alloc 2>/dev/null; done) &
+(while echo "order=0 count=16 gfp=nowait" >$B/alloc; do :; done
+	while [ -e $B/alloc ]; do echo "order=0 gfp=nowait" >$B/alloc; done) 2>/dev/null &
 sleep 0.3
 check "rmmod while kswapd reclaims" wait_for rmmod zonemm
 wait
