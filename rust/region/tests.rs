@@ -175,17 +175,25 @@ mod suite {
         let kept = regions.stats().cache.pages;
         assert!(kept >= 1 + 3 + 16 + 64 + 200);
         assert_eq!(pool.reclaimable(), kept);
-        // Allocations that may not sleep get the free pages and no more.
+        // Allocations that may not sleep get the free pages and no more
+        // (every CPU's lists drained first, so that only reclaim can help
+        // the next).
+        pool.drain();
         let mut held = KVec::new();
         while let Ok(b) = pool.alloc_pages(Order::ZERO, Flags::NOWAIT) {
             held.push(b, GFP_KERNEL)?;
         }
         assert_eq!(regions.stats().cache.pages, kept);
-        // One that may sleep reclaims: an order-4 block out of the kept
-        // mappings' blocks (largest class first), then page after page
-        // until nothing is kept.
+        // One that may sleep reclaims a batch: the largest mapping (the
+        // 200-page region's class) and nothing else.
+        held.push(pool.alloc_pages(Order::ZERO, Flags::KERNEL)?, GFP_KERNEL)?;
+        let s = regions.stats().cache;
+        assert_eq!(s.mappings, 4);
+        assert!(kept - s.pages >= 200);
+        // Then an order-4 block out of the next largest mapping's blocks,
+        // then page after page until nothing is kept.
         let big = pool.alloc_pages(Order::new(4).ok_or(EINVAL)?, Flags::KERNEL)?;
-        let before = held.len();
+        let before = held.len() - 1;
         while let Ok(b) = pool.alloc_pages(Order::ZERO, Flags::KERNEL) {
             held.push(b, GFP_KERNEL)?;
         }
