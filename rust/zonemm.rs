@@ -6,6 +6,10 @@
 //! contiguous regions and a same-page merger, each layer using only the one
 //! below it. See `Documentation/design.rst`.
 
+// Without KUnit (a distribution kernel) the #[kunit_tests] modules compile
+// out, and with them the only users of a few test helpers.
+#![cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
+
 use core::ptr::NonNull;
 
 use kernel::{
