@@ -16,7 +16,10 @@ node_memfree() {
 
 # cma_used: pages taken from all CMA areas, the sum of the areas' debugfs
 # cma/<area>/used (a count each area keeps, under its lock, as cma_alloc()
-# takes pages and cma_release() gives them back). Exact, unlike CmaFree:
+# takes pages and cma_release() gives them back), or on a kernel without
+# CONFIG_CMA_DEBUGFS (Debian's) the same count from sysfs (CONFIG_CMA_SYSFS:
+# total_pages - available_pages, kept by the same calls under the same
+# lock). Exact, unlike CmaFree:
 # freed CMA pages may wait on a per-CPU list, uncounted, and a movable
 # allocation may take them before they are ever counted free. With no CMA
 # area at all (cma=0: CmaTotal 0) that is 0; with CMA but no count to read
@@ -26,11 +29,18 @@ cma_used() {
 	if [ -e "$1" ]; then
 		cma_counts=$(cat "$@") || { echo "cma_used: cannot read $*" >&2; return 1; }
 		echo "$cma_counts" | awk '{ s += $1 } END { print s + 0 }'
+	elif [ -e /sys/kernel/mm/cma ] && set -- /sys/kernel/mm/cma/*/available_pages && [ -e "$1" ]; then
+		for a in "$@"; do
+			a=${a%/available_pages}
+			t=$(cat "$a/total_pages") && f=$(cat "$a/available_pages") ||
+				{ echo "cma_used: cannot read $a" >&2; return 1; }
+			echo $((t - f))
+		done | awk '{ s += $1 } END { print s + 0 }'
 	elif [ "$(meminfo CmaTotal)" = 0 ]; then
 		echo 0
 	else
 		echo "cma_used: no /sys/kernel/debug/cma/*/used to read, but CmaTotal is" \
-			"$(meminfo CmaTotal) kB (debugfs not mounted, or no CONFIG_CMA_DEBUGFS?)" >&2
+			"$(meminfo CmaTotal) kB (debugfs not mounted, or neither CONFIG_CMA_DEBUGFS nor CONFIG_CMA_SYSFS?)" >&2
 		return 1
 	fi
 }

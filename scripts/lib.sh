@@ -76,8 +76,10 @@ fi
 
 # Toolchain flags for every make of the kernel or the module; LLVM, RUSTC
 # and BINDGEN from the environment win (for building against your kernel).
-KMAKE_FLAGS=(LLVM="${LLVM:-$LLVM_SUFFIX}" RUSTC="${RUSTC:-/usr/bin/rustc}"
+# REF_KMAKE_FLAGS are the reference kernel's, whatever the target.
+REF_KMAKE_FLAGS=(LLVM="${LLVM:-$LLVM_SUFFIX}" RUSTC="${RUSTC:-/usr/bin/rustc}"
 	BINDGEN="${BINDGEN:-$BINDGEN_TOOL}")
+KMAKE_FLAGS=("${REF_KMAKE_FLAGS[@]}")
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 if [ -n "${DEBIAN_PKG_VERSION:-}" ]; then
 	# Debian's compiler, rustc and bindgen, inside the chroot, and Debian's
