@@ -9,6 +9,15 @@ meminfo() {
 	awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo
 }
 
+# memfree_pcp: MemFree plus the pages freed onto per-CPU lists (the
+# pagesets' "count:" in /proc/zoneinfo), in kB. Those pages are free but
+# not in MemFree; how many a burst of frees leaves there depends on the
+# kernel's pcp sizing (Debian's kernels park over 16 MiB after one failed
+# zonemm load).
+memfree_pcp() {
+	awk -v free="$(meminfo MemFree)" '/^ +count:/ { pcp += $2 } END { print free + pcp * 4 }' /proc/zoneinfo
+}
+
 # node_memfree NID: MemFree of node NID, in kB.
 node_memfree() {
 	awk '$3 == "MemFree:" { print $4 }' "/sys/devices/system/node/node$1/meminfo"
