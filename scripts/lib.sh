@@ -150,6 +150,49 @@ kernel_tree() {
 	esac
 }
 
+# kernel_tree_verbose: kernel_tree, telling as it goes: a reference or
+# debug kernel not built yet prints its build's progress (a line each
+# half minute: the stage, objects compiled of about 1100, time so far).
+kernel_tree_verbose() {
+	local build pid out rc=0
+	case "$KERNEL" in
+	ref | debug) build=$(kernel_build_dir) ;;
+	*)
+		kernel_tree
+		return
+		;;
+	esac
+	if [ -f "$build/.zonemm-done" ]; then
+		echo "$build"
+		return
+	fi
+	out=$(mktemp)
+	"$ZONEMM_ROOT/scripts/build-kernel" >"$out" &
+	pid=$!
+	local start=$SECONDS last=0 n stage
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		[ $((SECONDS - last)) -ge 30 ] || continue
+		last=$SECONDS
+		if [ ! -f "$build/.config" ]; then
+			stage=configuring
+		elif [ ! -f "$build/vmlinux.o" ]; then
+			stage=compiling
+		elif [ ! -f "$build/arch/x86/boot/bzImage" ]; then
+			stage="linking vmlinux and bzImage"
+		else
+			stage="building modules"
+		fi
+		n=$(find "$build" -name '*.o' 2>/dev/null | wc -l)
+		printf '    kernel build: %s, %d of about 1100 objects, %d:%02d so far (log: %s)\n' \
+			"$stage" "$n" $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)) "$build/build.log" >&2
+	done
+	wait "$pid" || rc=$?
+	cat "$out"
+	rm -f "$out"
+	return "$rc"
+}
+
 # kernel_image TREE: the image to boot (Debian's own, unmodified vmlinuz).
 kernel_image() {
 	if [ -n "${DEBIAN_PKG_VERSION:-}" ]; then
