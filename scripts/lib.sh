@@ -97,7 +97,8 @@ elif [ "$KERNEL" = kdir ] && [ -f "$KDIR/.config" ]; then
 		kdir_cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$KDIR/.config")
 		if [ -z "${LLVM:-}" ] && [ -n "${CC:-}" ]; then
 			KMAKE_FLAGS+=(CC="$CC" HOSTCC="${HOSTCC:-$CC}")
-		elif [ -z "${LLVM:-}" ] && [ -n "$kdir_cc" ] && command -v "$kdir_cc" >/dev/null; then
+		elif [ -z "${LLVM:-}" ] && [ -n "$kdir_cc" ]; then
+			# build-module says so if this machine lacks it.
 			KMAKE_FLAGS+=(CC="$kdir_cc" HOSTCC="$kdir_cc")
 		fi
 	fi
