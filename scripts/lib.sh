@@ -33,6 +33,8 @@ FRAGMENT=$ZONEMM_ROOT/qemu/zonemm.config
 # KDIR=/path/to/tree (a kernel tree of your own) names the target "kdir".
 # ZONEMM_KERNEL=debug is the older spelling of KERNEL=debug.
 if [ -n "${KDIR:-}" ]; then
+	[ "${KERNEL:-kdir}" = kdir ] ||
+		die "KDIR=$KDIR and KERNEL=$KERNEL both given: KDIR is a kernel tree of your own, KERNEL one of ours; give one"
 	KERNEL=kdir
 else
 	KERNEL=${KERNEL:-${ZONEMM_KERNEL:-ref}}
