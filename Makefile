@@ -2,22 +2,27 @@
 #
 # zonemm, an out-of-tree Rust kernel module.
 #
-#   make                 build zonemm.ko (against KDIR, or the cached
-#                        reference kernel, set up on first use)
+#   make                 build zonemm.ko into out/build/KERNEL/ (against
+#                        KDIR, or the kernel KERNEL names, set up on first
+#                        use)
 #   make test            set up, build, run every test; ends with
 #                        "N passed, N failed"
-#   make test-debug      the same on a KASAN/lockdep/kmemleak kernel
+#   make test KERNEL=debian-7.3    the same on another kernel: ref (the
+#                        default), debug, debian-7.3, debian-7.2 (also for
+#                        make, make run, make shell)
+#   make test-debug      make test KERNEL=debug (KASAN/lockdep/kmemleak)
 #   make run             boot the guest with zonemm loaded and show it
 #   make bench           zonemm against the kernel, in one guest run:
 #                        out/bench.json, out/bench.md, out/bench.png
 #   make fuzz            the core's parsers and properties on generated
 #                        input, over a million cases, a fresh seed
 #   make mutants         mutation testing of the core (cargo-mutants)
-#   make KDIR=/path/to/linux LLVM=1    build against your own 7.3 tree
+#   make KDIR=/path/to/linux    build against your own 7.2/7.3 tree,
+#                        with its own compiler
 #
 # Kbuild (not this file) lists the module's objects.
 
-# KDIR, LLVM, RUSTC and BINDGEN given on the command line reach the
+# KERNEL, KDIR, LLVM, RUSTC and BINDGEN given on the command line reach the
 # scripts through the environment.
 
 all: module
@@ -29,7 +34,7 @@ test:
 	scripts/test
 
 test-debug:
-	ZONEMM_KERNEL=debug scripts/test
+	KERNEL=debug scripts/test
 
 run:
 	scripts/run

@@ -35,4 +35,9 @@ show "for f in full_scans pages_shared pages_sharing general_profit; do echo \$f
 show "/zonemm/zonemm-top -n 1"
 show "rmmod zonemm"
 wait_for cma_back
-show "cat /sys/kernel/debug/cma/*/used  # pages taken from CMA: back to $(cat /run/zonemm/cmaused.before)"
+# debugfs cma/*/used, or sysfs on a kernel without CMA debugfs (Debian's).
+if [ -e /sys/kernel/debug/cma ]; then
+	show "cat /sys/kernel/debug/cma/*/used  # pages taken from CMA: back to $(cat /run/zonemm/cmaused.before)"
+else
+	show "grep . /sys/kernel/mm/cma/*/available_pages  # pages taken from CMA: $(cma_used), back to $(cat /run/zonemm/cmaused.before)"
+fi

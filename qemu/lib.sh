@@ -9,6 +9,15 @@ meminfo() {
 	awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo
 }
 
+# memfree_pcp: MemFree plus the pages freed onto per-CPU lists (the
+# pagesets' "count:" in /proc/zoneinfo), in kB. Those pages are free but
+# not in MemFree; how many a burst of frees leaves there depends on the
+# kernel's pcp sizing (Debian's kernels park over 16 MiB after one failed
+# zonemm load).
+memfree_pcp() {
+	awk -v free="$(meminfo MemFree)" '/^ +count:/ { pcp += $2 } END { print free + pcp * 4 }' /proc/zoneinfo
+}
+
 # node_memfree NID: MemFree of node NID, in kB.
 node_memfree() {
 	awk '$3 == "MemFree:" { print $4 }' "/sys/devices/system/node/node$1/meminfo"
@@ -16,7 +25,10 @@ node_memfree() {
 
 # cma_used: pages taken from all CMA areas, the sum of the areas' debugfs
 # cma/<area>/used (a count each area keeps, under its lock, as cma_alloc()
-# takes pages and cma_release() gives them back). Exact, unlike CmaFree:
+# takes pages and cma_release() gives them back), or on a kernel without
+# CONFIG_CMA_DEBUGFS (Debian's) the same count from sysfs (CONFIG_CMA_SYSFS:
+# total_pages - available_pages, kept by the same calls under the same
+# lock). Exact, unlike CmaFree:
 # freed CMA pages may wait on a per-CPU list, uncounted, and a movable
 # allocation may take them before they are ever counted free. With no CMA
 # area at all (cma=0: CmaTotal 0) that is 0; with CMA but no count to read
@@ -26,11 +38,18 @@ cma_used() {
 	if [ -e "$1" ]; then
 		cma_counts=$(cat "$@") || { echo "cma_used: cannot read $*" >&2; return 1; }
 		echo "$cma_counts" | awk '{ s += $1 } END { print s + 0 }'
+	elif [ -e /sys/kernel/mm/cma ] && set -- /sys/kernel/mm/cma/*/available_pages && [ -e "$1" ]; then
+		for a in "$@"; do
+			a=${a%/available_pages}
+			t=$(cat "$a/total_pages") && f=$(cat "$a/available_pages") ||
+				{ echo "cma_used: cannot read $a" >&2; return 1; }
+			echo $((t - f))
+		done | awk '{ s += $1 } END { print s + 0 }'
 	elif [ "$(meminfo CmaTotal)" = 0 ]; then
 		echo 0
 	else
 		echo "cma_used: no /sys/kernel/debug/cma/*/used to read, but CmaTotal is" \
-			"$(meminfo CmaTotal) kB (debugfs not mounted, or no CONFIG_CMA_DEBUGFS?)" >&2
+			"$(meminfo CmaTotal) kB (debugfs not mounted, or neither CONFIG_CMA_DEBUGFS nor CONFIG_CMA_SYSFS?)" >&2
 		return 1
 	fi
 }

@@ -15,16 +15,16 @@ use core::{
 use kernel::{
     bindings,
     new_mutex,
-    new_srcu,
     prelude::*,
     str::CStrExt,
-    sync::{
-        rcu,
-        Mutex,
-        Srcu,
-    },
+    sync::Mutex,
 };
 
+use crate::compat::{
+    self,
+    new_srcu,
+    Srcu, //
+};
 use crate::{
     buddy::Flags,
     once::OnceWord,
@@ -165,7 +165,7 @@ impl Api {
     /// still inside: the hit paths (RCU) and the slow paths (SRCU).
     /// Process context; sleeps.
     fn synchronize(&self) {
-        rcu::synchronize_rcu();
+        compat::synchronize_rcu();
         self.srcu.synchronize();
     }
 

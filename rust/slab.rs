@@ -35,7 +35,6 @@ use core::{
 };
 
 use kernel::{
-    new_spinlock_irq,
     prelude::*,
     str::CString,
     sync::{
@@ -43,11 +42,15 @@ use kernel::{
             Atomic,
             Relaxed, //
         },
-        rcu,
         LockedBy,
-        SpinLockIrq,
-        SpinLockIrqGuard,
     },
+};
+
+use crate::compat::{
+    self,
+    new_spinlock_irq,
+    SpinLockIrq,
+    SpinLockIrqGuard, //
 };
 
 use crate::{
@@ -700,17 +703,17 @@ impl<'a> Cache<'a> {
                 reaped += 1;
                 if retired.reserve(1, GFP_KERNEL).is_err() {
                     // No room to batch it: wait for its grace period alone.
-                    rcu::synchronize_rcu();
+                    compat::synchronize_rcu();
                     drop(slab);
                 } else if let Err(e) = retired.push_within_capacity(slab) {
                     // Cannot happen (room was just made); the same again.
-                    rcu::synchronize_rcu();
+                    compat::synchronize_rcu();
                     drop(e);
                 }
             }
         }
         if !retired.is_empty() {
-            rcu::synchronize_rcu();
+            compat::synchronize_rcu();
             // A stale free of an object of these slabs that read the owner
             // word before it was cleared may have put the object on a CPU's
             // cache meanwhile; the grace period waited for it to finish, so

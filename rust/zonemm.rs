@@ -6,6 +6,10 @@
 //! contiguous regions and a same-page merger, each layer using only the one
 //! below it. See `Documentation/design.rst`.
 
+// Without KUnit (a distribution kernel) the #[kunit_tests] modules compile
+// out, and with them the only users of a few test helpers.
+#![cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
+
 use core::ptr::NonNull;
 
 use kernel::{
@@ -19,6 +23,7 @@ use kernel::{
 };
 
 mod buddy;
+mod compat;
 mod debugfs;
 mod fault;
 mod ffi;
@@ -288,7 +293,7 @@ impl kernel::Module for ZoneMm {
             pr_err!("PREEMPT_RT kernels are not supported\n");
             return Err(ENODEV);
         }
-        let region_cache = match module_parameters::region_cache.value() {
+        let region_cache = match compat::param(module_parameters::region_cache.value()) {
             0 => false,
             1 => true,
             v => {
@@ -298,14 +303,14 @@ impl kernel::Module for ZoneMm {
         };
         let workqueue = PerCpuWork::new()?;
         let params = source::Params::new(
-            module_parameters::pool_mb.value(),
-            module_parameters::node_mb.value(),
+            compat::param(module_parameters::pool_mb.value()),
+            compat::param(module_parameters::node_mb.value()),
         )?;
-        let source = Self::take_source(params, module_parameters::fail_source.value())?;
+        let source = Self::take_source(params, compat::param(module_parameters::fail_source.value()))?;
         let chunks = source.chunks();
         let pages: usize = chunks.iter().map(|c| c.range().nr_pages).sum();
         pr_info!("took {} pages in {} chunks\n", pages, chunks.len());
-        let pool = buddy::Pool::new(source, module_parameters::movable_mb.value())?;
+        let pool = buddy::Pool::new(source, compat::param(module_parameters::movable_mb.value()))?;
         let pool_owner = Leaked::new(KBox::pin(pool, GFP_KERNEL)?);
         let pool = pool_owner.get();
         let hooks = PoolHooks::new(pool)?;

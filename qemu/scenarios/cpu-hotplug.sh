@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
+# zonemm-needs: CONFIG_HOTPLUG_CPU
 # CPU hotplug: pages on the per-CPU lists of a CPU that goes offline go
 # back to their zones at once (the CPU-dead callback, as
 # page_alloc_cpu_dead() does), objects its slab caches held are flushed by

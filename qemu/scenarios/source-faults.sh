@@ -30,7 +30,7 @@ fi
 
 n=1
 while [ $n -le $chances ]; do
-	mem_before=$(meminfo MemFree)
+	mem_before=$(memfree_pcp)
 	dmesg -c >/dev/null
 	if insmod /zonemm/zonemm.ko fail_source=$n 2>/tmp/err; then
 		not_ok "fail_source=$n: load refused"
@@ -41,7 +41,8 @@ while [ $n -le $chances ]; do
 	check "fail_source=$n: ENOMEM" grep -qi 'cannot allocate memory' /tmp/err
 	check "fail_source=$n: one log line" sh -c "dmesg | grep -q 'zonemm: fault injected at the source site, after $((n - 1)) chunks'"
 	check "fail_source=$n: no CMA page kept" cma_back
-	mem_back() { [ "$(meminfo MemFree)" -gt $((mem_before - slack)) ]; }
+	# MemFree with the pages parked on per-CPU lists (free, uncounted).
+	mem_back() { [ "$(memfree_pcp)" -gt $((mem_before - slack)) ]; }
 	# Up to 30 s: on the debug kernel, RCU-deferred and KASAN-quarantined
 	# frees of the failed load's own memory come back late.
 	wait_tries=300 check "fail_source=$n: MemFree back within $slack_what" wait_for mem_back

@@ -29,15 +29,16 @@
 //! so (those reaching every CPU's lists) sleep.
 
 use kernel::{
-    new_spinlock_irq,
     prelude::*,
-    sync::{
-        atomic::{
-            Atomic,
-            Relaxed, //
-        },
-        SpinLockIrq,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
     },
+};
+
+use crate::compat::{
+    new_spinlock_irq,
+    SpinLockIrq, //
 };
 
 use crate::{

@@ -135,7 +135,7 @@ mod suite {
     fn atomic_allocations_work_with_interrupts_off() -> Result {
         let pool = pool()?;
         let cache = Cache::create(&pool, "atomic", 64, 0, DebugFlags::default(), None)?;
-        let lock = KBox::pin_init(kernel::new_spinlock_irq!(0u32, "test"), GFP_KERNEL)?;
+        let lock = KBox::pin_init(crate::compat::new_spinlock_irq!(0u32, "test"), GFP_KERNEL)?;
         let guard = lock.lock();
         // Interrupts off, a spinlock held: only non-sleeping paths inside,
         // a slab grown with GFP_ATOMIC too (a sleep here is reported by
