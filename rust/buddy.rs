@@ -47,8 +47,7 @@ use crate::{
     watermark::{
         default_min_free_kbytes,
         Mark,
-        Reserves,
-        Watermarks, //
+        Reserves, //
     },
     zone::{
         ZoneType,

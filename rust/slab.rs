@@ -653,7 +653,7 @@ impl<'a> Cache<'a> {
             let Some((slab, i)) = self.lookup(obj as *const u8) else { return };
             if held.as_ref().map(|(nid, _)| *nid) != Some(slab.nid) {
                 // The old node's lock goes before the next one is taken.
-                held = None;
+                drop(held.take());
                 held = Some((slab.nid, self.nodes[slab.nid].lock()));
             }
             if let Some((_, n)) = held.as_mut() {

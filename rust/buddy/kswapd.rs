@@ -53,6 +53,7 @@ use super::{
     Pool, //
 };
 use crate::{
+    compat,
     helpers::*,
     pcp::PAGE_ALLOC_COSTLY_ORDER,
     pfn::Order,
@@ -176,7 +177,7 @@ impl Pool {
                 // Cannot happen (reserved above); stop it as `drop` would.
                 let (arg, t) = e.0;
                 self.kswapd[arg.nid].task.store(0, Release);
-                rcu::synchronize_rcu();
+                compat::synchronize_rcu();
                 Kswapd::stop(t);
             }
         }
@@ -340,7 +341,7 @@ impl Drop for Kswapd {
             self.pool.kswapd[arg.nid].task.store(0, Release);
         }
         // A waker that read a task finishes before the thread can go.
-        rcu::synchronize_rcu();
+        compat::synchronize_rcu();
         for (_, t) in self.threads.drain_all() {
             Self::stop(t);
         }

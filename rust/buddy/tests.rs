@@ -10,6 +10,7 @@ mod suite {
     use crate::{
         helpers::zonemm_run_on_each_cpu,
         source::Params,
+        watermark::Watermarks,
     };
 
     /// A pool of `pool_mb` MiB of CMA (node 1, Normal) and `node_mb` MiB on
