@@ -23,11 +23,12 @@ rmmod zonemm_bench || exit 1
 
 # metadata POOL_MB: source/metadata as one line.
 metadata() {
-	awk -v mb="$1" 'BEGIN { printf "layer=memory pool_mb=%s node_mb=16", mb }
+	awk -v mb="$1" -v nmb="$2" 'BEGIN { printf "layer=memory pool_mb=%s node_mb=%s", mb, nmb }
 		{ printf " %s=%s", $1, $2 } END { print "" }' $D/source/metadata
 }
-metadata "$(sed -n 's/.*pool_mb=\([0-9]*\).*/\1/p' /zonemm/params)"
+metadata "$(sed -n 's/.*pool_mb=\([0-9]*\).*/\1/p' /zonemm/params)" \
+	"$(sed -n 's/.*node_mb=\([0-9]*\).*/\1/p' /zonemm/params)"
 rmmod zonemm || exit 1
 insmod /zonemm/zonemm.ko pool_mb=16 || exit 1
-metadata 16
+metadata 16 16
 rmmod zonemm
