@@ -101,12 +101,24 @@ struct Settings {
     use_zero_pages: Atomic<u32>,
 }
 
+/// The counts last taken under the merger's mutex: what a counter file
+/// shows while the scanner holds the mutex for a batch.
+struct Shown {
+    pages_shared: Atomic<usize>,
+    pages_sharing: Atomic<usize>,
+    pages_unshared: Atomic<usize>,
+    zero_pages: Atomic<usize>,
+    chains: Atomic<usize>,
+    dups: Atomic<usize>,
+}
+
 /// The merger: its settings, trees, counters and scanner thread.
 pub(crate) struct Merger<'r, 'a> {
     regions: &'r Regions<'a>,
     settings: Settings,
     pages_scanned: Atomic<u64>,
     full_scans: Atomic<u64>,
+    shown: Shown,
     /// Set by a knob change, cleared by the scanner's sleep.
     woken: Atomic<i32>,
     state: Pin<KBox<Mutex<MergeState<'a>>>>,
@@ -295,6 +307,14 @@ impl<'r, 'a> Merger<'r, 'a> {
             },
             pages_scanned: Atomic::new(0),
             full_scans: Atomic::new(0),
+            shown: Shown {
+                pages_shared: Atomic::new(0),
+                pages_sharing: Atomic::new(0),
+                pages_unshared: Atomic::new(0),
+                zero_pages: Atomic::new(0),
+                chains: Atomic::new(0),
+                dups: Atomic::new(0),
+            },
             woken: Atomic::new(0),
             state: KBox::pin_init(new_mutex!(state, "Merger::state"), GFP_KERNEL)?,
             thread: KBox::pin_init(new_mutex!(None, "Merger::thread"), GFP_KERNEL)?,
@@ -376,6 +396,7 @@ impl<'r, 'a> Merger<'r, 'a> {
         // The region goes back before the scanner sleeps: a region freed
         // meanwhile gives its pages back at once.
         drop(held);
+        self.count_locked(st);
     }
 
     /// After a full pass: the unstable tree starts again, and stable nodes
@@ -435,9 +456,35 @@ impl<'r, 'a> Merger<'r, 'a> {
     }
 
     /// The counters of `/sys/kernel/mm/ksm/`, and the chain and
-    /// duplicate counts.
+    /// duplicate counts, exact: waits for a batch in progress. Sleeps.
     pub(crate) fn counters(&self) -> (Counters, usize, usize) {
         let st = self.state.lock();
+        self.count_locked(&st)
+    }
+
+    /// [`Merger::counters`] for a reader that must not wait for the
+    /// scanner: while it holds the mutex for a batch, the counts as of its
+    /// last batch (ksm.c's sysfs files read its counters without
+    /// `ksm_thread_mutex`, which ksmd holds for a whole batch). Sleeps
+    /// (the mutex is only tried).
+    pub(crate) fn counters_shown(&self) -> (Counters, usize, usize) {
+        if let Some(st) = self.state.try_lock() {
+            return self.count_locked(&st);
+        }
+        let s = &self.shown;
+        let c = Counters {
+            pages_shared: s.pages_shared.load(Relaxed),
+            pages_sharing: s.pages_sharing.load(Relaxed),
+            pages_unshared: s.pages_unshared.load(Relaxed),
+            zero_pages: s.zero_pages.load(Relaxed),
+            rmap_items: self.regions.rmap_items(),
+        };
+        (c, s.chains.load(Relaxed), s.dups.load(Relaxed))
+    }
+
+    /// Counts the trees (the caller holds the mutex: `st` is its state)
+    /// and keeps the counts for [`Merger::counters_shown`].
+    fn count_locked(&self, st: &MergeState<'a>) -> (Counters, usize, usize) {
         let mut c = Counters { pages_unshared: st.unstable_len, ..Counters::default() };
         let (mut chains, mut dups) = (0, 0);
         for v in st.stable.values() {
@@ -453,8 +500,14 @@ impl<'r, 'a> Merger<'r, 'a> {
             }
         }
         c.zero_pages = st.zero.as_ref().map_or(0, |z| z.page().mapped());
-        drop(st);
         c.rmap_items = self.regions.rmap_items();
+        let s = &self.shown;
+        s.pages_shared.store(c.pages_shared, Relaxed);
+        s.pages_sharing.store(c.pages_sharing, Relaxed);
+        s.pages_unshared.store(c.pages_unshared, Relaxed);
+        s.zero_pages.store(c.zero_pages, Relaxed);
+        s.chains.store(chains, Relaxed);
+        s.dups.store(dups, Relaxed);
         (c, chains, dups)
     }
 
@@ -580,7 +633,7 @@ impl Merger<'_, '_> {
 
     /// Shows one counter file's value.
     pub(crate) fn show_counter(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (c, chains, dups) = self.counters();
+        let (c, chains, dups) = self.counters_shown();
         let v: i64 = match name {
             "pages_scanned" => self.pages_scanned.load(Relaxed) as i64,
             "full_scans" => self.full_scans.load(Relaxed) as i64,

@@ -197,7 +197,7 @@ static long counter(const struct merger *m, const char *name)
 static void merge_once(const struct merger *m, unsigned long pages, int rep)
 {
 	unsigned long distinct = pages < 251 ? pages : 251;
-	long want = 2 * pages - distinct, sharing = 0, shared;
+	long want = 2 * pages - distinct, sharing = 0, shared, scans;
 	long long t0, t1;
 	char scan[32];
 
@@ -208,6 +208,7 @@ static void merge_once(const struct merger *m, unsigned long pages, int rep)
 	knob(m, "sleep_millisecs", "0");
 	knob(m, "use_zero_pages", "0");
 	m->setup(pages);
+	scans = counter(m, "full_scans");
 	t0 = now_ns();
 	knob(m, "run", "1");
 	while (now_ns() - t0 < 120000000000LL) {
@@ -221,9 +222,10 @@ static void merge_once(const struct merger *m, unsigned long pages, int rep)
 	knob(m, "run", "0");
 	shared = counter(m, "pages_shared");
 	sharing = counter(m, "pages_sharing");
+	scans = counter(m, "full_scans") - scans;
 	printf("layer=merge side=%s rep=%d pages=%lu want_sharing=%ld want_shared=%lu "
-	       "sharing=%ld shared=%ld ns=%lld\n",
-	       m->name, rep, 2 * pages, want, distinct, sharing, shared, t1 - t0);
+	       "sharing=%ld shared=%ld full_scans=%ld ns=%lld\n",
+	       m->name, rep, 2 * pages, want, distinct, sharing, shared, scans, t1 - t0);
 	fflush(stdout);
 	knob(m, "run", "2");
 	m->teardown(pages);

@@ -74,6 +74,31 @@ mod suite {
     }
 
     #[test]
+    fn counter_reads_do_not_wait_for_a_batch() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool, false)?;
+        let _a = region(&regions, 4, |i| i as u8 + 1)?;
+        let b = region(&regions, 4, |i| i as u8 + 1)?;
+        let m = Merger::new(&regions)?;
+        passes(&m, 8, 2);
+        let exact = m.counters();
+        assert_eq!((exact.0.pages_shared, exact.0.pages_sharing), (4, 4));
+        {
+            // The scanner's hold on the mutex for a batch: a read shows
+            // the counts of the last batch, and does not wait.
+            let _batch = m.state.lock();
+            let shown = m.counters_shown();
+            assert_eq!((shown.0, shown.1, shown.2), exact);
+            // A sharer gone meanwhile shows once the mutex is free.
+            regions.free_id(b)?;
+            assert_eq!(m.counters_shown().0.pages_sharing, 4);
+        }
+        let after = m.counters_shown().0;
+        assert_eq!((after.pages_shared, after.pages_sharing), (4, 0));
+        Ok(())
+    }
+
+    #[test]
     fn a_write_breaks_sharing_and_no_other_sharer_sees_it() -> Result {
         let pool = pool()?;
         let regions = Regions::new(&pool, false)?;
