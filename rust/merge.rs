@@ -493,9 +493,11 @@ impl<'r, 'a> Merger<'r, 'a> {
                     chains += 1;
                     dups += chain.len();
                 }
-                for d in chain.iter().filter(|d| d.mapped() > 0) {
+                // One read of each count: a sharer may go at any moment
+                // (a region free takes no merger lock).
+                for m in chain.iter().map(|d| d.mapped()).filter(|&m| m > 0) {
                     c.pages_shared += 1;
-                    c.pages_sharing += d.mapped() - 1;
+                    c.pages_sharing += m - 1;
                 }
             }
         }
