@@ -330,7 +330,9 @@ mod suite {
             return 0;
         }
         for round in 0..400 {
-            let page = round % r.pages;
+            // Never zero: no divide-by-zero panic path (which objtool took
+            // for a fall-through).
+            let page = round % r.pages.max(1);
             let Ok(map) = r.regions.map(r.ids[0], page, true) else { return ENOMEM.to_errno() };
             // SAFETY: A page mapped for writing, ours while mapped.
             unsafe {
