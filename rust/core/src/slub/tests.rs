@@ -157,8 +157,8 @@ fn orders_at_their_edges() {
 fn cpu_cache_limits_by_size() {
     for (slot, want) in [
         (256, (120, 60)),
-        (257, (54, 27)),
-        (1024, (54, 27)),
+        (257, (96, 48)),
+        (1024, (96, 48)),
         (1025, (24, 12)),
         (PAGE_SIZE, (24, 12)),
         (PAGE_SIZE + 1, (8, 4)),
