@@ -42,6 +42,10 @@ mod stress;
 #[allow(dead_code)]
 #[expect(unreachable_pub)]
 mod cmd;
+#[path = "core/src/compaction.rs"]
+#[allow(dead_code)]
+#[expect(unreachable_pub)]
+mod compaction;
 #[path = "core/src/extfrag.rs"]
 #[allow(dead_code)]
 #[expect(unreachable_pub)]
