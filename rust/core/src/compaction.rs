@@ -393,5 +393,76 @@ pub const fn fragmented(index: i32, extfrag_threshold: i32) -> bool {
     index > extfrag_threshold
 }
 
+/// A model of what one run over `zone` as it is now can restore: the
+/// largest order of a free block of a pageblock or more that it leaves
+/// (`None`: none that large). The migrate scanner can empty the bottom
+/// `k` movable pageblocks when the partly free movable pageblocks above
+/// `k + 1` (one left for the scanners' meeting) have room for their
+/// movable single pages; a pageblock emptied so is free when nothing else
+/// was allocated in it. Wholly free pageblocks stay free (the free scanner
+/// skips them). For tests, host and KUnit: O(pages).
+pub fn model_largest_order<S: core::ops::DerefMut<Target = [PageMeta]>>(zone: &Zone<S>) -> Option<u32> {
+    const MAX_PB: usize = 1 << 12;
+    let meta = zone.meta();
+    let nr_pb = (meta.len() / PAGEBLOCK_NR_PAGES).min(MAX_PB);
+    let mut movable = [0usize; MAX_PB];
+    let mut free = [0usize; MAX_PB];
+    let mut pinned = [false; MAX_PB];
+    let mut i = 0;
+    while i < nr_pb * PAGEBLOCK_NR_PAGES {
+        let m = &meta[i];
+        let size = 1usize << m.order();
+        let b = i / PAGEBLOCK_NR_PAGES;
+        match m.state() {
+            PageState::Buddy => {
+                let mut left = size;
+                let mut at = i;
+                while left > 0 && at / PAGEBLOCK_NR_PAGES < nr_pb {
+                    let here = left.min(PAGEBLOCK_NR_PAGES - at % PAGEBLOCK_NR_PAGES);
+                    free[at / PAGEBLOCK_NR_PAGES] += here;
+                    left -= here;
+                    at += here;
+                }
+                i += size;
+            }
+            PageState::Allocated if m.order() == 0 && m.mt() == MigrateType::Movable => {
+                movable[b] += 1;
+                i += 1;
+            }
+            PageState::Allocated => {
+                for p in b..((i + size).div_ceil(PAGEBLOCK_NR_PAGES)).min(nr_pb) {
+                    pinned[p] = true;
+                }
+                i += size;
+            }
+            PageState::Reserved | PageState::Tail => {
+                pinned[b] = true;
+                i += 1;
+            }
+        }
+    }
+    let movable_type = |b: usize| zone.pageblock_mt(b * PAGEBLOCK_NR_PAGES) == MigrateType::Movable;
+    let whole_free = |b: usize| free[b] == PAGEBLOCK_NR_PAGES;
+    let room = |b: usize| if whole_free(b) || !movable_type(b) { 0 } else { free[b] };
+    let mut k = 0;
+    while k < nr_pb {
+        let need: usize = (0..=k).filter(|&b| movable_type(b)).map(|b| movable[b]).sum();
+        let have: usize = (k + 2..nr_pb).map(room).sum();
+        if need > have {
+            break;
+        }
+        k += 1;
+    }
+    let is_free = |b: usize| whole_free(b) || (b < k && movable_type(b) && !pinned[b]);
+    let mut best = None;
+    for o in PAGEBLOCK_ORDER..=MAX_PAGE_ORDER {
+        let span = 1 << (o - PAGEBLOCK_ORDER);
+        if (0..nr_pb.saturating_sub(span - 1)).step_by(span).any(|b| (b..b + span).all(is_free)) {
+            best = Some(o);
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests;
