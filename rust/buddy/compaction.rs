@@ -243,13 +243,15 @@ impl Pool {
     }
 
     /// `compact_zone()` with `owners` held: the per-CPU lists drained
-    /// first and last (freed pages merge only on the free lists), the
-    /// counters added up. Sleeps.
-    fn compact_zone_locked(&self, zone: &Zone, owners: &[Entry], order: Option<Order>, mt: MigrateType) -> CompactResult {
-        zone.drain();
+    /// first and last (freed pages merge only on the free lists; from the
+    /// allocator, `from_alloc`, as its slow path drains), the counters
+    /// added up. Sleeps.
+    fn compact_zone_locked(&self, zone: &Zone, owners: &[Entry], order: Option<Order>, mt: MigrateType, from_alloc: bool) -> CompactResult {
+        let drain = || if from_alloc { zone.drain_from_alloc() } else { zone.drain() };
+        drain();
         let mut cc = CompactControl::new(zone.spanned(), order, mt, zone.watermarks().min);
         let result = cc.compact_zone(&mut Env { pool: self, zone, owners });
-        zone.drain();
+        drain();
         let c = &self.compaction;
         c.migrate_scanned.add(cc.migrate_scanned, Relaxed);
         c.free_scanned.add(cc.free_scanned, Relaxed);
@@ -269,7 +271,7 @@ impl Pool {
         let owners = self.compaction.owners.lock();
         let before = self.compaction.pgmigrate_success.load(Relaxed);
         for zone in self.zones().filter(|z| nid.is_none_or(|n| z.nid() == n) && z.managed() > 0) {
-            self.compact_zone_locked(zone, &owners, None, MigrateType::Movable);
+            self.compact_zone_locked(zone, &owners, None, MigrateType::Movable, false);
             // SAFETY: No preconditions; we may sleep.
             unsafe { crate::helpers::zonemm_cond_resched() };
         }
@@ -306,7 +308,7 @@ impl Pool {
                 self.compaction.stall.add(1, Relaxed);
                 stalled = true;
             }
-            if self.compact_zone_locked(zone, &owners, Some(order), flags.mt) == CompactResult::Success {
+            if self.compact_zone_locked(zone, &owners, Some(order), flags.mt, true) == CompactResult::Success {
                 break;
             }
         }
@@ -338,7 +340,7 @@ impl Pool {
             }
             let Some(owners) = self.compaction.owners.try_lock() else { return };
             self.compaction.daemon_wake.add(1, Relaxed);
-            self.compact_zone_locked(zone, &owners, None, MigrateType::Movable);
+            self.compact_zone_locked(zone, &owners, None, MigrateType::Movable, false);
         }
     }
 

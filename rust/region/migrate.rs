@@ -81,3 +81,5 @@ impl MovableOwner for Regions<'_> {
         })
     }
 }
+
+mod tests;

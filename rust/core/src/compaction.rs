@@ -393,6 +393,14 @@ pub const fn fragmented(index: i32, extfrag_threshold: i32) -> bool {
     index > extfrag_threshold
 }
 
+/// One pageblock as [`model_largest_order`] counts it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PageblockCount {
+    movable: usize,
+    free: usize,
+    pinned: bool,
+}
+
 /// A model of what one run over `zone` as it is now can restore: the
 /// largest order of a free block of a pageblock or more that it leaves
 /// (`None`: none that large). The migrate scanner can empty the bottom
@@ -400,14 +408,16 @@ pub const fn fragmented(index: i32, extfrag_threshold: i32) -> bool {
 /// `k + 1` (one left for the scanners' meeting) have room for their
 /// movable single pages; a pageblock emptied so is free when nothing else
 /// was allocated in it. Wholly free pageblocks stay free (the free scanner
-/// skips them). For tests, host and KUnit: O(pages).
-pub fn model_largest_order<S: core::ops::DerefMut<Target = [PageMeta]>>(zone: &Zone<S>) -> Option<u32> {
-    const MAX_PB: usize = 1 << 12;
+/// skips them). For tests, host and KUnit: O(pages), with `scratch`
+/// one entry per pageblock (`None` if it has fewer).
+pub fn model_largest_order<S: core::ops::DerefMut<Target = [PageMeta]>>(
+    zone: &Zone<S>,
+    scratch: &mut [PageblockCount],
+) -> Option<u32> {
     let meta = zone.meta();
-    let nr_pb = (meta.len() / PAGEBLOCK_NR_PAGES).min(MAX_PB);
-    let mut movable = [0usize; MAX_PB];
-    let mut free = [0usize; MAX_PB];
-    let mut pinned = [false; MAX_PB];
+    let nr_pb = meta.len() / PAGEBLOCK_NR_PAGES;
+    let blocks = scratch.get_mut(..nr_pb)?;
+    blocks.fill(PageblockCount::default());
     let mut i = 0;
     while i < nr_pb * PAGEBLOCK_NR_PAGES {
         let m = &meta[i];
@@ -419,41 +429,42 @@ pub fn model_largest_order<S: core::ops::DerefMut<Target = [PageMeta]>>(zone: &Z
                 let mut at = i;
                 while left > 0 && at / PAGEBLOCK_NR_PAGES < nr_pb {
                     let here = left.min(PAGEBLOCK_NR_PAGES - at % PAGEBLOCK_NR_PAGES);
-                    free[at / PAGEBLOCK_NR_PAGES] += here;
+                    blocks[at / PAGEBLOCK_NR_PAGES].free += here;
                     left -= here;
                     at += here;
                 }
                 i += size;
             }
             PageState::Allocated if m.order() == 0 && m.mt() == MigrateType::Movable => {
-                movable[b] += 1;
+                blocks[b].movable += 1;
                 i += 1;
             }
             PageState::Allocated => {
                 for p in b..((i + size).div_ceil(PAGEBLOCK_NR_PAGES)).min(nr_pb) {
-                    pinned[p] = true;
+                    blocks[p].pinned = true;
                 }
                 i += size;
             }
             PageState::Reserved | PageState::Tail => {
-                pinned[b] = true;
+                blocks[b].pinned = true;
                 i += 1;
             }
         }
     }
+    let blocks = &*blocks;
     let movable_type = |b: usize| zone.pageblock_mt(b * PAGEBLOCK_NR_PAGES) == MigrateType::Movable;
-    let whole_free = |b: usize| free[b] == PAGEBLOCK_NR_PAGES;
-    let room = |b: usize| if whole_free(b) || !movable_type(b) { 0 } else { free[b] };
+    let whole_free = |b: usize| blocks[b].free == PAGEBLOCK_NR_PAGES;
+    let room = |b: usize| if whole_free(b) || !movable_type(b) { 0 } else { blocks[b].free };
     let mut k = 0;
     while k < nr_pb {
-        let need: usize = (0..=k).filter(|&b| movable_type(b)).map(|b| movable[b]).sum();
+        let need: usize = (0..=k).filter(|&b| movable_type(b)).map(|b| blocks[b].movable).sum();
         let have: usize = (k + 2..nr_pb).map(room).sum();
         if need > have {
             break;
         }
         k += 1;
     }
-    let is_free = |b: usize| whole_free(b) || (b < k && movable_type(b) && !pinned[b]);
+    let is_free = |b: usize| whole_free(b) || (b < k && movable_type(b) && !blocks[b].pinned);
     let mut best = None;
     for o in PAGEBLOCK_ORDER..=MAX_PAGE_ORDER {
         let span = 1 << (o - PAGEBLOCK_ORDER);

@@ -134,7 +134,7 @@ fn every_other_page_movable_packs_into_the_top_half() {
     // 512 above pageblock 2 (3 has 256). So at least pageblock 0 comes
     // free: order 9. The scanners do better (their meeting point is not
     // kept free as the model's slack).
-    assert_eq!(model_largest_order(&e.zone), Some(9));
+    assert_eq!(model_largest_order(&e.zone, &mut vec![PageblockCount::default(); 16]), Some(9));
     let (r, cc) = compact(&mut e, None);
     assert_eq!(r, CompactResult::Complete);
     assert_eq!(cc.migrated, 512);
@@ -291,7 +291,7 @@ proptest! {
             }
         }
         let mut e = env(&kinds);
-        let model = model_largest_order(&e.zone).unwrap_or(0);
+        let model = model_largest_order(&e.zone, &mut vec![PageblockCount::default(); 16]).unwrap_or(0);
         let free_before = e.zone.nr_free_pages();
         let (r, cc) = compact(&mut e, None);
         prop_assert!(matches!(r, CompactResult::Complete | CompactResult::NoFreePages));
