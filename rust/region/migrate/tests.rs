@@ -9,7 +9,11 @@ use super::*;
 mod suite {
     use super::*;
     use crate::{
-        buddy::Pool,
+        buddy::{
+            Flags,
+            Pool, //
+        },
+        page_alloc::MigrateType,
         compaction::{
             model_largest_order,
             PageblockCount, //
@@ -45,10 +49,10 @@ mod suite {
         (0..NR_PAGE_ORDERS).rev().find(|&o| nr_free[o] > 0).map(|o| o as u32)
     }
 
-    /// One-page mergeable regions until the pool is full, every other one
-    /// freed: movable pages and free pages alternate. Returns the regions
-    /// kept.
-    fn fragment(regions: &Regions<'_>, pool: &Pool) -> Result<KVec<u64>> {
+    /// One-page mergeable regions until the pool is full, all but every
+    /// `keep`-th freed: movable pages and free pages alternate. Returns
+    /// the regions kept.
+    fn fragment_keeping(regions: &Regions<'_>, pool: &Pool, keep: usize) -> Result<KVec<u64>> {
         let mut ids = KVec::new();
         while ids.len() < pool.managed() {
             let Ok(id) = regions.alloc_id(PAGE_SIZE, MERGEABLE) else { break };
@@ -58,7 +62,7 @@ mod suite {
         }
         let mut kept = KVec::new();
         for (i, id) in ids.drain_all().enumerate() {
-            if i % 2 == 0 {
+            if i % keep != keep - 1 {
                 regions.free_id(id)?;
             } else {
                 kept.push(id, GFP_KERNEL)?;
@@ -66,6 +70,11 @@ mod suite {
         }
         pool.drain();
         Ok(kept)
+    }
+
+    /// [`fragment_keeping`] every other region.
+    fn fragment(regions: &Regions<'_>, pool: &Pool) -> Result<KVec<u64>> {
+        fragment_keeping(regions, pool, 2)
     }
 
     /// Every kept region still holds its stamp, read through its handle.
@@ -127,6 +136,37 @@ mod suite {
         }
         pool.drain();
         assert_eq!(pool.nr_free_pages(), pool.managed());
+        Ok(())
+    }
+
+    #[test]
+    fn a_costly_allocation_that_may_sleep_compacts() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool, false)?;
+        // SAFETY: As above.
+        let _movable = unsafe { regions.register_movable() }?;
+        // One page in three kept: each zone keeps more than the two
+        // pageblocks free that compaction_suitable() asks for order 9.
+        let kept = fragment_keeping(&regions, &pool, 3)?;
+        let stat = |name: &str| pool.compaction_stats().iter().find(|(n, _)| *n == name).map_or(0, |&(_, v)| v);
+        let (stall, success, fail) = (stat("compact_stall"), stat("compact_success"), stat("compact_fail"));
+        // No free pageblock anywhere, nothing to reclaim: an order-9
+        // allocation that may sleep gets its block by direct compaction.
+        let order = Order::new(9).ok_or(EINVAL)?;
+        let block = pool.alloc_pages(order, Flags::KERNEL.migratetype(MigrateType::Movable));
+        assert!(block.is_ok());
+        assert_eq!(stat("compact_stall"), stall + 1);
+        assert_eq!(stat("compact_success"), success + 1);
+        assert_eq!(stat("compact_fail"), fail);
+        // One that may not sleep never compacts.
+        let stall = stat("compact_stall");
+        let nowait = pool.alloc_pages(order, Flags::NOWAIT.migratetype(MigrateType::Movable));
+        assert_eq!(stat("compact_stall"), stall);
+        drop((block, nowait));
+        check_contents(&regions, &kept)?;
+        for &id in kept.iter() {
+            regions.free_id(id)?;
+        }
         Ok(())
     }
 
