@@ -19,6 +19,9 @@ insmod /zonemm/zonemm_bench.ko || exit 1
 echo "$run" >$B/run || exit 1
 cat $B/results
 /zonemm/zonemm-bench merge "$pages" "$reps" || exit 1
+# Compaction: pages migrated per second, zonemm's compact against the
+# kernel's compact_memory, after the same workload.
+/zonemm/zonemm-bench compact $((pages * 4)) || exit 1
 rmmod zonemm_bench || exit 1
 
 # metadata POOL_MB: source/metadata as one line.

@@ -56,12 +56,18 @@ use crate::{
     zonelist::zonelist,
 };
 
+mod compaction;
 mod gfp;
 mod kswapd;
 mod shrinker;
 mod tuning;
 pub(crate) mod zone;
 
+pub(crate) use compaction::{
+    movable_word,
+    MovableOwner,
+    MovableRegistration, //
+};
 pub(crate) use gfp::Flags;
 pub(crate) use kswapd::Kswapd;
 pub(crate) use shrinker::{
@@ -205,6 +211,7 @@ pub(crate) struct Pool {
     stats: PoolStats,
     reclaim: ReclaimStats,
     shrinkers: Shrinkers,
+    compaction: compaction::Compaction,
     /// Each node's kswapd, as wakers see it.
     kswapd: KVec<KswapdWait>,
     /// Serialises the writers of `min_free_kbytes` and the pcp knobs.
@@ -270,6 +277,7 @@ impl Pool {
             },
             reclaim: ReclaimStats::new(),
             shrinkers: Shrinkers::new()?,
+            compaction: compaction::Compaction::new()?,
             kswapd,
             tuning: KBox::pin_init(new_mutex!((), "Pool::tuning"), GFP_KERNEL)?,
             // INVARIANT: the zones were built from these chunks alone.
@@ -457,7 +465,8 @@ impl Pool {
     }
 
     /// `__alloc_pages_slowpath()`: wake kswapd, the reserves, then drain
-    /// and retry, then (if the caller may sleep) direct reclaim.
+    /// and retry, then (if the caller may sleep) direct reclaim, then for
+    /// a costly order direct compaction.
     ///
     /// `__GFP_NOFAIL` from a caller that may sleep retries until a block
     /// comes free, with `ALLOC_MIN_RESERVE`'s share of the reserves and a
@@ -484,7 +493,9 @@ impl Pool {
                 self.get_page_from_freelist(order, flags, Mark::Min, reserves)
             });
             let found = match found {
-                None if can_sleep => self.direct_reclaim(order, flags, reserves, pgsteal),
+                None if can_sleep => self
+                    .direct_reclaim(order, flags, reserves, pgsteal)
+                    .or_else(|| self.direct_compact(order, flags, reserves)),
                 found => found,
             };
             if let Some(block) = found {

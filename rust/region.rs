@@ -84,6 +84,7 @@ use crate::{
 mod access;
 mod cache;
 mod merged;
+mod migrate;
 mod shared;
 
 pub(crate) use cache::CacheStats;
@@ -357,9 +358,11 @@ impl<'a> Regions<'a> {
         id
     }
 
-    /// A mergeable region's pages: single pages, each its own slot.
-    fn slots(&self, nr: usize, flags: RegionFlags) -> Result<Pin<KBox<Slots<'a>>>> {
-        let gfp = if flags.zero { Flags::KERNEL.zeroed() } else { Flags::KERNEL };
+    /// A mergeable region's pages: single pages, each its own slot, movable
+    /// (`__GFP_MOVABLE`, as zsmalloc's), their owner words naming region
+    /// `id`'s slots.
+    fn slots(&self, nr: usize, flags: RegionFlags, id: u64) -> Result<Pin<KBox<Slots<'a>>>> {
+        let gfp = merged::slot_flags(flags.zero);
         let mut v = KVec::with_capacity(nr, GFP_KERNEL)?;
         while v.len() < nr {
             let want = nr - v.len();
@@ -375,6 +378,9 @@ impl<'a> Regions<'a> {
             }
         }
         crate::fault::inject(crate::fault::Site::Region, nr * size_of::<Slot<'_>>())?;
+        for (index, slot) in v.iter().enumerate() {
+            slot.set_owner(self.pool, migrate::owner_word(id, index));
+        }
         KBox::pin_init(new_mutex!(v, "Region::slots"), GFP_KERNEL)
     }
 
@@ -392,9 +398,10 @@ impl<'a> Regions<'a> {
                 return Ok(self.reuse(kept, nr, flags, caller));
             }
         }
+        let id = self.next_id.fetch_add(1, Relaxed);
         let build = || -> Result<(Option<Mapping<'a>>, Option<Pin<KBox<Slots<'a>>>>)> {
             if flags.mergeable {
-                Ok((None, Some(self.slots(nr, flags)?)))
+                Ok((None, Some(self.slots(nr, flags, id)?)))
             } else {
                 Ok((Some(self.mapping(nr, flags)?), None))
             }
@@ -408,7 +415,6 @@ impl<'a> Regions<'a> {
                 build()?
             }
         };
-        let id = self.next_id.fetch_add(1, Relaxed);
         let region = Region { id, nr_pages: nr, flags, caller, mapping, slots, rmap_items: Atomic::new(0), freed: Atomic::new(0) };
         crate::fault::inject(crate::fault::Site::Region, size_of::<Region<'_>>())?;
         let node = RBTreeNode::new(id, Arc::new(region, GFP_KERNEL)?, GFP_KERNEL)?;

@@ -42,6 +42,10 @@ mod stress;
 #[allow(dead_code)]
 #[expect(unreachable_pub)]
 mod cmd;
+#[path = "core/src/compaction.rs"]
+#[allow(dead_code)]
+#[expect(unreachable_pub)]
+mod compaction;
 #[path = "core/src/extfrag.rs"]
 #[allow(dead_code)]
 #[expect(unreachable_pub)]
@@ -185,6 +189,8 @@ struct ZoneMm {
     _tree: debugfs::Tree,
     _api: Leaked<ffi::Api>,
     _merger: Leaked<merge::Merger<'static, 'static>>,
+    // Unregistering waits for a compaction run in flight.
+    _movable: buddy::MovableRegistration<'static>,
     _state: Leaked<State>,
     _kswapd: buddy::Kswapd,
     _hooks: PoolHooks,
@@ -332,6 +338,9 @@ impl kernel::Module for ZoneMm {
             GFP_KERNEL,
         )?;
         let state_owner = Leaked::new(state);
+        // SAFETY: The regions are pinned in the state, which is dropped
+        // only after the registration (field order).
+        let movable = unsafe { state_owner.get().regions.register_movable() }?;
         let merger = merge::Merger::new(&state_owner.get().regions)?;
         let merger_owner = Leaked::new(KBox::pin(merger, GFP_KERNEL)?);
         merger_owner.get().start()?;
@@ -342,6 +351,7 @@ impl kernel::Module for ZoneMm {
             _tree: tree,
             _api: api,
             _merger: merger_owner,
+            _movable: movable,
             _state: state_owner,
             _kswapd: kswapd,
             _hooks: hooks,

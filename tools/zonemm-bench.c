@@ -16,6 +16,10 @@
  *	One line per run: side, pages_sharing and pages_shared reached,
  *	expected values, nanoseconds.
  *
+ * zonemm-bench compact PAGES
+ *	Pages migrated per second by one compaction pass on each side after
+ *	PAGES single movable pages with every other one freed (see compact()).
+ *
  * zonemm-bench frag PERCENT
  *	The fragmentation workload on node 0's DMA32 zone of each allocator,
  *	sized relative to that zone: blocks of order 0 to 3 in a fixed
@@ -431,6 +435,154 @@ static int frag(unsigned long percent)
 	return 0;
 }
 
+/* -- compact ---------------------------------------------------------- */
+
+/* The value of "KEY N" in a file of such lines, or -1 if it has none. */
+static long stat_or(const char *path, const char *key)
+{
+	char k[64];
+	long v;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		die("cannot open %s", path);
+	while (fscanf(f, "%63s %ld", k, &v) == 2) {
+		if (!strcmp(k, key)) {
+			fclose(f);
+			return v;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+static unsigned long stat_of(const char *path, const char *key)
+{
+	long v = stat_or(path, key);
+
+	if (v < 0)
+		die("no %s in %s", key, path);
+	return v;
+}
+
+/* The frame of each odd page of mem (0 if not present), from pagemap. */
+static void frames(const char *mem, unsigned long pages, unsigned long long *pfn)
+{
+	FILE *f = fopen("/proc/self/pagemap", "r");
+	unsigned long long e;
+	unsigned long i;
+
+	if (!f)
+		die("cannot open /proc/self/pagemap");
+	for (i = 1; i < pages; i += 2) {
+		if (fseek(f, (long)((unsigned long)mem / PAGE + i) * 8, SEEK_SET) || fread(&e, 8, 1, f) != 1)
+			die("cannot read /proc/self/pagemap");
+		pfn[i / 2] = e >> 63 ? e & ((1ULL << 55) - 1) : 0;
+	}
+	fclose(f);
+}
+
+/*
+ * Pages migrated per second by one compaction pass after the same
+ * workload on each side: PAGES single movable pages, every other one freed
+ * (zonemm: one-page mergeable regions; the kernel: anonymous memory, every
+ * other page given back with MADV_DONTNEED), then zonemm's buddy/compact
+ * "all" and the kernel's /proc/sys/vm/compact_memory, each timed, with
+ * pgmigrate_success before and after.
+ */
+/*
+ * The identities of the regions in region/list above `above`, ascending,
+ * up to `max` of them; `*last` gets the largest identity listed.
+ */
+static unsigned long regions_above(unsigned long above, unsigned long *ids, unsigned long max,
+				   unsigned long *last)
+{
+	char line[256];
+	unsigned long id, n = 0;
+	FILE *f = fopen(ZONEMM "/region/list", "r");
+
+	if (!f)
+		die("cannot open %s", ZONEMM "/region/list");
+	*last = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lu", &id) != 1)
+			continue;
+		if (id > above && n < max)
+			ids[n++] = id;
+		if (id > *last)
+			*last = id;
+	}
+	fclose(f);
+	return n;
+}
+
+static int compact(unsigned long pages)
+{
+	unsigned long i, nr, before, after, last, *ids = calloc(pages + 1, sizeof(*ids));
+	unsigned long long *pfn_before, *pfn_after;
+	long vm_before, vm_after;
+	long long t;
+	char *mem;
+
+	if (!ids)
+		die("out of memory");
+	/* Identities only grow: the new regions are those above every live one. */
+	regions_above(0, ids, 0, &last);
+	for (nr = 0; nr < pages; nr++)
+		if (try_write(ZONEMM "/region/alloc", "4K mergeable"))
+			break;
+	nr = regions_above(last, ids, pages, &i);
+	for (i = 0; i < nr; i += 2)
+		put(ZONEMM "/region/free", "%lu", ids[i]);
+	put(ZONEMM "/buddy/drain", "1");
+	before = stat_of(ZONEMM "/buddy/stats", "pgmigrate_success");
+	t = now_ns();
+	put(ZONEMM "/buddy/compact", "all");
+	t = now_ns() - t;
+	after = stat_of(ZONEMM "/buddy/stats", "pgmigrate_success");
+	printf("layer=compact side=zonemm pages=%lu migrated=%lu ns=%lld\n", nr, after - before, t);
+	for (i = 1; i < nr; i += 2)
+		put(ZONEMM "/region/free", "%lu", ids[i]);
+	free(ids);
+
+	mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap of %lu pages failed", pages);
+	for (i = 0; i < pages; i++)
+		mem[i * PAGE] = (char)i;
+	for (i = 0; i < pages; i += 2)
+		madvise(mem + i * PAGE, PAGE, MADV_DONTNEED);
+	/*
+	 * Without CONFIG_VM_EVENT_COUNTERS (the reference guest kernel) there
+	 * is no pgmigrate_success: then the pages of this workload that
+	 * changed frame are counted, from pagemap (the kernel's pass moves
+	 * other pages too, so its rate is then a lower bound).
+	 */
+	pfn_before = calloc(pages / 2 + 1, sizeof(*pfn_before));
+	pfn_after = calloc(pages / 2 + 1, sizeof(*pfn_after));
+	if (!pfn_before || !pfn_after)
+		die("out of memory");
+	frames(mem, pages, pfn_before);
+	vm_before = stat_or("/proc/vmstat", "pgmigrate_success");
+	t = now_ns();
+	put("/proc/sys/vm/compact_memory", "1");
+	t = now_ns() - t;
+	vm_after = stat_or("/proc/vmstat", "pgmigrate_success");
+	frames(mem, pages, pfn_after);
+	after = 0;
+	for (i = 0; i < pages / 2; i++)
+		after += pfn_before[i] != pfn_after[i];
+	printf("layer=compact side=kernel pages=%lu migrated=%ld counted=%s ns=%lld\n", pages,
+	       vm_before >= 0 ? vm_after - vm_before : (long)after, vm_before >= 0 ? "vmstat" : "pagemap", t);
+	free(pfn_before);
+	free(pfn_after);
+	for (i = 1; i < pages; i += 2)
+		if (mem[i * PAGE] != (char)i)
+			die("the kernel's compaction lost page %lu", i);
+	munmap(mem, pages * PAGE);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char *end;
@@ -451,6 +603,13 @@ int main(int argc, char **argv)
 			die("frag PERCENT (1 to 90)");
 		return frag(percent);
 	}
-	fprintf(stderr, "usage: zonemm-bench merge PAGES REPS | frag PERCENT\n");
+	if (argc == 3 && !strcmp(argv[1], "compact")) {
+		unsigned long pages = strtoul(argv[2], &end, 0);
+
+		if (*end || !pages || pages > 1UL << 20)
+			die("compact PAGES (1 to 1048576)");
+		return compact(pages);
+	}
+	fprintf(stderr, "usage: zonemm-bench merge PAGES REPS | frag PERCENT | compact PAGES\n");
 	return 2;
 }

@@ -367,6 +367,8 @@ unsafe extern "C" fn kswapd_thread(arg: *mut c_void) -> c_int {
             break;
         }
         arg.pool.balance_node(arg.nid);
+        // `kswapd_try_to_sleep()` wakes kcompactd before sleeping.
+        arg.pool.proactive_compact(arg.nid);
     }
     0
 }

@@ -88,7 +88,7 @@ use crate::{
     },
 };
 
-type FreeLists = page_alloc::Zone<KVVec<PageMeta>>;
+pub(crate) type FreeLists = page_alloc::Zone<KVVec<PageMeta>>;
 type Pcp = PerCpuPages<KVVec<u32>>;
 
 /// One CPU's part of a zone: its lists and its allocation counts (the
@@ -568,6 +568,15 @@ impl Zone {
         if let Err(e) = lists.free(idx as usize, order) {
             pr_err!("refused to free page index {} order {}: {:?}\n", idx, order.get(), e);
         }
+    }
+
+    /// Runs `f` on the free lists under the zone lock, then publishes the
+    /// counts, for compaction's scanners. `f` must not sleep.
+    pub(crate) fn with_lists<R>(&self, f: impl FnOnce(&mut FreeLists) -> R) -> R {
+        let mut lists = self.lock.lock();
+        let r = f(&mut lists);
+        self.publish(&lists);
+        r
     }
 
     /// `split_page()`: the block of `order` at `idx` becomes single pages.

@@ -55,6 +55,8 @@ pub(crate) fn files<'data>(s: &'data StateRef, dir: &ScopedDir<'data, '_>) {
     dir.read_write_callback_file(c"min_free_kbytes", s, &show_min_free_kbytes, &write_min_free_kbytes);
     dir.read_write_callback_file(c"pcp_high", s, &show_pcp_high, &write_pcp_high);
     dir.read_write_callback_file(c"pcp_batch", s, &show_pcp_batch, &write_pcp_batch);
+    dir.write_only_callback_file(c"compact", s, &write_compact);
+    dir.read_write_callback_file(c"extfrag_threshold", s, &show_extfrag_threshold, &write_extfrag_threshold);
 }
 
 /// Blocks allocated through `buddy/alloc`, by handle.
@@ -215,7 +217,44 @@ pub(crate) fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::R
     for (name, n) in state.pool.reclaim_stats() {
         writeln!(f, "{name} {n}")?;
     }
-    writeln!(f, "reclaimable {}", state.pool.reclaimable())
+    writeln!(f, "reclaimable {}", state.pool.reclaimable())?;
+    for (name, n) in state.pool.compaction_stats() {
+        writeln!(f, "{name} {n}")?;
+    }
+    Ok(())
+}
+
+/// `compact`: `all` compacts every zone (`/proc/sys/vm/compact_memory`),
+/// a node id that node's (`/sys/devices/system/node/nodeN/compact`).
+/// Sleeps for the run.
+pub(crate) fn write_compact(state: &StateRef, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 128];
+    let line = read_command(reader, &mut buf)?;
+    let nid = match line {
+        "all" => None,
+        _ => Some(
+            number(line)
+                .filter(|&n| ZoneType::ALL.iter().any(|&z| state.pool.zone(n, z).is_some()))
+                .ok_or_else(|| refuse("buddy/compact", BadInput::new("write 'all' or the id of a node with pool pages", line)))?,
+        ),
+    };
+    state.pool.compact_node(nid)?;
+    Ok(())
+}
+
+pub(crate) fn show_extfrag_threshold(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", state.pool.extfrag_threshold())
+}
+
+/// `extfrag_threshold` (`/proc/sys/vm/extfrag_threshold`): 0..=1000.
+pub(crate) fn write_extfrag_threshold(state: &StateRef, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 128];
+    let line = read_command(reader, &mut buf)?;
+    let v = number(line)
+        .and_then(|v| u32::try_from(v).ok())
+        .filter(|&v| v <= 1000)
+        .ok_or_else(|| refuse("buddy/extfrag_threshold", BadInput::new("a number from 0 to 1000", line)))?;
+    state.pool.set_extfrag_threshold(v)
 }
 
 /// The allocation an `alloc` command asks for.

@@ -42,6 +42,7 @@ use crate::{
         Pool, //
     },
     ksm::page_hash,
+    page_alloc::MigrateType,
     pfn::{
         Order,
         Pfn,
@@ -75,6 +76,17 @@ pub(super) struct Slot<'a> {
 /// A mergeable region's pages, under its mutex.
 pub(super) type Slots<'a> = Mutex<KVec<Slot<'a>>>;
 
+/// How a mergeable region's own pages are allocated: movable single pages
+/// (zsmalloc's `__GFP_MOVABLE`), from zones up to `Normal`.
+pub(super) fn slot_flags(zero: bool) -> Flags {
+    let flags = Flags::KERNEL.migratetype(MigrateType::Movable);
+    if zero {
+        flags.zeroed()
+    } else {
+        flags
+    }
+}
+
 impl<'a> Slot<'a> {
     pub(super) fn new(block: PageBlock<'a>) -> Self {
         Self { page: SlotPage::Own(block), maps: 0, writers: 0, gen: 0, seen: None }
@@ -94,18 +106,29 @@ impl<'a> Slot<'a> {
         }
     }
 
-    /// Gives it a private copy of its shared page (copy-on-write). May
-    /// sleep (allocates).
-    fn cow(&mut self, pool: &'a Pool) -> Result {
+    /// Writes `word` into its own page's owner word (nothing for a shared
+    /// page). Any context.
+    pub(super) fn set_owner(&self, pool: &Pool, word: usize) {
+        if let SlotPage::Own(b) = &self.page {
+            if let Some(owner) = pool.owner(b.pfn()) {
+                owner.write(word);
+            }
+        }
+    }
+
+    /// Gives it a private copy of its shared page (copy-on-write), its
+    /// owner word `word`. May sleep (allocates).
+    fn cow(&mut self, pool: &'a Pool, word: usize) -> Result {
         let SlotPage::Shared(shared) = &self.page else {
             return Ok(());
         };
-        let block = pool.alloc_pages(Order::ZERO, Flags::KERNEL)?;
+        let block = pool.alloc_pages(Order::ZERO, slot_flags(false))?;
         // SAFETY: The shared page is ours to read (we hold a reference);
         // the new one is ours alone; both are whole pages.
         unsafe { core::ptr::copy_nonoverlapping(shared.as_ptr(), block.as_mut_ptr(), PAGE_SIZE) };
         // Drops this page's reference to the shared page.
         self.page = SlotPage::Own(block);
+        self.set_owner(pool, word);
         Ok(())
     }
 
@@ -184,7 +207,7 @@ impl<'a> Region<'a> {
         let mut guard = slots.lock();
         let slot = &mut guard[index];
         if write {
-            slot.cow(pool)?;
+            slot.cow(pool, super::migrate::owner_word(this.id, index))?;
         }
         let ptr = match &slot.page {
             SlotPage::Own(b) => NonNull::new(b.as_mut_ptr()).ok_or(EINVAL)?,
@@ -344,6 +367,36 @@ impl<'a> Region<'a> {
     /// `break_ksm()`). May sleep.
     pub(crate) fn unshare(&self, index: usize, pool: &'a Pool) -> Result {
         let mut slots = self.slots().ok_or(EINVAL)?.lock();
-        slots.get_mut(index).ok_or(EINVAL)?.cow(pool)
+        slots.get_mut(index).ok_or(EINVAL)?.cow(pool, super::migrate::owner_word(self.id, index))
+    }
+
+    /// Compaction: moves page `index`'s own page, frame `src`, to the page
+    /// `dst()` gives (called only once the move is certain): copies it,
+    /// repoints the slot, moves the owner word and frees the old page.
+    /// Refuses (`false`, nothing changed) if the mutex is taken, the page
+    /// is not the slot's own page at `src`, or something maps it. Process
+    /// context; does not sleep or allocate.
+    pub(super) fn migrate_page(&self, index: usize, src: Pfn, pool: &Pool, dst: impl FnOnce() -> Option<PageBlock<'a>>) -> bool {
+        let Some(slots) = self.slots() else { return false };
+        let Some(mut slots) = slots.try_lock() else { return false };
+        let Some(slot) = slots.get_mut(index) else { return false };
+        let SlotPage::Own(old) = &slot.page else { return false };
+        if slot.maps > 0 || old.pfn() != src || old.order() != Order::ZERO {
+            return false;
+        }
+        let Some(new) = dst() else { return false };
+        // SAFETY: Two distinct whole pages of ours: the old one nobody
+        // maps (and none can be mapped while we hold the mutex), the new
+        // one ours alone.
+        unsafe { core::ptr::copy_nonoverlapping(old.as_mut_ptr(), new.as_mut_ptr(), PAGE_SIZE) };
+        let word = pool.owner(src).map_or(0, |w| w.read());
+        let old = core::mem::replace(&mut slot.page, SlotPage::Own(new));
+        slot.set_owner(pool, word);
+        if let Some(w) = pool.owner(src) {
+            w.write(0);
+        }
+        // The old page goes back to the pool.
+        drop(old);
+        true
     }
 }

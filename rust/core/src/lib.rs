@@ -10,6 +10,7 @@
 #![no_std]
 
 pub mod cmd;
+pub mod compaction;
 pub mod extfrag;
 pub mod fault;
 pub mod ksm;

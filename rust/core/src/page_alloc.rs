@@ -128,6 +128,17 @@ impl PageMeta {
     pub const fn state(&self) -> PageState {
         self.state
     }
+
+    /// Order of the block it heads (meaningful for `Buddy` and `Allocated`).
+    pub const fn order(&self) -> u32 {
+        self.order as u32
+    }
+
+    /// The migrate type the block it heads was allocated as, or whose free
+    /// list it is on.
+    pub const fn mt(&self) -> MigrateType {
+        MigrateType::from_u8(self.mt)
+    }
 }
 
 /// Why a free was refused. Nothing changes when it is.
@@ -519,6 +530,26 @@ impl<S: core::ops::DerefMut<Target = [PageMeta]>> Zone<S> {
             m.mt = mt;
         }
         Ok(())
+    }
+
+    /// `__isolate_free_page()` and `split_page()`, for the compaction free
+    /// scanner: the free block headed by `idx` leaves the free lists as
+    /// `2^order` allocated single pages of `mt`, each freed on its own
+    /// later. Returns its order, or `None` (nothing changes) if `idx` heads
+    /// no free block.
+    pub fn isolate_free_block(&mut self, idx: usize, mt: MigrateType) -> Option<Order> {
+        let m = self.meta.get(idx)?;
+        if m.state != PageState::Buddy {
+            return None;
+        }
+        let order = Order::new(m.order as u32)?;
+        self.del_from_free_list(idx);
+        for m in &mut self.meta[idx..idx + order.nr_pages()] {
+            m.state = PageState::Allocated;
+            m.order = 0;
+            m.mt = mt as u8;
+        }
+        Some(order)
     }
 
     /// Frees the allocated block of `order` at `idx` (`__free_one_page`):
