@@ -112,13 +112,9 @@ fn refuse(what: &str, reason: &str) -> Error {
 pub(crate) struct Device;
 
 impl Device {
-    /// Registers the device with permissions `mode` (at most `0o777`),
-    /// its mappings backed by `pool`. Sleeps.
+    /// Registers the device with permissions `mode` (the caller checked
+    /// it is at most `0o777`), its mappings backed by `pool`. Sleeps.
     pub(crate) fn new(pool: &'static Pool, mode: u32) -> Result<Self> {
-        if mode > 0o777 {
-            pr_err!("dev_mode={mode:#o}: must be a file mode, at most 0777\n");
-            return Err(EINVAL);
-        }
         DEV_POOL.store_release(core::ptr::from_ref(pool) as usize);
         // SAFETY: `OPS` is static; its callbacks' pool is published.
         kernel::error::to_result(unsafe { helpers::zonemm_dev_register(&OPS, mode) })?;

@@ -309,6 +309,11 @@ impl kernel::Module for ZoneMm {
                 return Err(EINVAL);
             }
         };
+        let dev_mode = compat::param(module_parameters::dev_mode.value());
+        if dev_mode > 0o777 {
+            pr_err!("dev_mode={dev_mode:#o}: must be a file mode, at most 0777\n");
+            return Err(EINVAL);
+        }
         let workqueue = PerCpuWork::new()?;
         let params = source::Params::new(
             compat::param(module_parameters::pool_mb.value()),
@@ -346,7 +351,7 @@ impl kernel::Module for ZoneMm {
         let tree = debugfs::Tree::new(root, slab_dir, state_owner.get(), merger_owner.get())?;
         let api = Leaked::new(KBox::pin_init(ffi::Api::new(state_owner.get())?, GFP_KERNEL)?);
         ffi::Api::publish(api.get());
-        let dev = dev::Device::new(pool, compat::param(module_parameters::dev_mode.value()))?;
+        let dev = dev::Device::new(pool, dev_mode)?;
         Ok(Self {
             _dev: dev,
             _tree: tree,

@@ -14,7 +14,8 @@
  *   zonemm-mem rounds N PAGES               N map/fill/mark/check/unmap
  *   zonemm-mem hostile                      bad calls: each refused,
  *       nothing changed
- *   zonemm-mem open-as UID                  open(2) as UID: prints errno
+ *   zonemm-mem open-as UID                  open(2) as UID: prints the
+ *       error, or maps and writes 16 pages
  *
  * Lines are "name value" or "ok ..."/"FAIL ..."; the exit status is 0
  * when every check passed.
@@ -345,7 +346,13 @@ static int cmd_open_as(uid_t uid)
 	}
 	fd = open(DEV, O_RDWR);
 	printf("open as uid %u: %s\n", (unsigned int)uid, fd < 0 ? strerror(errno) : "opened");
-	return fd >= 0;
+	if (fd >= 0) {
+		char *p = map(fd, 16, 0);
+
+		fill(p, 16, 9);
+		check(holds(p, 16, 9), "16 pages mapped and written");
+	}
+	return 0;
 }
 
 static void usage(void)
