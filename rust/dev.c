@@ -49,8 +49,11 @@ static vm_fault_t zonemm_vm_fault(struct vm_fault *vmf)
 	unsigned long pfn;
 	long ret = zonemm_dev_ops->fault(vmf->vma->vm_private_data, vmf->pgoff, &pfn);
 
-	if (ret == -ENOMEM)
-		return VM_FAULT_OOM;
+	/*
+	 * The pool out of pages is SIGBUS, as for hugetlbfs when its pool
+	 * runs out: VM_FAULT_OOM would retry the fault for ever, since the
+	 * kernel's OOM killer cannot free pool pages.
+	 */
 	if (ret)
 		return VM_FAULT_SIGBUS;
 	return vmf_insert_mixed(vmf->vma, vmf->address, pfn);

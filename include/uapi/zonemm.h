@@ -14,7 +14,8 @@
  *   pages, even through the same file descriptor.
  * - Pages come zeroed from the pool's Movable zone (GFP_HIGHUSER_MOVABLE's
  *   choice of zone and migrate type) on first touch, or all at mmap(2)
- *   time with MAP_POPULATE.
+ *   time with MAP_POPULATE. Touching a page when the pool has none left
+ *   raises SIGBUS, as hugetlbfs does when its pool runs out.
  * - fork(2): the child shares the mapping with the parent (MAP_SHARED):
  *   a write by either is seen by both.
  * - munmap(2) and exit: the pages go back to the pool when the last

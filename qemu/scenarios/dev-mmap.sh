@@ -8,7 +8,7 @@
 # behind; hostile mmap and ioctl arguments are refused and change
 # nothing; a process holding a mapping holds the module.
 . /zonemm/lib.sh
-plan 40
+plan 42
 T=/zonemm/zonemm-mem
 
 # pool_free: the pool's free pages, per-CPU lists drained (buddyinfo).
@@ -80,6 +80,13 @@ kill -9 $pid
 wait $pid 2>/dev/null
 echo 0 >$D/merge/run
 check "kill -9 with the scanner running: every page back" back
+
+# More pages than the pool can give: SIGBUS at the first one it cannot.
+managed=$(awk '$1 == "managed" { s += $2 } END { print s }' $D/buddy/zoneinfo)
+$T map "$managed" >/tmp/out 2>&1
+rc=$?
+check "touching all $managed pages of the pool: SIGBUS (status $rc)" test "$rc" -eq 135
+check "after SIGBUS: every page back" back
 
 slab_before=$(meminfo SUnreclaim)
 run "1000 rounds of 64 pages" $T rounds 1000 64
