@@ -23,6 +23,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/ratelimit.h>
 #include <linux/sched/mm.h>
 
 #include "helpers.h"
@@ -100,6 +101,18 @@ static struct miscdevice zonemm_miscdev = {
 	.name = "zonemm",
 	.fops = &zonemm_dev_fops,
 };
+
+/*
+ * Whether a refusal may be logged: 100 lines per 5 s, enough for any one
+ * bad call's reason to be seen, while a device opened to non-root users
+ * (dev_mode) cannot flood the log.
+ */
+bool zonemm_dev_report_ratelimit(void)
+{
+	static DEFINE_RATELIMIT_STATE(rs, 5 * HZ, 100);
+
+	return __ratelimit(&rs);
+}
 
 int zonemm_dev_register(const struct zonemm_dev_ops *ops, unsigned int mode)
 {

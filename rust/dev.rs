@@ -17,6 +17,7 @@
 //! range and VMA walks; under it, one area's slots mutex at a time.
 
 mod area;
+mod tests;
 
 use core::ffi::c_void;
 
@@ -97,9 +98,13 @@ fn pool() -> &'static Pool {
     unsafe { &*(DEV_POOL.load_acquire() as *const Pool) }
 }
 
-/// Logs why an argument was refused; `EINVAL`.
+/// Logs why an argument was refused (rate-limited: `dev_mode` may open
+/// the device to any user); `EINVAL`. Any context.
 fn refuse(what: &str, reason: &str) -> Error {
-    pr_warn!("/dev/zonemm: {what}: {reason}\n");
+    // SAFETY: Callable from any context.
+    if unsafe { helpers::zonemm_dev_report_ratelimit() } {
+        pr_warn!("/dev/zonemm: {what}: {reason}\n");
+    }
     EINVAL
 }
 
@@ -134,6 +139,10 @@ static OPS: DevOps = DevOps { mmap, get, put, fault, ioctl };
 
 /// `->mmap`: a new area for a shared mapping of `nr_pages` at file page
 /// `pgoff`. Called with the caller's `mmap_lock` held for writing; sleeps.
+///
+/// # Safety
+///
+/// `out` is valid for a write.
 unsafe extern "C" fn mmap(pgoff: c_ulong, nr_pages: c_ulong, shared: bool, exec: bool, out: *mut *mut c_void) -> c_int {
     let what = "mmap";
     let area = if !shared {
@@ -143,6 +152,7 @@ unsafe extern "C" fn mmap(pgoff: c_ulong, nr_pages: c_ulong, shared: bool, exec:
     } else if pgoff != 0 {
         Err(refuse(what, "offset is not 0"))
     } else if nr_pages as usize > pool().managed() {
+        // CAST: `c_ulong` is `usize` on every 64-bit kernel zonemm builds on.
         Err(refuse(what, "longer than the pool"))
     } else {
         Area::new(pool(), nr_pages as usize)
@@ -158,28 +168,42 @@ unsafe extern "C" fn mmap(pgoff: c_ulong, nr_pages: c_ulong, shared: bool, exec:
 }
 
 /// `vm_ops->open`: another VMA (a split, a `fork` copy, an `mremap` move)
-/// holds `area`.
+/// holds `area`. Any context the core calls it in (it only counts).
+///
+/// # Safety
+///
+/// `area` is the `vm_private_data` of a live VMA of ours.
 unsafe extern "C" fn get(area: *mut c_void) {
     // SAFETY: `area` is a VMA's `vm_private_data`, an `Arc<Area>` from
     // `mmap` that the VMA being copied holds.
-    let borrowed = unsafe { ArcBorrow::<Area>::from_raw(area.cast()) };
-    let held: Arc<Area> = borrowed.into();
+    let borrowed = unsafe { ArcBorrow::<Area<'static>>::from_raw(area.cast()) };
+    let held: Arc<Area<'static>> = borrowed.into();
     // The new VMA's reference, dropped by its `put`.
     let _ = Arc::into_raw(held);
 }
 
 /// `vm_ops->close`: a VMA that held `area` is gone. The last gives every
-/// page back to the pool. Process context; sleeps.
+/// page back to the pool. Process context; takes the pool's locks.
+///
+/// # Safety
+///
+/// `area` is the closing VMA's reference, never used again.
 unsafe extern "C" fn put(area: *mut c_void) {
     // SAFETY: `area` is the closing VMA's reference, from `mmap` or `get`;
     // the VMA never uses it again.
-    drop(unsafe { Arc::<Area>::from_raw(area.cast()) });
+    drop(unsafe { Arc::<Area<'static>>::from_raw(area.cast()) });
 }
 
-/// `vm_ops->fault`: the frame of file page `pgoff`. Sleeps.
+/// `vm_ops->fault`: the frame of file page `pgoff`. Fault context;
+/// sleeps (allocates).
+///
+/// # Safety
+///
+/// `area` is the faulting VMA's, and `pfn` valid for a write.
 unsafe extern "C" fn fault(area: *mut c_void, pgoff: c_ulong, pfn: *mut c_ulong) -> c_long {
     // SAFETY: The faulting VMA holds `area` for the whole fault.
-    let area = unsafe { ArcBorrow::<Area>::from_raw(area.cast()) };
+    let area = unsafe { ArcBorrow::<Area<'static>>::from_raw(area.cast()) };
+    // CAST: `c_ulong` is `usize` (64-bit kernels only), both ways.
     match area.fault(pgoff as usize) {
         Ok(p) => {
             // SAFETY: `dev.c` passes a valid pointer.
@@ -191,6 +215,10 @@ unsafe extern "C" fn fault(area: *mut c_void, pgoff: c_ulong, pfn: *mut c_ulong)
 }
 
 /// `->unlocked_ioctl`. Process context; sleeps.
+///
+/// # Safety
+///
+/// Called by `dev.c` for the current task's ioctl only.
 unsafe extern "C" fn ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
     let ret = match cmd {
         IOC_MERGEABLE => madvise("ZONEMM_IOC_MERGEABLE", arg as usize, true),
@@ -206,7 +234,8 @@ unsafe extern "C" fn ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
 
 /// `ZONEMM_IOC_(UN)MERGEABLE`: marks a range of one of the caller's
 /// mappings, as `madvise()` marks VMAs `VM_MERGEABLE`. The mark is on the
-/// pages, so every process sharing them (after `fork`) sees it.
+/// pages, so every process sharing them (after `fork`) sees it. Process
+/// context; sleeps (the caller's `mmap_lock`, the area's mutex).
 fn madvise(what: &str, arg: usize, mergeable: bool) -> Result {
     let r: Range = UserSlice::new(UserPtr::from_addr(arg), size_of::<Range>()).reader().read()?;
     let page = PAGE_SIZE as u64;
@@ -222,12 +251,15 @@ fn madvise(what: &str, arg: usize, mergeable: bool) -> Result {
     if start.checked_add(len).is_none() {
         return Err(refuse(what, "start + len overflows"));
     }
+    /// # Safety
+    ///
+    /// `arg` is a `bool`; `area` a VMA's, held under the `mmap_lock`.
     unsafe extern "C" fn mark(arg: *mut c_void, area: *mut c_void, pgoff: c_ulong, nr: c_ulong) -> c_long {
         // SAFETY: `arg` is `madvise`'s `bool`, alive for the call.
         let mergeable = unsafe { *arg.cast::<bool>() };
         // SAFETY: A VMA of the caller's holds `area`, and `dev.c` holds
         // the `mmap_lock` that keeps the VMA.
-        let area = unsafe { ArcBorrow::<Area>::from_raw(area.cast()) };
+        let area = unsafe { ArcBorrow::<Area<'static>>::from_raw(area.cast()) };
         match area.set_mergeable(pgoff as usize, nr as usize, mergeable) {
             Ok(()) => 0,
             Err(e) => e.to_errno() as c_long,
@@ -244,17 +276,21 @@ fn madvise(what: &str, arg: usize, mergeable: bool) -> Result {
     Ok(())
 }
 
-/// `ZONEMM_IOC_STAT`: the caller's figures, over its mappings.
+/// `ZONEMM_IOC_STAT`: the caller's figures, over its mappings. Process
+/// context; sleeps (as `madvise`).
 fn stat(arg: usize) -> Result {
     struct Sum {
         vmas: u64,
         counts: Counts,
     }
+    /// # Safety
+    ///
+    /// `arg` is a `Sum`; `area` a VMA's, held under the `mmap_lock`.
     unsafe extern "C" fn add(arg: *mut c_void, area: *mut c_void, pgoff: c_ulong, nr: c_ulong) {
         // SAFETY: `arg` is `stat`'s `Sum`, alive and unshared for the call.
         let sum = unsafe { &mut *arg.cast::<Sum>() };
         // SAFETY: As in `madvise`: a VMA held under the `mmap_lock`.
-        let area = unsafe { ArcBorrow::<Area>::from_raw(area.cast()) };
+        let area = unsafe { ArcBorrow::<Area<'static>>::from_raw(area.cast()) };
         sum.vmas += 1;
         area.count(pgoff as usize, nr as usize, &mut sum.counts);
     }

@@ -70,6 +70,7 @@ struct zonemm_dev_ops {
 };
 int zonemm_dev_register(const struct zonemm_dev_ops *ops, unsigned int mode);
 void zonemm_dev_deregister(void);
+bool zonemm_dev_report_ratelimit(void);
 long zonemm_dev_with_range(unsigned long start, unsigned long len,
 			   long (*f)(void *arg, void *area, unsigned long pgoff,
 				     unsigned long nr_pages),

@@ -160,6 +160,8 @@ extern "C" {
     pub(crate) fn zonemm_dev_register(ops: *const DevOps, mode: c_uint) -> c_int;
     /// Removes it: no new open; open files keep the module loaded. Sleeps.
     pub(crate) fn zonemm_dev_deregister();
+    /// Whether a refusal of `/dev/zonemm` may be logged (100 per 5 s).
+    pub(crate) fn zonemm_dev_report_ratelimit() -> bool;
     /// Under `current`'s `mmap_read_lock()`: if `[start, start + len)`
     /// (not overflowing) lies inside one of the caller's `/dev/zonemm`
     /// VMAs, `f(arg, area, pgoff, nr_pages)` with the range's first file

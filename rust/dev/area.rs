@@ -41,9 +41,9 @@ use crate::{
 
 /// One page of a mapping.
 #[derive(Default)]
-struct Slot {
+struct Slot<'a> {
     /// Its pool page, once touched.
-    page: Option<PageBlock<'static>>,
+    page: Option<PageBlock<'a>>,
     /// Marked mergeable (`ZONEMM_IOC_MERGEABLE`).
     mergeable: bool,
 }
@@ -65,17 +65,17 @@ pub(crate) struct Counts {
 /// came from `pool` and is mapped only by VMAs that hold a reference to
 /// this area.
 #[pin_data]
-pub(crate) struct Area {
-    pool: &'static Pool,
+pub(crate) struct Area<'a> {
+    pool: &'a Pool,
     nr_pages: usize,
     #[pin]
-    slots: Mutex<KVVec<Slot>>,
+    slots: Mutex<KVVec<Slot<'a>>>,
 }
 
-impl Area {
+impl<'a> Area<'a> {
     /// A new area of `nr_pages` untouched pages. Process context; sleeps
     /// (allocates the slots).
-    pub(crate) fn new(pool: &'static Pool, nr_pages: usize) -> Result<Arc<Self>> {
+    pub(crate) fn new(pool: &'a Pool, nr_pages: usize) -> Result<Arc<Self>> {
         let mut slots = KVVec::with_capacity(nr_pages, GFP_KERNEL)?;
         for _ in 0..nr_pages {
             // Within the capacity just reserved: no allocation.
