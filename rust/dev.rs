@@ -51,6 +51,7 @@ use crate::{
     pfn::PAGE_SIZE,
 };
 
+pub(crate) use area::totals;
 use area::{
     Area,
     Counts, //

@@ -10,6 +10,8 @@
  *       mark the mapping mergeable, print the figures
  *   zonemm-mem fork PAGES                   parent and child share the
  *       mapping: each sees the other's writes
+ *   zonemm-mem split PAGES                  munmap the second page: two
+ *       VMAs of one area; waits for a line on stdin before unmapping them
  *   zonemm-mem two PAGES                    two mappings never share
  *   zonemm-mem rounds N PAGES               N map/fill/mark/check/unmap
  *   zonemm-mem hostile                      bad calls: each refused,
@@ -191,6 +193,36 @@ static int cmd_fork(long pages)
 	check(holds(p, pages, 200), "parent: sees the child's writes (MAP_SHARED)");
 	print_stat(fd);
 	check(munmap(p, pages * page) == 0, "munmap");
+	return failures != 0;
+}
+
+/*
+ * munmap of the middle of a mapping splits it in two VMAs; the area keeps
+ * its pages until the last part goes, as a shmem file keeps its pages.
+ */
+static int cmd_split(long pages)
+{
+	int fd = dev_open();
+	char *p = map(fd, pages, 0);
+	struct zonemm_stat s;
+
+	fill(p, pages, 11);
+	check(munmap(p + page, page) == 0, "munmap of the second page");
+	s = stat_of(fd);
+	check(s.mappings == 2 && s.mapped_pages == (unsigned long long)pages - 1,
+	      "two mappings, the rest of the pages");
+	check(holds(p, 1, 11) && holds(p + 2 * page, pages - 2, 13), "both parts keep their data");
+	print_stat(fd);
+	if (pages > 3)
+		check(mark(fd, p, 3 * page, 1) != 0 && errno == EINVAL,
+		      "a range over the hole is refused");
+	printf("split\n");
+	fflush(stdout);
+	/* The scenario counts the pool here: wait for a line on stdin. */
+	getchar();
+	check(munmap(p, page) == 0 && munmap(p + 2 * page, (pages - 2) * page) == 0,
+	      "munmap of both parts");
+	check(stat_of(fd).mappings == 0, "no mapping left");
 	return failures != 0;
 }
 
@@ -385,6 +417,8 @@ int main(int argc, char **argv)
 		return cmd_merge(n, argc - 3, argv + 3);
 	if (!strcmp(argv[1], "fork"))
 		return cmd_fork(n);
+	if (!strcmp(argv[1], "split") && n >= 3)
+		return cmd_split(n);
 	if (!strcmp(argv[1], "two"))
 		return cmd_two(n);
 	if (!strcmp(argv[1], "rounds") && argc > 3 && strtol(argv[3], NULL, 0) > 0)

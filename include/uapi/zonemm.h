@@ -19,8 +19,9 @@
  * - fork(2): the child shares the mapping with the parent (MAP_SHARED):
  *   a write by either is seen by both.
  * - munmap(2) and exit: the pages go back to the pool when the last
- *   mapping of them (in any process) goes. mremap(2) may move a mapping
- *   but not grow it.
+ *   mapping of them (in any process) goes. munmap(2) of a part of a
+ *   mapping keeps that part's pages until the rest goes too, as a shmem
+ *   file keeps its pages. mremap(2) may move a mapping but not grow it.
  * - The pages are mapped with no struct page reference (VM_MIXEDMAP,
  *   special PTEs): no other kernel user can take a reference to them
  *   (get_user_pages() fails, so O_DIRECT into the mapping, vmsplice(2) and

@@ -7,6 +7,7 @@
 . /zonemm/lib.sh
 plan 5
 T=/zonemm/zonemm-mem
+dmesg -c >/dev/null
 
 check "/dev/zonemm is 0666" test "$(stat -c %a /dev/zonemm)" = 666
 $T open-as 65534 >/tmp/out 2>&1

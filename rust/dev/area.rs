@@ -22,6 +22,10 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         Arc,
         Mutex, //
     },
@@ -57,6 +61,27 @@ pub(crate) struct Counts {
     pub(crate) mergeable: u64,
 }
 
+/// Every live area's figures (`zonemm/dev/stat`): areas, pool pages they
+/// hold, bytes of their slots.
+static AREAS: Atomic<usize> = Atomic::new(0);
+static PAGES: Atomic<usize> = Atomic::new(0);
+static SLOT_BYTES: Atomic<usize> = Atomic::new(0);
+
+/// What [`totals`] reports.
+pub(crate) struct Totals {
+    /// Live areas.
+    pub(crate) areas: usize,
+    /// Pool pages they hold.
+    pub(crate) pages: usize,
+    /// Bytes of their slot arrays.
+    pub(crate) slot_bytes: usize,
+}
+
+/// Every live area's figures. Any context.
+pub(crate) fn totals() -> Totals {
+    Totals { areas: AREAS.load(Relaxed), pages: PAGES.load(Relaxed), slot_bytes: SLOT_BYTES.load(Relaxed) }
+}
+
 /// The pages of one `mmap(2)` of the device.
 ///
 /// # Invariants
@@ -64,7 +89,7 @@ pub(crate) struct Counts {
 /// `slots` has `nr_pages` entries, fixed at creation; every page in them
 /// came from `pool` and is mapped only by VMAs that hold a reference to
 /// this area.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 pub(crate) struct Area<'a> {
     pool: &'a Pool,
     nr_pages: usize,
@@ -81,15 +106,19 @@ impl<'a> Area<'a> {
             // Within the capacity just reserved: no allocation.
             slots.push(Slot::default(), GFP_KERNEL)?;
         }
+        let bytes = slots.capacity() * size_of::<Slot<'a>>();
         // INVARIANT: `nr_pages` slots, none holding a page yet.
-        Arc::pin_init(
+        let area = Arc::pin_init(
             try_pin_init!(Self {
                 pool,
                 nr_pages,
                 slots <- new_mutex!(slots, "Area::slots"),
             }? Error),
             GFP_KERNEL,
-        )
+        )?;
+        AREAS.fetch_add(1, Relaxed);
+        SLOT_BYTES.fetch_add(bytes, Relaxed);
+        Ok(area)
     }
 
     /// The frame of page `index`, taking a zeroed Movable page from the
@@ -105,6 +134,7 @@ impl<'a> Area<'a> {
         let page = self.pool.alloc_pages(Order::ZERO, Flags::MOVABLE.zeroed())?;
         let pfn = page.pfn();
         slot.page = Some(page);
+        PAGES.fetch_add(1, Relaxed);
         Ok(pfn)
     }
 
@@ -136,5 +166,20 @@ impl<'a> Area<'a> {
             c.mapped += u64::from(slot.page.is_some());
             c.mergeable += u64::from(slot.mergeable);
         }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Area<'_> {
+    /// Counts the area out; its slots, and with them its pages, go back
+    /// to the pool right after. Process context; takes the mutex.
+    fn drop(self: Pin<&mut Self>) {
+        let slots = self.slots.lock();
+        let pages = slots.iter().filter(|s| s.page.is_some()).count();
+        let bytes = slots.capacity() * size_of::<Slot<'_>>();
+        drop(slots);
+        PAGES.fetch_sub(pages, Relaxed);
+        SLOT_BYTES.fetch_sub(bytes, Relaxed);
+        AREAS.fetch_sub(1, Relaxed);
     }
 }
