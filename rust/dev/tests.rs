@@ -5,11 +5,6 @@
 
 use kernel::prelude::*;
 
-use super::area::{
-    Area,
-    Counts, //
-};
-
 #[kunit_tests(zonemm_dev)]
 mod suite {
     use super::*;
@@ -17,6 +12,10 @@ mod suite {
         buddy::{
             Flags,
             Pool, //
+        },
+        dev::area::{
+            Area,
+            Counts, //
         },
         helpers::zonemm_pfn_to_virt,
         pfn::{
