@@ -68,6 +68,10 @@ impl Tree {
         layers.push(KBox::pin_init(root.scope(s, c"extfrag", buddy::extfrag_files), GFP_KERNEL)?, GFP_KERNEL)?;
         layers.push(KBox::pin_init(root.scope(s, c"region", region::files), GFP_KERNEL)?, GFP_KERNEL)?;
         layers.push(KBox::pin_init(root.scope(s, c"fault", fault::files), GFP_KERNEL)?, GFP_KERNEL)?;
+        let dev = root.scope(s, c"dev", |s, dir| {
+            dir.read_callback_file(c"stat", s, &show_dev_stat);
+        });
+        layers.push(KBox::pin_init(dev, GFP_KERNEL)?, GFP_KERNEL)?;
 
         let mut slab_files = KVec::new();
         slab_files.push(
@@ -93,6 +97,14 @@ impl Tree {
         let stress = KBox::pin_init(root.scope(stress_files, c"stress", stress::files), GFP_KERNEL)?;
         Ok(Self { _stress: stress, _merge: merge, _layers: layers, _slab_files: slab_files, _kmalloc: kmalloc, _slab_dir: slab_dir, _root: root })
     }
+}
+
+/// `zonemm/dev/stat`: what every `/dev/zonemm` mapping holds together.
+fn show_dev_stat(_state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let t = crate::dev::totals();
+    writeln!(f, "areas {}", t.areas)?;
+    writeln!(f, "pages {}", t.pages)?;
+    writeln!(f, "slot_bytes {}", t.slot_bytes)
 }
 
 fn show_areas(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {

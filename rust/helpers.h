@@ -59,4 +59,24 @@ void zonemm_cond_resched(void);
 void zonemm_wake_up_process(struct task_struct *t);
 u64 zonemm_ktime_ns(void);
 
+/* dev.c: /dev/zonemm. The callbacks are dev.rs's. */
+struct zonemm_dev_ops {
+	int (*mmap)(unsigned long pgoff, unsigned long nr_pages, bool shared,
+		    bool exec, void **area);
+	void (*get)(void *area);
+	void (*put)(void *area);
+	long (*fault)(void *area, unsigned long pgoff, unsigned long *pfn);
+	long (*ioctl)(unsigned int cmd, unsigned long arg);
+};
+int zonemm_dev_register(const struct zonemm_dev_ops *ops, unsigned int mode);
+void zonemm_dev_deregister(void);
+bool zonemm_dev_report_ratelimit(void);
+long zonemm_dev_with_range(unsigned long start, unsigned long len,
+			   long (*f)(void *arg, void *area, unsigned long pgoff,
+				     unsigned long nr_pages),
+			   void *arg);
+void zonemm_dev_for_each_vma(void (*f)(void *arg, void *area, unsigned long pgoff,
+				       unsigned long nr_pages),
+			     void *arg);
+
 #endif /* ZONEMM_HELPERS_H */

@@ -155,4 +155,49 @@ extern "C" {
     pub(crate) fn zonemm_memalloc_save(gfp: bindings::gfp_t) -> c_uint;
     /// Ends the scope `zonemm_memalloc_save()` began.
     pub(crate) fn zonemm_memalloc_restore(flags: c_uint);
+    /// Registers `/dev/zonemm` (mode `mode`, `THIS_MODULE` its owner),
+    /// whose file and VMA operations call `ops`; 0 or `-errno`. Sleeps.
+    pub(crate) fn zonemm_dev_register(ops: *const DevOps, mode: c_uint) -> c_int;
+    /// Removes it: no new open; open files keep the module loaded. Sleeps.
+    pub(crate) fn zonemm_dev_deregister();
+    /// Whether a refusal of `/dev/zonemm` may be logged (100 per 5 s).
+    pub(crate) fn zonemm_dev_report_ratelimit() -> bool;
+    /// Under `current`'s `mmap_read_lock()`: if `[start, start + len)`
+    /// (not overflowing) lies inside one of the caller's `/dev/zonemm`
+    /// VMAs, `f(arg, area, pgoff, nr_pages)` with the range's first file
+    /// page; else `-EINVAL`. Sleeps.
+    pub(crate) fn zonemm_dev_with_range(
+        start: c_ulong,
+        len: c_ulong,
+        f: unsafe extern "C" fn(arg: *mut c_void, area: *mut c_void, pgoff: c_ulong, nr: c_ulong) -> c_long,
+        arg: *mut c_void,
+    ) -> c_long;
+    /// Under `current`'s `mmap_read_lock()`: `f(arg, area, pgoff,
+    /// nr_pages)` for each of the caller's `/dev/zonemm` VMAs. Sleeps.
+    pub(crate) fn zonemm_dev_for_each_vma(
+        f: unsafe extern "C" fn(arg: *mut c_void, area: *mut c_void, pgoff: c_ulong, nr: c_ulong),
+        arg: *mut c_void,
+    );
+}
+
+/// `struct zonemm_dev_ops` (`helpers.h`): `/dev/zonemm`'s callbacks into
+/// `dev.rs`. An `area` is an `Arc<dev::area::Area>` turned raw.
+#[repr(C)]
+pub(crate) struct DevOps {
+    /// `->mmap`: `*area` for a new mapping, or `-errno`.
+    pub(crate) mmap: unsafe extern "C" fn(
+        pgoff: c_ulong,
+        nr_pages: c_ulong,
+        shared: bool,
+        exec: bool,
+        area: *mut *mut c_void,
+    ) -> c_int,
+    /// `vm_ops->open`: one more VMA holds the area.
+    pub(crate) get: unsafe extern "C" fn(area: *mut c_void),
+    /// `vm_ops->close`: one fewer.
+    pub(crate) put: unsafe extern "C" fn(area: *mut c_void),
+    /// `vm_ops->fault`: the frame of file page `pgoff`, or `-errno`.
+    pub(crate) fault: unsafe extern "C" fn(area: *mut c_void, pgoff: c_ulong, pfn: *mut c_ulong) -> c_long,
+    /// `->unlocked_ioctl`.
+    pub(crate) ioctl: unsafe extern "C" fn(cmd: c_uint, arg: c_ulong) -> c_long,
 }

@@ -25,6 +25,7 @@ use kernel::{
 mod buddy;
 mod compat;
 mod debugfs;
+mod dev;
 mod fault;
 mod ffi;
 mod helpers;
@@ -118,6 +119,10 @@ module! {
             default: 1,
             description: "Keep freed region mappings of up to 1 MiB, with their pages, for reuse (1) or not (0)",
         },
+        dev_mode: u32 {
+            default: 0o600,
+            description: "Permissions of /dev/zonemm (at most 0777; owner and group root)",
+        },
         fail_source: u32 {
             default: 0,
             description: "Fail the Nth chance at the source site while loading (0: never), as fail_page_alloc's interval with times=1",
@@ -179,13 +184,16 @@ impl<T> Drop for Leaked<T> {
 }
 
 struct ZoneMm {
-    // Field order is drop order: debugfs files first (removing them waits
+    // Field order is drop order: the device first (no new open; an open
+    // file or a mapping holds the module, so none is left by then), the
+    // debugfs files (removing them waits
     // for readers, and slabinfo reads the API's caches), then the exported
     // API (no user module is left by then), then the merger (its scanner
     // stopped first), then the state, then the pool's kswapd threads, then
     // the pool whose pages everything above holds (its callbacks from the
     // kernel removed just before), and last the per-CPU workqueue the pool
     // drains with.
+    _dev: dev::Device,
     _tree: debugfs::Tree,
     _api: Leaked<ffi::Api>,
     _merger: Leaked<merge::Merger<'static, 'static>>,
@@ -307,6 +315,11 @@ impl kernel::Module for ZoneMm {
                 return Err(EINVAL);
             }
         };
+        let dev_mode = compat::param(module_parameters::dev_mode.value());
+        if dev_mode > 0o777 {
+            pr_err!("dev_mode={dev_mode:#o}: must be a file mode, at most 0777\n");
+            return Err(EINVAL);
+        }
         let workqueue = PerCpuWork::new()?;
         let params = source::Params::new(
             compat::param(module_parameters::pool_mb.value()),
@@ -347,7 +360,9 @@ impl kernel::Module for ZoneMm {
         let tree = debugfs::Tree::new(root, slab_dir, state_owner.get(), merger_owner.get())?;
         let api = Leaked::new(KBox::pin_init(ffi::Api::new(state_owner.get())?, GFP_KERNEL)?);
         ffi::Api::publish(api.get());
+        let dev = dev::Device::new(pool, dev_mode)?;
         Ok(Self {
+            _dev: dev,
             _tree: tree,
             _api: api,
             _merger: merger_owner,

@@ -227,8 +227,9 @@ TOOLS_OUT=$MODULE_DIR/tools
 build_tools() {
 	mkdir -p "$TOOLS_OUT"
 	local t
-	for t in zonemm-bench zonemm-write; do
-		gcc -static -O2 -Wall -Werror -o "$TOOLS_OUT/$t" "$ZONEMM_ROOT/tools/$t.c"
+	for t in zonemm-bench zonemm-write zonemm-mem; do
+		gcc -static -O2 -Wall -Werror -I"$ZONEMM_ROOT/include/uapi" \
+			-o "$TOOLS_OUT/$t" "$ZONEMM_ROOT/tools/$t.c" || return
 	done
 	cp "$MODULE_DIR"/samples/*/zonemm_sample_*.ko "$MODULE_DIR/testing/bench/zonemm_bench.ko" \
 		"$MODULE_DIR"/testing/hostile/zonemm_hostile*.ko \

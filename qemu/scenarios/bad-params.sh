@@ -4,7 +4,7 @@
 # Each bad module parameter fails insmod with EINVAL and a one-line
 # reason, and leaves nothing allocated.
 . /zonemm/lib.sh
-plan 52
+plan 57
 
 
 # try_bad PARAM REASON: insmod with PARAM fails, logs REASON, keeps nothing.
@@ -32,6 +32,7 @@ try_bad node_mb=65536 "zonemm: node_mb=65536: node 0 has only"
 try_bad movable_mb=6 "zonemm: movable_mb=6: must be a multiple of 4"
 try_bad movable_mb=4096 "zonemm: movable_mb=4096: node 0 has less than that"
 try_bad region_cache=2 "zonemm: region_cache=2: must be 0 or 1"
+try_bad dev_mode=01000 "zonemm: dev_mode=0o1000: must be a file mode"
 
 # And a good load still works afterwards.
 check "good parameters load" insmod /zonemm/zonemm.ko pool_mb=4 node_mb=4
