@@ -190,6 +190,12 @@ impl CompactEnv<KVVec<PageMeta>> for Env<'_> {
         self.zone.with_lists(f)
     }
 
+    fn relax(&mut self) {
+        // SAFETY: No preconditions; every run may sleep (the callers hold
+        // the owners' mutex, no spinlock).
+        unsafe { crate::helpers::zonemm_cond_resched() };
+    }
+
     fn migrate(&mut self, src: usize, dst: usize) -> bool {
         // CAST: zone indices fit in u32 (checked by `Pool::new`).
         let (src, dst) = (self.zone.pfn(src as u32), self.zone.pfn(dst as u32));
@@ -326,21 +332,36 @@ impl Pool {
     /// node `nid` whose fragmentation index for a pageblock passes
     /// `extfrag_threshold`, with the free pages to compact, is compacted
     /// whole (`compact_daemon_wake` counts the runs). Skipped while
-    /// another run is in flight. Sleeps.
+    /// another run is in flight, and deferred as the kernel defers
+    /// compaction: after runs that lowered no zone's index (pages nobody
+    /// can move keep it high), the node waits 2, 4, ... up to 64 chances
+    /// before the next. Sleeps.
     pub(super) fn proactive_compact(&self, nid: usize) {
         let threshold = self.extfrag_threshold() as i32;
-        let Some(node) = self.nodes.get(nid) else { return };
-        let pageblock = Order::new(PAGEBLOCK_ORDER).unwrap_or(Order::MAX);
-        for zone in node.iter().flatten() {
+        let (Some(node), Some(wait)) = (self.nodes.get(nid), self.kswapd.get(nid)) else { return };
+        let index = |zone: &Zone| {
             let info = fill_contig_page_info(&zone.snapshot().nr_free, PAGEBLOCK_ORDER as usize);
-            if !fragmented(fragmentation_index(PAGEBLOCK_ORDER as usize, &info), threshold)
-                || !compaction_suitable(zone.free_pages(), zone.watermarks().low, pageblock)
-            {
+            fragmentation_index(PAGEBLOCK_ORDER as usize, &info)
+        };
+        let pageblock = Order::new(PAGEBLOCK_ORDER).unwrap_or(Order::MAX);
+        let (mut ran, mut helped) = (false, false);
+        for zone in node.iter().flatten() {
+            let before = index(zone);
+            if !fragmented(before, threshold) || !compaction_suitable(zone.free_pages(), zone.watermarks().low, pageblock) {
                 continue;
             }
+            if !ran && wait.compaction_deferred() {
+                return;
+            }
             let Some(owners) = self.compaction.owners.try_lock() else { return };
+            ran = true;
             self.compaction.daemon_wake.add(1, Relaxed);
             self.compact_zone_locked(zone, &owners, None, MigrateType::Movable, false);
+            drop(owners);
+            helped |= index(zone) < before;
+        }
+        if ran {
+            wait.compaction_result(helped);
         }
     }
 

@@ -89,7 +89,16 @@ pub(super) struct KswapdWait {
     highest: Atomic<u32>,
     /// Runs in a row that reclaimed nothing (`kswapd_failures`).
     failures: Atomic<u32>,
+    /// Proactive compaction's deferral (`compact_considered`,
+    /// `compact_defer_shift`), per node here: see
+    /// [`KswapdWait::compaction_deferred`].
+    compact_considered: Atomic<u32>,
+    compact_defer_shift: Atomic<u32>,
 }
+
+/// `COMPACT_MAX_DEFER_SHIFT`: a run that did not help skips at most 64
+/// chances before the next.
+const COMPACT_MAX_DEFER_SHIFT: u32 = 6;
 
 impl KswapdWait {
     pub(super) const fn new() -> Self {
@@ -99,7 +108,28 @@ impl KswapdWait {
             order: Atomic::new(0),
             highest: Atomic::new(0),
             failures: Atomic::new(0),
+            compact_considered: Atomic::new(0),
+            compact_defer_shift: Atomic::new(0),
         }
+    }
+
+    /// `compaction_deferred()`: whether this chance to compact is skipped,
+    /// after `defer_compaction()` made the last runs wait 2^shift chances.
+    /// Only the node's kswapd calls it.
+    pub(super) fn compaction_deferred(&self) -> bool {
+        let limit = 1u32 << self.compact_defer_shift.load(Relaxed);
+        let considered = self.compact_considered.load(Relaxed) + 1;
+        self.compact_considered.store(considered.min(limit), Relaxed);
+        considered < limit
+    }
+
+    /// `defer_compaction()` after a run that did not help, or
+    /// `compaction_defer_reset()` after one that did.
+    pub(super) fn compaction_result(&self, helped: bool) {
+        self.compact_considered.store(0, Relaxed);
+        let shift = self.compact_defer_shift.load(Relaxed);
+        let shift = if helped { 0 } else { (shift + 1).min(COMPACT_MAX_DEFER_SHIFT) };
+        self.compact_defer_shift.store(shift, Relaxed);
     }
 
     /// Raises `word` to `v` (a benign race: a lost raise is the next

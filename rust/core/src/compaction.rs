@@ -74,6 +74,10 @@ pub trait CompactEnv<S> {
     /// now (busy, mapped, or not movable after all); `dst` stays the
     /// caller's.
     fn migrate(&mut self, src: usize, dst: usize) -> bool;
+
+    /// Between two holds of the zone lock: where the kernel's glue may
+    /// reschedule (`cond_resched()`).
+    fn relax(&mut self) {}
 }
 
 /// `struct compact_control`: one run over one zone, and its counts.
@@ -179,6 +183,10 @@ impl CompactControl {
     ) -> usize {
         let meta = zone.meta();
         let mut n = 0;
+        // Unsuitable pageblocks cost one look each; the pages of at most
+        // one suitable pageblock are walked per call, so the zone lock is
+        // held for no more than that (`compact_unlock_should_abort()`'s
+        // bound in the kernel).
         while n == 0 && !self.scanners_met() {
             let mut pfn = self.migrate_pfn;
             let block_end = (pfn | (PAGEBLOCK_NR_PAGES - 1)) + 1;
@@ -204,6 +212,8 @@ impl CompactControl {
                 pfn += step;
             }
             self.migrate_pfn = pfn;
+            // One suitable pageblock walked: the lock goes back now.
+            break;
         }
         self.isolated += n as u64;
         n
@@ -237,7 +247,8 @@ impl CompactControl {
             let block_end = (block_start + PAGEBLOCK_NR_PAGES).min(zone.spanned());
             let head = zone.meta()[block_start];
             let whole = head.state() == PageState::Tail || (head.state() == PageState::Buddy && head.order() >= PAGEBLOCK_ORDER);
-            if zone.pageblock_mt(block_start) == MigrateType::Movable && !whole {
+            let walked = zone.pageblock_mt(block_start) == MigrateType::Movable && !whole;
+            if walked {
                 start = self.isolate_freepages_block(zone, start, block_end, want);
                 if start < block_end {
                     // Stopped inside the pageblock: go on from there.
@@ -251,6 +262,12 @@ impl CompactControl {
                 return;
             };
             start = next;
+            if walked {
+                // One pageblock's pages walked per call, as the migrate
+                // scanner: the caller calls again for more.
+                self.free_pfn = start;
+                return;
+            }
         }
     }
 
@@ -349,11 +366,20 @@ impl CompactControl {
                 break result;
             }
             let n = env.with_zone(|z| self.isolate_migratepages(z, &mut src));
+            env.relax();
             if n == 0 {
                 continue;
             }
-            if self.nr_freepages() < n {
+            // A pageblock per lock hold, until there are copies enough or
+            // the scanners meet.
+            while self.nr_freepages() < n && self.nr_free < self.free.len() && !self.scanners_met() {
+                let before = (self.free_pfn, self.nr_freepages());
                 env.with_zone(|z| self.isolate_freepages(z, n));
+                env.relax();
+                if (self.free_pfn, self.nr_freepages()) == before {
+                    // Stopped where it stood (the min watermark).
+                    break;
+                }
             }
             let mut out_of_free = false;
             for &s in &src[..n] {
