@@ -101,7 +101,9 @@ impl<'a> Area<'a> {
     /// A new area of `nr_pages` untouched pages. Process context; sleeps
     /// (allocates the slots).
     pub(crate) fn new(pool: &'a Pool, nr_pages: usize) -> Result<Arc<Self>> {
-        let mut slots = KVVec::with_capacity(nr_pages, GFP_KERNEL)?;
+        // Charged to the mapping process's memory cgroup: any user may
+        // map once `dev_mode` lets them open the device.
+        let mut slots = KVVec::with_capacity(nr_pages, GFP_KERNEL_ACCOUNT)?;
         for _ in 0..nr_pages {
             // Within the capacity just reserved: no allocation.
             slots.push(Slot::default(), GFP_KERNEL)?;
