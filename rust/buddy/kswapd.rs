@@ -18,9 +18,12 @@
 //! An allocation that may sleep (and is not itself reclaiming,
 //! `PF_MEMALLOC`) and still finds nothing after draining the per-CPU
 //! lists reclaims itself (`__alloc_pages_direct_reclaim()`): a batch at a
-//! time, retrying after each, until it succeeds or the shrinkers have
-//! nothing left; a costly order (above `PAGE_ALLOC_COSTLY_ORDER`) gets one
-//! batch, as `should_reclaim_retry()` gives up on those. If anyone
+//! time, retrying after each (after the first, once more with every CPU's
+//! lists drained, as the kernel's `drained` retry: the task may have moved
+//! off the CPU whose lists took the pages), until it succeeds or the
+//! shrinkers have nothing left; a costly order (above
+//! `PAGE_ALLOC_COSTLY_ORDER`) gets one batch, as `should_reclaim_retry()`
+//! gives up on those. If anyone
 //! reclaimed pages since the allocation entered the slow path (kswapd,
 //! another allocation), it drains every CPU's lists and tries once more
 //! before failing.
@@ -311,6 +314,7 @@ impl Pool {
         // SAFETY: No preconditions.
         if !unsafe { zonemm_in_reclaim() } && self.shrinkers.count() > 0 {
             self.reclaim.allocstall.add(1, Relaxed);
+            let mut drained = false;
             loop {
                 let freed = self.shrinkers.shrink(order.nr_pages().max(SHRINK_BATCH));
                 if freed == 0 {
@@ -323,6 +327,17 @@ impl Pool {
                 }
                 if let Some(block) = self.get_page_from_freelist(order, flags, Mark::Min, reserves) {
                     return Some(block);
+                }
+                // As __alloc_pages_direct_reclaim(): once, every CPU's lists
+                // drained and a retry before more is reclaimed (the task may
+                // have moved since it freed, leaving the pages on another
+                // CPU's lists).
+                if !drained {
+                    drained = true;
+                    self.drain_for_retry();
+                    if let Some(block) = self.get_page_from_freelist(order, flags, Mark::Min, reserves) {
+                        return Some(block);
+                    }
                 }
                 if order.get() > PAGE_ALLOC_COSTLY_ORDER {
                     break;
