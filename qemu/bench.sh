@@ -10,8 +10,8 @@
 B=/sys/kernel/debug/zonemm_bench
 
 mode=$(sed -n 's/.*zonemm.bench=\([a-z]*\).*/\1/p' /proc/cmdline)
-run="all" pages=1024 reps=5 percent=50
-[ "$mode" = quick ] && run="quick all" pages=16 reps=2 percent=10
+run="all" pages=1024 reps=5 percent=50 fault_pages=16384
+[ "$mode" = quick ] && run="quick all" pages=16 reps=2 percent=10 fault_pages=256
 
 insmod /zonemm/zonemm_bench.ko || exit 1
 # Fragmentation first, on zones no benchmark case has churned yet.
@@ -19,6 +19,10 @@ insmod /zonemm/zonemm_bench.ko || exit 1
 echo "$run" >$B/run || exit 1
 cat $B/results
 /zonemm/zonemm-bench merge "$pages" "$reps" || exit 1
+# User memory: /dev/zonemm pages merged against KSM's anonymous pages, and
+# first-touch faults of 64 MiB against anonymous memory.
+/zonemm/zonemm-bench umerge "$pages" "$reps" || exit 1
+/zonemm/zonemm-bench fault "$fault_pages" "$reps" || exit 1
 # Compaction: pages migrated per second, zonemm's compact against the
 # kernel's compact_memory, after the same workload.
 /zonemm/zonemm-bench compact $((pages * 4)) || exit 1
@@ -34,4 +38,8 @@ metadata "$(sed -n 's/.*pool_mb=\([0-9]*\).*/\1/p' /zonemm/params)" \
 rmmod zonemm || exit 1
 insmod /zonemm/zonemm.ko pool_mb=16 || exit 1
 metadata 16 16
+rmmod zonemm || exit 1
+# Compaction to pageblocks on a fresh pool (nothing else in it).
+insmod /zonemm/zonemm.ko pool_mb=48 node_mb=48 || exit 1
+/zonemm/zonemm-bench compact9 || exit 1
 rmmod zonemm

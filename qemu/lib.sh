@@ -157,3 +157,27 @@ refuses() {
 	check "$2 '$3': reason logged" sh -c "dmesg | grep -q \"$4\""
 	check "$2 '$3': nothing changed" test "$(views)" = "$snap"
 }
+
+# /dev/zonemm scenarios' helpers (zonemm-mem in /zonemm).
+# pool_free: the pool's free pages, per-CPU lists drained (buddyinfo).
+pool_free() {
+	settle
+	awk '{ m = 1; for (i = 5; i <= NF; i++) { s += $i * m; m *= 2 } } END { printf "%d\n", s }' $D/buddy/buddyinfo
+}
+# back: the pool has $base free pages again (set base=$(pool_free) first).
+back() {
+	now=$(pool_free)
+	[ "$now" -eq "$base" ] || { echo "# pool free pages: $now, $base at the start"; return 1; }
+}
+# run NAME CMD...: CMD's output kept in /tmp/out, shown as comments; ok
+# if it exits 0.
+run() {
+	name=$1
+	shift
+	"$@" >/tmp/out 2>&1
+	rc=$?
+	sed 's/^/# /' /tmp/out
+	check "$name" test "$rc" -eq 0
+}
+# held FILE: wait until the tool writing FILE says "held".
+held() { wait_for grep -qx held "$1"; }

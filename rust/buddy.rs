@@ -58,18 +58,22 @@ use crate::{
 
 mod compaction;
 mod gfp;
+mod grow;
 mod kswapd;
+mod pool_shrinker;
 mod shrinker;
 mod tuning;
 pub(crate) mod zone;
 
 pub(crate) use compaction::{
     movable_word,
+    MigrateMode,
     MovableOwner,
     MovableRegistration, //
 };
 pub(crate) use gfp::Flags;
 pub(crate) use kswapd::Kswapd;
+pub(crate) use pool_shrinker::PoolShrinker;
 pub(crate) use shrinker::{
     Shrinker,
     ShrinkerRegistration, //
@@ -78,6 +82,7 @@ use kswapd::{
     KswapdWait,
     ReclaimStats, //
 };
+use grow::Growth;
 use shrinker::Shrinkers;
 use zone::Zone;
 
@@ -212,6 +217,8 @@ pub(crate) struct Pool {
     reclaim: ReclaimStats,
     shrinkers: Shrinkers,
     compaction: compaction::Compaction,
+    /// Growing and shrinking back (`max_pool_mb`).
+    growth: Growth,
     /// Each node's kswapd, as wakers see it.
     kswapd: KVec<KswapdWait>,
     /// Serialises the writers of `min_free_kbytes` and the pcp knobs.
@@ -260,12 +267,19 @@ impl Pool {
                 ranges.push(spans[i].2, GFP_KERNEL)?;
                 i += 1;
             }
-            let zone = Zone::new(nid, ztype, &ranges)?;
+            // The zone growth on its node lands in has room for the grown
+            // blocks the source may take there; the others (and Movable,
+            // carved at load only) none.
+            let room = if ztype == ZoneType::Movable { 0 } else { source.grow_room(nid, ztype) };
+            let zone = Zone::new(nid, ztype, &ranges, room, crate::source::node_span(nid as i32))?;
             if zone.spanned() > u32::MAX as usize {
                 return Err(EINVAL);
             }
             nodes[nid][ztype.index()] = Some(zone);
         }
+        let start: usize = source.chunks().iter().map(|c| c.range().nr_pages).sum();
+        let slots = source.grown().capacity();
+        let growth = Growth::new(start, slots, start + slots * MAX_ORDER_NR_PAGES, nr_nodes)?;
         let pool = Self {
             nodes,
             min_free_kbytes: Atomic::new(0),
@@ -278,6 +292,7 @@ impl Pool {
             reclaim: ReclaimStats::new(),
             shrinkers: Shrinkers::new()?,
             compaction: compaction::Compaction::new()?,
+            growth,
             kswapd,
             tuning: KBox::pin_init(new_mutex!((), "Pool::tuning"), GFP_KERNEL)?,
             // INVARIANT: the zones were built from these chunks alone.
@@ -466,7 +481,8 @@ impl Pool {
 
     /// `__alloc_pages_slowpath()`: wake kswapd, the reserves, then drain
     /// and retry, then (if the caller may sleep) direct reclaim, then for
-    /// a costly order direct compaction.
+    /// a costly order direct compaction, then growth of the pool up to
+    /// `max_pool_mb` ([`grow`]).
     ///
     /// `__GFP_NOFAIL` from a caller that may sleep retries until a block
     /// comes free, with `ALLOC_MIN_RESERVE`'s share of the reserves and a
@@ -495,7 +511,8 @@ impl Pool {
             let found = match found {
                 None if can_sleep => self
                     .direct_reclaim(order, flags, reserves, pgsteal)
-                    .or_else(|| self.direct_compact(order, flags, reserves)),
+                    .or_else(|| self.direct_compact(order, flags, reserves))
+                    .or_else(|| self.direct_grow(order, flags, reserves)),
                 found => found,
             };
             if let Some(block) = found {

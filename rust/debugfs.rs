@@ -70,6 +70,7 @@ impl Tree {
         layers.push(KBox::pin_init(root.scope(s, c"fault", fault::files), GFP_KERNEL)?, GFP_KERNEL)?;
         let dev = root.scope(s, c"dev", |s, dir| {
             dir.read_callback_file(c"stat", s, &show_dev_stat);
+            dir.read_callback_file(c"ksm_stat", s, &show_dev_ksm_stat);
         });
         layers.push(KBox::pin_init(dev, GFP_KERNEL)?, GFP_KERNEL)?;
 
@@ -100,11 +101,16 @@ impl Tree {
 }
 
 /// `zonemm/dev/stat`: what every `/dev/zonemm` mapping holds together.
-fn show_dev_stat(_state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let t = crate::dev::totals();
+fn show_dev_stat(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let t = crate::dev::totals(&state.regions).map_err(|_| fmt::Error)?;
     writeln!(f, "areas {}", t.areas)?;
     writeln!(f, "pages {}", t.pages)?;
     writeln!(f, "slot_bytes {}", t.slot_bytes)
+}
+
+/// `zonemm/dev/ksm_stat`: every process's `/dev/zonemm` figures.
+fn show_dev_ksm_stat(_state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    crate::dev::show_ksm_stat(f)
 }
 
 fn show_areas(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {

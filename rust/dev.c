@@ -23,6 +23,9 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched/task.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/mm.h>
 
@@ -45,37 +48,126 @@ static void zonemm_vm_close(struct vm_area_struct *vma)
 	zonemm_dev_ops->put(vma->vm_private_data);
 }
 
+/*
+ * The PTE zonemm_dev_insert() writes: over none, or over a read-only PTE
+ * of the same frame (the page made writable); anything else is left to
+ * the retried fault.
+ */
+struct zonemm_dev_pte {
+	struct mm_struct *mm;
+	pte_t pte;
+};
+
+static int zonemm_dev_set_pte(pte_t *ptep, unsigned long addr, void *data)
+{
+	struct zonemm_dev_pte *p = data;
+	pte_t old = ptep_get(ptep);
+
+	if (!pte_none(old) && pte_pfn(old) != pte_pfn(p->pte))
+		return -EBUSY;
+	set_pte_at(p->mm, addr, ptep, p->pte);
+	return 0;
+}
+
+/*
+ * Maps @pfn at the faulting address, read-only (vm_page_prot: the VMA
+ * wants write notification, having ->pfn_mkwrite) or, for @write,
+ * writable and dirty, as vmf_insert_mixed_mkwrite() does for DAX, which
+ * modules cannot call: the special PTE is written with
+ * apply_to_page_range(), under the page table lock, as Xen's privcmd
+ * maps foreign frames into user VMAs. dev.rs calls this under the lock
+ * that serialises it with taking the page's PTEs down.
+ */
+unsigned int zonemm_dev_insert(void *vmf_, unsigned long pfn, bool write)
+{
+	struct vm_fault *vmf = vmf_;
+	struct vm_area_struct *vma = vmf->vma;
+	struct zonemm_dev_pte p;
+	int err;
+
+	if (!write)
+		return vmf_insert_mixed(vma, vmf->address, pfn);
+	p.mm = vma->vm_mm;
+	p.pte = pte_mkspecial(pte_mkdirty(pte_mkyoung(
+		pfn_pte(pfn, vm_get_page_prot(vma->vm_flags)))));
+	err = apply_to_page_range(vma->vm_mm, vmf->address & PAGE_MASK, PAGE_SIZE,
+				  zonemm_dev_set_pte, &p);
+	if (err == -ENOMEM)
+		return VM_FAULT_OOM;
+	if (err && err != -EBUSY)
+		return VM_FAULT_SIGBUS;
+	return VM_FAULT_NOPAGE;
+}
+
+/*
+ * The pool out of pages is SIGBUS, as for hugetlbfs when its pool runs
+ * out: VM_FAULT_OOM would retry the fault for ever, since the kernel's
+ * OOM killer cannot free pool pages.
+ */
+static vm_fault_t zonemm_vm_result(long ret)
+{
+	return ret < 0 ? VM_FAULT_SIGBUS : (vm_fault_t)ret;
+}
+
 static vm_fault_t zonemm_vm_fault(struct vm_fault *vmf)
 {
-	unsigned long pfn;
-	long ret = zonemm_dev_ops->fault(vmf->vma->vm_private_data, vmf->pgoff, &pfn);
+	return zonemm_vm_result(zonemm_dev_ops->fault(vmf->vma->vm_private_data, vmf,
+				vmf->pgoff, !!(vmf->flags & FAULT_FLAG_WRITE)));
+}
 
-	/*
-	 * The pool out of pages is SIGBUS, as for hugetlbfs when its pool
-	 * runs out: VM_FAULT_OOM would retry the fault for ever, since the
-	 * kernel's OOM killer cannot free pool pages.
-	 */
-	if (ret)
-		return VM_FAULT_SIGBUS;
-	return vmf_insert_mixed(vmf->vma, vmf->address, pfn);
+/*
+ * A write to a page mapped read-only (a shared page, or one the merger
+ * write-protected). dev.rs maps it writable itself (a private copy first
+ * for a shared page) and returns VM_FAULT_NOPAGE: the core never makes
+ * the PTE writable on its own (finish_mkwrite_fault()), which could race
+ * with the merger taking the PTE down.
+ */
+static vm_fault_t zonemm_vm_pfn_mkwrite(struct vm_fault *vmf)
+{
+	return zonemm_vm_result(zonemm_dev_ops->fault(vmf->vma->vm_private_data, vmf,
+				vmf->pgoff, true));
+}
+
+/*
+ * Maps nothing: it runs under rcu_read_lock(), where the area's lock
+ * cannot be taken, so ->fault maps each page. Having it tells the core
+ * (vmf_can_call_fault()) that ->fault and ->pfn_mkwrite need no
+ * mmap_lock, which is so: they use the VMA (held by the per-VMA lock) and
+ * its area, take the area's own lock, and write page tables as anonymous
+ * faults do under that lock. Without it every fault taken under the
+ * per-VMA lock is retried under mmap_lock: two faults' work per touch.
+ */
+static vm_fault_t zonemm_vm_map_pages(struct vm_fault *vmf, pgoff_t start, pgoff_t end)
+{
+	return 0;
 }
 
 static const struct vm_operations_struct zonemm_vm_ops = {
 	.open = zonemm_vm_open,
 	.close = zonemm_vm_close,
 	.fault = zonemm_vm_fault,
+	.map_pages = zonemm_vm_map_pages,
+	.pfn_mkwrite = zonemm_vm_pfn_mkwrite,
 };
 
 static int zonemm_dev_mmap(struct file *file, struct vm_area_struct *vma)
 {
+	unsigned long base;
 	void *area;
 	int ret;
 
-	ret = zonemm_dev_ops->mmap(vma->vm_pgoff, vma_pages(vma),
+	ret = zonemm_dev_ops->mmap(file, vma->vm_pgoff, vma_pages(vma),
 				   !!(vma->vm_flags & VM_MAYSHARE),
-				   !!(vma->vm_flags & VM_EXEC), &area);
+				   !!(vma->vm_flags & VM_EXEC), &area, &base);
 	if (ret)
 		return ret;
+	/*
+	 * Each mmap(2) gets file offsets of its own, so that
+	 * unmap_mapping_range() of one of its pages reaches exactly the VMAs
+	 * made from it (the VMA is linked into the file's i_mmap tree after
+	 * ->mmap, as remap_pfn_range() relies on when it sets vm_pgoff).
+	 */
+	vma->vm_pgoff = base;
 	vm_flags_mod(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP,
 		     VM_MAYEXEC);
 	vma->vm_private_data = area;
@@ -166,4 +258,66 @@ void zonemm_dev_for_each_vma(void (*f)(void *arg, void *area, unsigned long pgof
 				f(arg, vma->vm_private_data, vma->vm_pgoff, vma_pages(vma));
 	}
 	mmap_read_unlock(mm);
+}
+
+/*
+ * For each process (thread group) of the reader's pid namespace, in pid
+ * order, under its mmap_read_lock(): f(arg, pid, comm, area, pgoff,
+ * nr_pages) for each of its /dev/zonemm VMAs, as /proc/<pid>/ksm_stat is
+ * read for each pid. Processes are taken one at a time (find_ge_pid(),
+ * as /proc's readdir walks them), so none is held across another's lock.
+ * Sleeps.
+ */
+void zonemm_dev_for_each_process(void (*f)(void *arg, int pid, const char *comm,
+					   void *area, unsigned long pgoff,
+					   unsigned long nr_pages),
+				 void *arg)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	int nr = 1;
+
+	for (;;) {
+		struct task_struct *task = NULL;
+		struct vm_area_struct *vma;
+		struct mm_struct *mm;
+		char comm[TASK_COMM_LEN];
+		struct pid *pid;
+		int tgid;
+
+		rcu_read_lock();
+		pid = find_ge_pid(nr, ns);
+		if (pid) {
+			nr = pid_nr_ns(pid, ns) + 1;
+			task = pid_task(pid, PIDTYPE_TGID);
+			if (task)
+				get_task_struct(task);
+		}
+		rcu_read_unlock();
+		if (!pid)
+			break;
+		if (!task)
+			continue;
+		tgid = task_tgid_nr_ns(task, ns);
+		get_task_comm(comm, task);
+		mm = get_task_mm(task);
+		put_task_struct(task);
+		if (!mm)
+			continue;
+		/* As /proc/<pid>/ reads: a fatal signal ends the walk. */
+		if (mmap_read_lock_killable(mm)) {
+			mmput(mm);
+			break;
+		}
+		{
+			VMA_ITERATOR(vmi, mm, 0);
+
+			for_each_vma(vmi, vma)
+				if (vma->vm_ops == &zonemm_vm_ops)
+					f(arg, tgid, comm, vma->vm_private_data, vma->vm_pgoff,
+					  vma_pages(vma));
+		}
+		mmap_read_unlock(mm);
+		mmput(mm);
+		cond_resched();
+	}
 }

@@ -6,6 +6,7 @@
  * declares them in helpers.rs; helpers.h keeps the two in step.
  */
 
+#include <linux/anon_inodes.h>
 #include <linux/cma.h>
 #include <linux/cpuhotplug.h>
 #include <linux/dma-map-ops.h>
@@ -20,6 +21,7 @@
 #include <linux/preempt.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/mm.h>
+#include <linux/shrinker.h>
 #include <linux/smp.h>
 #include <linux/workqueue.h>
 #include <linux/slab.h>
@@ -101,6 +103,13 @@ bool zonemm_node_has_normal_memory(int nid)
 unsigned long zonemm_node_present_pages(int nid)
 {
 	return node_present_pages(nid);
+}
+
+/* The frames node nid spans: [*start, *end) (node_start_pfn(), node_end_pfn()). */
+void zonemm_node_span(int nid, unsigned long *start, unsigned long *end)
+{
+	*start = node_start_pfn(nid);
+	*end = node_end_pfn(nid);
 }
 
 void *zonemm_pfn_to_virt(unsigned long pfn)
@@ -252,20 +261,25 @@ bool zonemm_kthread_should_stop(void)
  * The scanner's sleep between batches: as ksm_scan_thread() waits, cut
  * short by zonemm_wake_up_process() when a knob changes.
  */
-void zonemm_sleep_wakeable(unsigned int msecs, int *woken)
+int zonemm_sleep_wakeable(unsigned int msecs, int *woken)
 {
 	if (!msecs) {
 		cond_resched();
-		return;
+		return 0;
 	}
 	set_current_state(TASK_INTERRUPTIBLE);
-	if (!xchg(woken, 0) && !kthread_should_stop()) {
+	if (xchg(woken, 0)) {
+		__set_current_state(TASK_RUNNING);
+		return 1;
+	}
+	if (!kthread_should_stop()) {
 		if (msecs == UINT_MAX)
 			schedule();
 		else
 			schedule_timeout(msecs_to_jiffies(msecs));
 	}
 	__set_current_state(TASK_RUNNING);
+	return xchg(woken, 0);
 }
 
 /* kswapd's set_cpus_allowed_ptr(): the calling thread on node nid's CPUs. */
@@ -281,6 +295,16 @@ void zonemm_bind_to_node(int nid)
 bool zonemm_in_reclaim(void)
 {
 	return current->flags & PF_MEMALLOC;
+}
+
+/*
+ * Whether the caller runs in a memalloc_noio_save() or memalloc_nofs_save()
+ * scope: current_gfp_context() takes __GFP_IO or __GFP_FS from GFP_KERNEL.
+ */
+bool zonemm_memalloc_scoped(void)
+{
+	return (current_gfp_context(GFP_KERNEL) & (__GFP_IO | __GFP_FS)) !=
+	       (__GFP_IO | __GFP_FS);
 }
 
 void zonemm_cond_resched(void)
@@ -550,4 +574,79 @@ void zonemm_memalloc_restore(unsigned int flags)
 		memalloc_noio_restore(flags & 4 ? PF_MEMALLOC_NOIO : 0);
 	else if (flags & 2)
 		memalloc_nofs_restore(flags & 4 ? PF_MEMALLOC_NOFS : 0);
+}
+
+/*
+ * Takes down every PTE that maps file pages [pgoff, pgoff + nr) of
+ * @file's mappings, TLB flushed (the pages stay the caller's). Sleeps.
+ */
+void zonemm_unmap_file_pages(struct file *file, unsigned long pgoff,
+			     unsigned long nr)
+{
+	unmap_mapping_range(file->f_mapping, (loff_t)pgoff << PAGE_SHIFT,
+			    (loff_t)nr << PAGE_SHIFT, 0);
+}
+
+static const struct file_operations zonemm_test_fops = {
+	.owner = THIS_MODULE,
+};
+
+/*
+ * KUnit: a file with an inode of its own (not the anon_inode_getfile()
+ * inode every such file shares: unmapping our offsets of that would reach
+ * other users' mappings of it) for user regions that nothing maps; the
+ * caller owns the reference. ERR_PTR on failure. Sleeps.
+ */
+struct file *zonemm_test_file(void)
+{
+	return anon_inode_create_getfile("[zonemm-test]", &zonemm_test_fops, NULL, O_RDWR, NULL);
+}
+
+/*
+ * The pool's shrinker, for the kernel's reclaim: shrinker_alloc() and
+ * shrinker_register() as drivers register one (the kernel crate has no
+ * binding of <linux/shrinker.h>). One per module: the callbacks are kept
+ * here, set before the shrinker is registered.
+ */
+static unsigned long (*zonemm_shrinker_count_fn)(void *data);
+static unsigned long (*zonemm_shrinker_scan_fn)(void *data, unsigned long nr);
+
+static unsigned long zonemm_count_objects(struct shrinker *s,
+					  struct shrink_control *sc)
+{
+	unsigned long n = zonemm_shrinker_count_fn(s->private_data);
+
+	return n ? n : SHRINK_EMPTY;
+}
+
+static unsigned long zonemm_scan_objects(struct shrinker *s,
+					 struct shrink_control *sc)
+{
+	return zonemm_shrinker_scan_fn(s->private_data, sc->nr_to_scan);
+}
+
+struct shrinker *zonemm_shrinker_register(const char *name,
+					  unsigned long (*count)(void *),
+					  unsigned long (*scan)(void *, unsigned long),
+					  void *data)
+{
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
+
+	if (!s)
+		return NULL;
+	zonemm_shrinker_count_fn = count;
+	zonemm_shrinker_scan_fn = scan;
+	s->count_objects = zonemm_count_objects;
+	s->scan_objects = zonemm_scan_objects;
+	s->private_data = data;
+	s->seeks = DEFAULT_SEEKS;
+	s->batch = MAX_ORDER_NR_PAGES;
+	shrinker_register(s);
+	return s;
+}
+
+/* shrinker_free(): waits for scans in flight; none runs afterwards. */
+void zonemm_shrinker_free(struct shrinker *s)
+{
+	shrinker_free(s);
 }

@@ -24,6 +24,7 @@ unsigned int zonemm_nr_node_ids(void);
 bool zonemm_node_has_memory(int nid);
 bool zonemm_node_has_normal_memory(int nid);
 unsigned long zonemm_node_present_pages(int nid);
+void zonemm_node_span(int nid, unsigned long *start, unsigned long *end);
 void *zonemm_pfn_to_virt(unsigned long pfn);
 int zonemm_numa_mem_id(void);
 unsigned int zonemm_nr_split_cpus(int nid);
@@ -52,22 +53,34 @@ struct task_struct *zonemm_kthread_run(int (*fn)(void *arg), void *arg,
 				       const char *name);
 void zonemm_kthread_stop(struct task_struct *t);
 bool zonemm_kthread_should_stop(void);
-void zonemm_sleep_wakeable(unsigned int msecs, int *woken);
+int zonemm_sleep_wakeable(unsigned int msecs, int *woken);
 void zonemm_bind_to_node(int nid);
 bool zonemm_in_reclaim(void);
+bool zonemm_memalloc_scoped(void);
 void zonemm_cond_resched(void);
 void zonemm_wake_up_process(struct task_struct *t);
 u64 zonemm_ktime_ns(void);
+struct shrinker;
+struct shrinker *zonemm_shrinker_register(const char *name,
+					  unsigned long (*count)(void *),
+					  unsigned long (*scan)(void *, unsigned long),
+					  void *data);
+void zonemm_shrinker_free(struct shrinker *s);
+
+struct file *zonemm_test_file(void);
+void zonemm_unmap_file_pages(struct file *file, unsigned long pgoff,
+			     unsigned long nr);
 
 /* dev.c: /dev/zonemm. The callbacks are dev.rs's. */
 struct zonemm_dev_ops {
-	int (*mmap)(unsigned long pgoff, unsigned long nr_pages, bool shared,
-		    bool exec, void **area);
+	int (*mmap)(struct file *file, unsigned long pgoff, unsigned long nr_pages,
+		    bool shared, bool exec, void **area, unsigned long *base);
 	void (*get)(void *area);
 	void (*put)(void *area);
-	long (*fault)(void *area, unsigned long pgoff, unsigned long *pfn);
+	long (*fault)(void *area, void *vmf, unsigned long pgoff, bool write);
 	long (*ioctl)(unsigned int cmd, unsigned long arg);
 };
+unsigned int zonemm_dev_insert(void *vmf, unsigned long pfn, bool write);
 int zonemm_dev_register(const struct zonemm_dev_ops *ops, unsigned int mode);
 void zonemm_dev_deregister(void);
 bool zonemm_dev_report_ratelimit(void);
@@ -75,6 +88,10 @@ long zonemm_dev_with_range(unsigned long start, unsigned long len,
 			   long (*f)(void *arg, void *area, unsigned long pgoff,
 				     unsigned long nr_pages),
 			   void *arg);
+void zonemm_dev_for_each_process(void (*f)(void *arg, int pid, const char *comm,
+					   void *area, unsigned long pgoff,
+					   unsigned long nr_pages),
+				 void *arg);
 void zonemm_dev_for_each_vma(void (*f)(void *arg, void *area, unsigned long pgoff,
 				       unsigned long nr_pages),
 			     void *arg);

@@ -9,6 +9,12 @@ use kernel::{
     prelude::*, //
 };
 
+/// An opaque `struct shrinker` (the kernel crate has no binding of it).
+#[repr(C)]
+pub(crate) struct ZonemmShrinker {
+    _private: [u8; 0],
+}
+
 /// An opaque `struct cma`: its layout is private to `mm/cma.h`.
 #[repr(C)]
 pub(crate) struct Cma {
@@ -50,6 +56,8 @@ extern "C" {
     pub(crate) fn zonemm_nr_node_ids() -> c_uint;
     /// `node_present_pages()`: the pages a node spans, holes excluded.
     pub(crate) fn zonemm_node_present_pages(nid: c_int) -> c_ulong;
+    /// `node_start_pfn()` and `node_end_pfn()` of a node with memory.
+    pub(crate) fn zonemm_node_span(nid: c_int, start: *mut c_ulong, end: *mut c_ulong);
     /// `pfn_to_kaddr()`: the direct-map address of a frame.
     pub(crate) fn zonemm_pfn_to_virt(pfn: c_ulong) -> *mut c_void;
     /// `numa_mem_id()`: the nearest node with memory to the current CPU
@@ -84,13 +92,31 @@ extern "C" {
     /// `schedule_timeout_interruptible()` unless `*woken` was set (it is
     /// cleared) or the thread is being stopped; ends early on
     /// [`zonemm_wake_up_process`]. 0 only yields; `u32::MAX` sleeps until
-    /// woken, with no timer.
-    pub(crate) fn zonemm_sleep_wakeable(msecs: c_uint, woken: *mut c_int);
+    /// woken, with no timer. Returns 1 if `*woken` was set, before or
+    /// during the sleep (and clears it), else 0.
+    pub(crate) fn zonemm_sleep_wakeable(msecs: c_uint, woken: *mut c_int) -> c_int;
+    /// `shrinker_alloc()` named `name`, with `count` and `scan` as its
+    /// `count_objects()` and `scan_objects()` (given `data`; 0 counted is
+    /// `SHRINK_EMPTY`), `DEFAULT_SEEKS`, a batch of `MAX_ORDER_NR_PAGES`,
+    /// then `shrinker_register()`. Null if it cannot be allocated. One per
+    /// module.
+    pub(crate) fn zonemm_shrinker_register(
+        name: *const c_char,
+        count: unsafe extern "C" fn(*mut c_void) -> c_ulong,
+        scan: unsafe extern "C" fn(*mut c_void, c_ulong) -> c_ulong,
+        data: *mut c_void,
+    ) -> *mut ZonemmShrinker;
+    /// `shrinker_free()`: waits for a scan in flight; none runs after.
+    pub(crate) fn zonemm_shrinker_free(s: *mut ZonemmShrinker);
     /// `set_cpus_allowed_ptr(current, cpumask_of_node(nid))` if the node
     /// has CPUs.
     pub(crate) fn zonemm_bind_to_node(nid: c_int);
     /// Whether the caller is reclaiming memory (`PF_MEMALLOC`).
     pub(crate) fn zonemm_in_reclaim() -> bool;
+    /// Whether the caller runs in a `memalloc_noio_save()` or
+    /// `memalloc_nofs_save()` scope (`current_gfp_context()` takes
+    /// `__GFP_IO` or `__GFP_FS` from `GFP_KERNEL`).
+    pub(crate) fn zonemm_memalloc_scoped() -> bool;
     /// `cond_resched()`.
     pub(crate) fn zonemm_cond_resched();
     /// `wake_up_process()`.
@@ -160,6 +186,17 @@ extern "C" {
     pub(crate) fn zonemm_dev_register(ops: *const DevOps, mode: c_uint) -> c_int;
     /// Removes it: no new open; open files keep the module loaded. Sleeps.
     pub(crate) fn zonemm_dev_deregister();
+    /// Maps frame `pfn` at the address of fault `vmf` (a `struct
+    /// vm_fault` of a `/dev/zonemm` VMA), read-only, or writable if
+    /// `write`; the `vm_fault_t`. Fault context; may allocate a page
+    /// table.
+    pub(crate) fn zonemm_dev_insert(vmf: *mut c_void, pfn: c_ulong, write: bool) -> c_uint;
+    /// KUnit: a new file of an anonymous inode (a reference the caller
+    /// owns), or an `ERR_PTR`. Sleeps.
+    pub(crate) fn zonemm_test_file() -> *mut bindings::file;
+    /// `unmap_mapping_range()` of file pages `[pgoff, pgoff + nr)` of
+    /// `file`'s mappings. Sleeps.
+    pub(crate) fn zonemm_unmap_file_pages(file: *mut bindings::file, pgoff: c_ulong, nr: c_ulong);
     /// Whether a refusal of `/dev/zonemm` may be logged (100 per 5 s).
     pub(crate) fn zonemm_dev_report_ratelimit() -> bool;
     /// Under `current`'s `mmap_read_lock()`: if `[start, start + len)`
@@ -172,6 +209,21 @@ extern "C" {
         f: unsafe extern "C" fn(arg: *mut c_void, area: *mut c_void, pgoff: c_ulong, nr: c_ulong) -> c_long,
         arg: *mut c_void,
     ) -> c_long;
+    /// For each process of the reader's pid namespace, in pid order,
+    /// under its `mmap_read_lock()`: `f(arg, pid, comm, area, pgoff,
+    /// nr_pages)` for each of its `/dev/zonemm` VMAs (`comm` a C string
+    /// valid for the call). Sleeps.
+    pub(crate) fn zonemm_dev_for_each_process(
+        f: unsafe extern "C" fn(
+            arg: *mut c_void,
+            pid: c_int,
+            comm: *const c_char,
+            area: *mut c_void,
+            pgoff: c_ulong,
+            nr: c_ulong,
+        ),
+        arg: *mut c_void,
+    );
     /// Under `current`'s `mmap_read_lock()`: `f(arg, area, pgoff,
     /// nr_pages)` for each of the caller's `/dev/zonemm` VMAs. Sleeps.
     pub(crate) fn zonemm_dev_for_each_vma(
@@ -185,19 +237,24 @@ extern "C" {
 #[repr(C)]
 pub(crate) struct DevOps {
     /// `->mmap`: `*area` for a new mapping, or `-errno`.
+    /// `*base` is the file page the mapping's VMAs start at.
     pub(crate) mmap: unsafe extern "C" fn(
+        file: *mut bindings::file,
         pgoff: c_ulong,
         nr_pages: c_ulong,
         shared: bool,
         exec: bool,
         area: *mut *mut c_void,
+        base: *mut c_ulong,
     ) -> c_int,
     /// `vm_ops->open`: one more VMA holds the area.
     pub(crate) get: unsafe extern "C" fn(area: *mut c_void),
     /// `vm_ops->close`: one fewer.
     pub(crate) put: unsafe extern "C" fn(area: *mut c_void),
-    /// `vm_ops->fault`: the frame of file page `pgoff`, or `-errno`.
-    pub(crate) fault: unsafe extern "C" fn(area: *mut c_void, pgoff: c_ulong, pfn: *mut c_ulong) -> c_long,
+    /// `vm_ops->fault` (`write` as the fault is) and `vm_ops->pfn_mkwrite`
+    /// (`write`) of file page `pgoff`: a `vm_fault_t` from
+    /// [`zonemm_dev_insert`] (of `vmf`), or `-errno` (`SIGBUS`).
+    pub(crate) fault: unsafe extern "C" fn(area: *mut c_void, vmf: *mut c_void, pgoff: c_ulong, write: bool) -> c_long,
     /// `->unlocked_ioctl`.
     pub(crate) ioctl: unsafe extern "C" fn(cmd: c_uint, arg: c_ulong) -> c_long,
 }

@@ -86,6 +86,7 @@ mod cache;
 mod merged;
 mod migrate;
 mod shared;
+mod user;
 
 pub(crate) use cache::CacheStats;
 pub(crate) use merged::PageMap;
@@ -96,6 +97,11 @@ pub(crate) use shared::{
 use merged::{
     Slot,
     Slots, //
+};
+pub(crate) use user::{
+    UserCounts,
+    UserPages,
+    UserPte, //
 };
 
 /// A region's options (`VM_*` and `__GFP_ZERO`).
@@ -209,8 +215,14 @@ pub(crate) struct Region<'a> {
     caller: &'static Location<'static>,
     mapping: Option<Mapping<'a>>,
     slots: Option<Pin<KBox<Slots<'a>>>>,
+    /// A user region's mappings ([`user`]): its pages are reached only
+    /// through them.
+    user: Option<UserPages>,
     /// Pages the merger has seen (its rmap items).
     rmap_items: Atomic<usize>,
+    /// A user region's pages marked mergeable: the merger skips a user
+    /// region with none, as KSM walks only `VM_MERGEABLE` VMAs.
+    marked: Atomic<usize>,
     /// Freed: out of the registry, kept only by those still holding it.
     freed: Atomic<u32>,
 }
@@ -231,6 +243,12 @@ impl<'a> Region<'a> {
         self.slots.is_some()
     }
 
+    /// Whether the merger has pages to look at: a mergeable region's, and
+    /// for a user region only once some are marked.
+    fn scannable(&self) -> bool {
+        self.is_mergeable() && (self.user.is_none() || self.marked.load(Relaxed) > 0)
+    }
+
     /// A mapped region's address.
     pub(crate) fn addr(&self) -> Option<NonNull<u8>> {
         self.mapping.as_ref().map(|m| m.start_for(self.nr_pages))
@@ -246,7 +264,7 @@ impl<'a> Region<'a> {
     /// The frame of page `index`.
     pub(crate) fn pfn(&self, index: usize) -> Option<Pfn> {
         if let Some(slots) = &self.slots {
-            return slots.lock().get(index).map(Slot::pfn);
+            return slots.lock().get(index).and_then(Slot::pfn);
         }
         let addr = self.page_addr(index)?;
         // SAFETY: An address of our own live mapping.
@@ -363,7 +381,7 @@ impl<'a> Regions<'a> {
     /// `id`'s slots.
     fn slots(&self, nr: usize, flags: RegionFlags, id: u64) -> Result<Pin<KBox<Slots<'a>>>> {
         let gfp = merged::slot_flags(flags.zero);
-        let mut v = KVec::with_capacity(nr, GFP_KERNEL)?;
+        let mut v = KVVec::with_capacity(nr, GFP_KERNEL)?;
         while v.len() < nr {
             let want = nr - v.len();
             let got = self.pool.alloc_pages_bulk(Order::ZERO, gfp, want, |b| {
@@ -415,13 +433,58 @@ impl<'a> Regions<'a> {
                 build()?
             }
         };
-        let region = Region { id, nr_pages: nr, flags, caller, mapping, slots, rmap_items: Atomic::new(0), freed: Atomic::new(0) };
+        Ok(self.insert(id, nr, flags, caller, mapping, slots, None)?.id)
+    }
+
+    /// Registers a new region `id` of `nr` pages (a mapped one, or a
+    /// mergeable one with its slots and, for a user region, its user
+    /// mappings). Process context; sleeps.
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &self,
+        id: u64,
+        nr: usize,
+        flags: RegionFlags,
+        caller: &'static Location<'static>,
+        mapping: Option<Mapping<'a>>,
+        slots: Option<Pin<KBox<Slots<'a>>>>,
+        user: Option<UserPages>,
+    ) -> Result<Arc<Region<'a>>> {
+        let region =
+            Region {
+                id,
+                nr_pages: nr,
+                flags,
+                caller,
+                mapping,
+                slots,
+                user,
+                rmap_items: Atomic::new(0),
+                marked: Atomic::new(0),
+                freed: Atomic::new(0),
+            };
         crate::fault::inject(crate::fault::Site::Region, size_of::<Region<'_>>())?;
-        let node = RBTreeNode::new(id, Arc::new(region, GFP_KERNEL)?, GFP_KERNEL)?;
+        let region = Arc::new(region, GFP_KERNEL)?;
+        let node = RBTreeNode::new(id, region.clone(), GFP_KERNEL)?;
         self.registry.lock().insert(node);
         self.allocations.add(1, Relaxed);
         self.pages.add(nr, Relaxed);
-        Ok(id)
+        Ok(region)
+    }
+
+    /// Registers a new user region (see [`user`]). Process context;
+    /// sleeps.
+    #[track_caller]
+    fn register(
+        &self,
+        nr: usize,
+        flags: RegionFlags,
+        mapping: Option<Mapping<'a>>,
+        slots: Option<Pin<KBox<Slots<'a>>>>,
+        user: Option<UserPages>,
+    ) -> Result<Arc<Region<'a>>> {
+        let id = self.next_id.fetch_add(1, Relaxed);
+        self.insert(id, nr, flags, Location::caller(), mapping, slots, user)
     }
 
     /// The region with identity `id`, held.
@@ -448,9 +511,25 @@ impl<'a> Regions<'a> {
     /// [`PageMap`], the merger). `EINVAL` if there is no such region.
     /// Process context; sleeps.
     pub(crate) fn free_id(&self, id: u64) -> Result {
+        self.free_region(id, false)
+    }
+
+    /// Frees user region `id` (its mappings are all gone). Process
+    /// context; sleeps.
+    pub(crate) fn free_user(&self, id: u64) -> Result {
+        self.free_region(id, true)
+    }
+
+    /// [`Regions::free_id`] of a region that is a user region exactly if
+    /// `user`: a user region goes only with its last mapping, never
+    /// through a handle.
+    fn free_region(&self, id: u64, user: bool) -> Result {
         let (region, node) = {
             let mut registry = self.registry.lock();
             let entry = registry.find_mut(&id).ok_or(EINVAL)?;
+            if entry.get().user.is_some() != user {
+                return Err(EINVAL);
+            }
             let region = entry.get().clone();
             (region, entry.remove_node())
         };
@@ -474,13 +553,15 @@ impl<'a> Regions<'a> {
         Ok(())
     }
 
-    /// Frees every region.
+    /// Frees every region but the user regions (which go with their last
+    /// mapping).
     pub(crate) fn free_all(&self) {
+        let mut from = 0;
         loop {
-            let first = self.registry.lock().keys().next().copied();
-            let Some(id) = first else { break };
+            let Some(id) = self.next_from(from, |r| r.user.is_none()).map(|r| r.id) else { break };
             // EINVAL only if another thread freed it first: go on.
             let _ = self.free_id(id);
+            from = id + 1;
         }
     }
 
@@ -508,12 +589,18 @@ impl<'a> Regions<'a> {
     /// The mergeable region after identity `after` (or the first one), in
     /// identity order, held.
     pub(crate) fn next_mergeable(&self, after: Option<u64>) -> Option<Arc<Region<'a>>> {
-        let mut registry = self.registry.lock();
         let from = after.map_or(0, |a| a.saturating_add(1));
+        self.next_from(from, Region::scannable)
+    }
+
+    /// The first region, in identity order from `from` on, that passes
+    /// `f`, held.
+    fn next_from(&self, from: u64, f: impl Fn(&Region<'a>) -> bool) -> Option<Arc<Region<'a>>> {
+        let mut registry = self.registry.lock();
         let mut cursor = registry.cursor_lower_bound_mut(&from)?;
         loop {
             let (_, r) = cursor.current();
-            if r.is_mergeable() {
+            if f(r) {
                 return Some(r.clone());
             }
             cursor = cursor.move_next()?;
@@ -573,6 +660,9 @@ impl<'a> Regions<'a> {
         for r in self.snapshot().map_err(|_| fmt::Error)?.iter() {
             write!(f, "{} {}", r.id, r.nr_pages)?;
             show_flags(f, r.flags)?;
+            if r.user.is_some() {
+                write!(f, " user")?;
+            }
             match r.addr() {
                 Some(a) => writeln!(f, " 0x{:016x}", a.as_ptr() as usize)?,
                 None => writeln!(f, " -")?,

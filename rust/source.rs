@@ -9,9 +9,17 @@
 //! chunk gives `node_mb` MiB more from the page allocator, in
 //! `MAX_PAGE_ORDER` blocks taken with `__GFP_THISNODE`, so that the pool
 //! spans nodes and zones. Each such run of pages is a
-//! [`Chunk`]; every chunk gives its pages back when dropped.
+//! [`Chunk`]; every chunk gives its pages back when dropped. With
+//! `max_pool_mb` the pool may take more `MAX_PAGE_ORDER` blocks from the
+//! same places while it runs, and give them back ([`grow`]).
 
 use core::ptr::NonNull;
+
+mod blockmap;
+mod grow;
+
+pub(crate) use blockmap::BlockMap;
+pub(crate) use grow::Grown;
 
 use kernel::{
     bindings,
@@ -209,6 +217,8 @@ pub(crate) struct Params {
     pool_pages: usize,
     /// `MAX_PAGE_ORDER` blocks to take on each node without a CMA chunk.
     node_blocks: usize,
+    /// The most pages the pool may grow to (0: it never grows).
+    max_pool_pages: usize,
 }
 
 impl Params {
@@ -228,7 +238,18 @@ impl Params {
                 return Err(EINVAL);
             }
         };
-        Ok(Self { pool_pages, node_blocks })
+        Ok(Self { pool_pages, node_blocks, max_pool_pages: 0 })
+    }
+
+    /// With `max_pool_mb` (checked against the pool's starting size by
+    /// [`Source::new`]); on a value no pool could have logs one line and
+    /// returns `EINVAL`.
+    pub(crate) fn max_pool_mb(self, max_pool_mb: u64) -> Result<Self> {
+        let Some(max_pool_pages) = usize::try_from(max_pool_mb).ok().and_then(mib_to_pages) else {
+            pr_err!("max_pool_mb={max_pool_mb}: too large\n");
+            return Err(EINVAL);
+        };
+        Ok(Self { max_pool_pages, ..self })
     }
 }
 
@@ -252,12 +273,24 @@ enum Slot {
 /// slab's address there. Owner words start at zero.
 pub(crate) struct Source {
     chunks: KVec<Chunk>,
+    /// The blocks taken since (`max_pool_mb`), with their own lock-free map.
+    grown: Grown,
     slot_base: usize,
     slots: KVec<Slot>,
     /// For each slot, the index of its run of owner words, or `u32::MAX`.
     dense: KVec<u32>,
     owners: KVec<OnceWord>,
     page_offset: usize,
+}
+
+/// The frames node `nid` spans, `[start, end)`: where growth on it can
+/// come from.
+pub(crate) fn node_span(nid: i32) -> (usize, usize) {
+    let (mut start, mut end): (c_ulong, c_ulong) = (0, 0);
+    // SAFETY: Callers pass the node of a chunk, which has memory (a
+    // `pg_data_t`); the pointers are to locals.
+    unsafe { zonemm_node_span(nid, &mut start, &mut end) };
+    (start as usize, end as usize)
 }
 
 /// A fault injected at the `source` site (`fail_source=` at load) before
@@ -340,6 +373,15 @@ impl Source {
             }
         }
         injected_fault(chunks.len(), 0)?;
+        let slots = Self::grow_slots(&chunks, params.max_pool_pages)?;
+        // Growth comes from the nodes' own frames: the slot map spans them.
+        let (mut start, mut end) = (usize::MAX, 0);
+        for c in chunks.iter() {
+            let (s, e) = node_span(c.nid);
+            start = start.min(s);
+            end = end.max(e);
+        }
+        let grown = Grown::new(slots, start.min(end), end)?;
         let (slot_base, slots) = Self::slot_map(&chunks)?;
         let mut dense = KVec::with_capacity(slots.len(), GFP_KERNEL)?;
         let mut next = 0u32;
@@ -354,7 +396,91 @@ impl Source {
         }
         // SAFETY: No preconditions.
         let page_offset = unsafe { zonemm_page_offset() } as usize;
-        Ok(Self { chunks, slot_base, slots, dense, owners, page_offset })
+        Ok(Self { chunks, grown, slot_base, slots, dense, owners, page_offset })
+    }
+
+    /// How many `MAX_PAGE_ORDER` blocks the pool may grow by: up to
+    /// `max_pool_pages` in all (0: none). Refuses (`EINVAL`, one log line)
+    /// a limit below the starting size plus one block, or above the
+    /// machine's memory.
+    fn grow_slots(chunks: &[Chunk], max_pool_pages: usize) -> Result<usize> {
+        if max_pool_pages == 0 {
+            return Ok(0);
+        }
+        let start: usize = chunks.iter().map(|c| c.range.nr_pages).sum();
+        // SAFETY: Reads a boot-time constant.
+        let nr_node_ids = unsafe { zonemm_nr_node_ids() } as i32;
+        // SAFETY: Any node id is accepted; a node without memory has 0.
+        let ram: usize = (0..nr_node_ids)
+            .filter(|&nid| unsafe { zonemm_node_has_memory(nid) })
+            // SAFETY: As above: the node has memory, so a `pg_data_t`.
+            .map(|nid| unsafe { zonemm_node_present_pages(nid) } as usize)
+            .sum();
+        let (max_mb, start_mb) = (max_pool_pages / PAGES_PER_MIB, start.div_ceil(PAGES_PER_MIB));
+        if max_pool_pages < start + MAX_ORDER_NR_PAGES {
+            let least = (start + MAX_ORDER_NR_PAGES).div_ceil(PAGES_PER_MIB);
+            pr_err!("max_pool_mb={max_mb}: must be 0 (no growth) or at least {least} (the pool's {start_mb} MiB and one {} MiB block)\n",
+                MAX_ORDER_NR_PAGES / PAGES_PER_MIB);
+            return Err(EINVAL);
+        }
+        if max_pool_pages > ram {
+            pr_err!("max_pool_mb={max_mb}: more than the machine's {} MiB\n", ram / PAGES_PER_MIB);
+            return Err(EINVAL);
+        }
+        Ok((max_pool_pages - start) / MAX_ORDER_NR_PAGES)
+    }
+
+    /// Grown blocks a zone of type `ztype` on node `nid` needs room for:
+    /// all the slots if growth on that node lands in `ztype` (the zone of
+    /// the chunk [`Source::grow`] takes after), at most what the node
+    /// holds, and none elsewhere (a block that lands elsewhere is given
+    /// back).
+    pub(crate) fn grow_room(&self, nid: usize, ztype: ZoneType) -> usize {
+        let Some(like) = self.like(nid as i32) else { return 0 };
+        if like.zone != ztype {
+            return 0;
+        }
+        // SAFETY: The node has a chunk, so it has memory.
+        let present = unsafe { zonemm_node_present_pages(nid as i32) } as usize;
+        self.grown.capacity().min(present / MAX_ORDER_NR_PAGES)
+    }
+
+    /// The chunk growth on node `nid` takes after: its CMA chunk if it has
+    /// one (growth comes from the same area), else its page-allocator
+    /// chunk in the highest zone (where `alloc_pages_node()` looks first).
+    fn like(&self, nid: i32) -> Option<&Chunk> {
+        self.chunks.iter().filter(|c| c.nid == nid).max_by_key(|c| (c.is_cma(), c.zone))
+    }
+
+    /// The grown blocks.
+    pub(crate) fn grown(&self) -> &Grown {
+        &self.grown
+    }
+
+    /// Takes one more `MAX_PAGE_ORDER` block for node `nid` from where its
+    /// fixed chunks came from (its CMA area first), and publishes it.
+    /// Returns its first frame and address zone, or `None` if the source
+    /// has none to give, or no slot is free. Must not be called from
+    /// atomic context.
+    pub(crate) fn grow(&self, nid: i32) -> Option<(Pfn, ZoneType)> {
+        let like = self.like(nid)?;
+        let chunk = Chunk::grow_like(like)?.ok()?;
+        let (pfn, zone) = (chunk.range.start, chunk.zone);
+        // A chunk that finds no free slot goes straight back.
+        self.grown.add(chunk).ok()?;
+        Some((pfn, zone))
+    }
+
+    /// Gives the grown block at `pfn` back to where it came from. The
+    /// caller took it out of its zone wholly free. Sleeps.
+    pub(crate) fn shrink(&self, pfn: Pfn) -> bool {
+        self.grown.remove(pfn).is_some()
+    }
+
+    /// [`Source::shrink`] without waiting for a lock: `false` if it was
+    /// busy, and then the block is still the caller's. For reclaim.
+    pub(crate) fn try_shrink(&self, pfn: Pfn) -> Option<bool> {
+        self.grown.try_remove(pfn).map(|c| c.is_some())
     }
 
     /// The slot map over `chunks`: first slot number, and one entry per
@@ -381,9 +507,10 @@ impl Source {
 
     /// The `struct page` of frame `pfn`, if it is one of the chunks'.
     pub(crate) fn page_of(&self, pfn: Pfn) -> Option<NonNull<bindings::page>> {
-        let slot = (pfn.0 / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base)?;
-        match self.slots.get(slot)? {
-            Slot::None => None,
+        let slot = (pfn.0 / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base);
+        match slot.and_then(|s| self.slots.get(s)).unwrap_or(&Slot::None) {
+            // SAFETY: A published grown frame has a `struct page`.
+            Slot::None => self.grown.slot_of(pfn).and_then(|_| NonNull::new(unsafe { zonemm_pfn_to_page(pfn.0 as c_ulong) })),
             // SAFETY: The frame lies in one of our chunks, so it has a
             // `struct page`.
             Slot::Whole => NonNull::new(unsafe { zonemm_pfn_to_page(pfn.0 as c_ulong) }),
@@ -394,11 +521,11 @@ impl Source {
     /// Whether frame `pfn` is one of the chunks'.
     #[inline]
     pub(crate) fn contains(&self, pfn: Pfn) -> bool {
-        let Some(slot) = (pfn.0 / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base) else { return false };
-        match self.slots.get(slot) {
+        let slot = (pfn.0 / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base);
+        match slot.and_then(|s| self.slots.get(s)) {
             Some(Slot::Whole) => true,
             Some(Slot::Partial) => self.chunks.iter().any(|c| c.range.contains(pfn)),
-            _ => false,
+            _ => self.grown.slot_of(pfn).is_some(),
         }
     }
 
@@ -413,8 +540,9 @@ impl Source {
     /// Bytes of bookkeeping: the owner words, and the slot maps with the
     /// chunk list.
     pub(crate) fn metadata_bytes(&self) -> (usize, usize) {
-        let owners = self.owners.capacity() * core::mem::size_of::<OnceWord>();
-        let maps = self.slots.capacity() * core::mem::size_of::<Slot>()
+        let (grown_owners, grown_maps) = self.grown.metadata_bytes();
+        let owners = self.owners.capacity() * core::mem::size_of::<OnceWord>() + grown_owners;
+        let maps = grown_maps + self.slots.capacity() * core::mem::size_of::<Slot>()
             + self.dense.capacity() * core::mem::size_of::<u32>()
             + self.chunks.capacity() * core::mem::size_of::<Chunk>();
         (owners, maps)
@@ -432,19 +560,25 @@ impl Source {
         // check below refuses as it refuses one past the last.
         let pfn = (addr as usize).wrapping_sub(self.page_offset) >> PAGE_SHIFT;
         let slot = (pfn / MAX_ORDER_NR_PAGES).wrapping_sub(self.slot_base);
-        // `u32::MAX` (no run) gives an index past the end: `None`.
-        let d = *self.dense.get(slot)? as usize;
-        self.owners.get(d * MAX_ORDER_NR_PAGES + pfn % MAX_ORDER_NR_PAGES)
+        // `u32::MAX` (no run) gives an index past the end: `None`, and
+        // then the grown blocks are asked.
+        match self.dense.get(slot).and_then(|&d| self.owners.get(d as usize * MAX_ORDER_NR_PAGES + pfn % MAX_ORDER_NR_PAGES)) {
+            Some(w) => Some(w),
+            None => self.grown.owner(Pfn(pfn)),
+        }
     }
 
     /// The owner word of our frame `pfn`.
     #[inline]
     pub(crate) fn owner(&self, pfn: Pfn) -> Option<&OnceWord> {
-        if !self.contains(pfn) {
-            return None;
+        let slot = (pfn.0 / MAX_ORDER_NR_PAGES).checked_sub(self.slot_base);
+        match slot.and_then(|s| self.slots.get(s)) {
+            Some(Slot::Whole) => {}
+            Some(Slot::Partial) if self.chunks.iter().any(|c| c.range.contains(pfn)) => {}
+            Some(Slot::Partial) => return None,
+            _ => return self.grown.owner(pfn),
         }
-        let slot = pfn.0 / MAX_ORDER_NR_PAGES - self.slot_base;
-        let d = *self.dense.get(slot)? as usize;
+        let d = *self.dense.get(pfn.0 / MAX_ORDER_NR_PAGES - self.slot_base)? as usize;
         self.owners.get(d * MAX_ORDER_NR_PAGES + pfn.0 % MAX_ORDER_NR_PAGES)
     }
 
@@ -463,7 +597,7 @@ impl Source {
                 chunk.range.nr_pages,
             )?;
         }
-        Ok(())
+        self.grown.show(f)
     }
 }
 
@@ -495,7 +629,7 @@ mod tests {
         assert_eq!(Params::new(4, 3), Err(EINVAL));
         assert_eq!(Params::new(u64::MAX, 4), Err(EINVAL));
         assert_eq!(Params::new(4, u64::MAX), Err(EINVAL));
-        assert_eq!(Params::new(2, 8), Ok(Params { pool_pages: 512, node_blocks: 2 }));
+        assert_eq!(Params::new(2, 8), Ok(Params { pool_pages: 512, node_blocks: 2, max_pool_pages: 0 }));
     }
 
     #[test]

@@ -460,7 +460,8 @@ impl Stress {
         let pool = state.pool;
         state.regions.purge();
         pool.drain();
-        let base = pool.nr_free_pages();
+        // Pages in use, not free pages: the pool may grow meanwhile.
+        let base = pool.pages_in_use();
         let km_base: usize = state.kmalloc.caches().map(|c| c.active_objects()).sum();
         let km_corruptions = corruptions(state.kmalloc.caches());
         let injected = crate::fault::injected();
@@ -525,7 +526,7 @@ impl Stress {
         });
         state.regions.purge();
         pool.drain();
-        report.pages_back = pool.nr_free_pages() == base;
+        report.pages_back = pool.pages_in_use() == base;
         report.zones_sound = pool.zones().all(|z| z.check().is_ok());
         *self.last.lock() = Some(report);
         Ok(())

@@ -123,6 +123,10 @@ module! {
             default: 0o600,
             description: "Permissions of /dev/zonemm (at most 0777; owner and group root)",
         },
+        max_pool_mb: u64 {
+            default: 0,
+            description: "MiB the pool may grow to under pressure, and shrink back from (0: fixed size; else at least its starting size plus 4)",
+        },
         fail_source: u32 {
             default: 0,
             description: "Fail the Nth chance at the source site while loading (0: never), as fail_page_alloc's interval with times=1",
@@ -189,7 +193,8 @@ struct ZoneMm {
     // debugfs files (removing them waits
     // for readers, and slabinfo reads the API's caches), then the exported
     // API (no user module is left by then), then the merger (its scanner
-    // stopped first), then the state, then the pool's kswapd threads, then
+    // stopped first), then the state, then the pool's shrinker for the
+    // kernel (freeing it waits for a scan), then the pool's kswapd threads, then
     // the pool whose pages everything above holds (its callbacks from the
     // kernel removed just before), and last the per-CPU workqueue the pool
     // drains with.
@@ -200,6 +205,7 @@ struct ZoneMm {
     // Unregistering waits for a compaction run in flight.
     _movable: buddy::MovableRegistration<'static>,
     _state: Leaked<State>,
+    _shrinker: buddy::PoolShrinker,
     _kswapd: buddy::Kswapd,
     _hooks: PoolHooks,
     _pool: Leaked<buddy::Pool>,
@@ -324,7 +330,8 @@ impl kernel::Module for ZoneMm {
         let params = source::Params::new(
             compat::param(module_parameters::pool_mb.value()),
             compat::param(module_parameters::node_mb.value()),
-        )?;
+        )?
+        .max_pool_mb(compat::param(module_parameters::max_pool_mb.value()))?;
         let source = Self::take_source(params, compat::param(module_parameters::fail_source.value()))?;
         let chunks = source.chunks();
         let pages: usize = chunks.iter().map(|c| c.range().nr_pages).sum();
@@ -334,6 +341,7 @@ impl kernel::Module for ZoneMm {
         let pool = pool_owner.get();
         let hooks = PoolHooks::new(pool)?;
         let kswapd = pool.start_kswapd()?;
+        let shrinker = buddy::PoolShrinker::new(pool)?;
         let root = Dir::new(c"zonemm");
         let slab_dir = root.subdir(c"slab");
         let kmalloc = slab::kmalloc::Kmalloc::new(pool)?;
@@ -360,7 +368,7 @@ impl kernel::Module for ZoneMm {
         let tree = debugfs::Tree::new(root, slab_dir, state_owner.get(), merger_owner.get())?;
         let api = Leaked::new(KBox::pin_init(ffi::Api::new(state_owner.get())?, GFP_KERNEL)?);
         ffi::Api::publish(api.get());
-        let dev = dev::Device::new(pool, dev_mode)?;
+        let dev = dev::Device::new(&state_owner.get().regions, dev_mode)?;
         Ok(Self {
             _dev: dev,
             _tree: tree,
@@ -368,6 +376,7 @@ impl kernel::Module for ZoneMm {
             _merger: merger_owner,
             _movable: movable,
             _state: state_owner,
+            _shrinker: shrinker,
             _kswapd: kswapd,
             _hooks: hooks,
             _pool: pool_owner,

@@ -16,9 +16,33 @@
  *	One line per run: side, pages_sharing and pages_shared reached,
  *	expected values, nanoseconds.
  *
+ * zonemm-bench umerge PAGES REPS
+ *	As merge, with zonemm's side user memory too: the same contents in a
+ *	/dev/zonemm mapping of this process (MAP_POPULATE, filled, marked
+ *	with ZONEMM_IOC_MERGEABLE), against KSM on anonymous memory. One line
+ *	per run, layer=umerge.
+ *
+ * zonemm-bench fault PAGES REPS
+ *	First-touch faults: PAGES pages mapped without MAP_POPULATE and
+ *	written one byte per page, in order; the clock covers the writes
+ *	only. Anonymous memory (MAP_PRIVATE | MAP_ANONYMOUS) against a
+ *	/dev/zonemm mapping; REPS repetitions alternating which goes first.
+ *	One line per run, with the pages read back.
+ *
  * zonemm-bench compact PAGES
  *	Pages migrated per second by one compaction pass on each side after
  *	PAGES single movable pages with every other one freed (see compact()).
+ *
+ * zonemm-bench compact9
+ *	Issue 17's compaction target on a freshly loaded pool: one-page
+ *	mergeable regions (movable) over 90% of the pool's free pages with one
+ *	unmovable page after every 16 (94% of the pages movable), every other
+ *	region freed, then one buddy/compact "all". Prints the free
+ *	pageblock-sized blocks (order 9 and up, in pageblocks) before and
+ *	after, and what the unmovable pages leave possible, from a model: per
+ *	zone, its pageblocks less those holding an unmovable page, less those
+ *	the movable pages still in use fill when packed (the pool's only other
+ *	pages on a fresh load are these two kinds).
  *
  * zonemm-bench frag PERCENT
  *	The fragmentation workload on node 0's DMA32 zone of each allocator,
@@ -29,14 +53,19 @@
  *	each zone's free blocks per order (buddyinfo) before and after.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "zonemm.h"
 
 #define PAGE		4096UL
 #ifndef PR_SET_MEMORY_MERGE
@@ -177,9 +206,44 @@ static void zonemm_teardown(unsigned long pages)
 	put(BENCH "/merge", "free");
 }
 
+static char *dev_mem;
+static int dev_fd = -1;
+
+static void dev_setup(unsigned long pages)
+{
+	struct zonemm_range r;
+	unsigned long p;
+
+	dev_fd = open("/dev/zonemm", O_RDWR);
+	if (dev_fd < 0)
+		die("/dev/zonemm: %s", strerror(errno));
+	dev_mem = mmap(NULL, 2 * pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       dev_fd, 0);
+	if (dev_mem == MAP_FAILED)
+		die("mmap of /dev/zonemm: %s", strerror(errno));
+	for (p = 0; p < 2 * pages; p++)
+		memset(dev_mem + p * PAGE, (int)((p % pages) % 251 + 1), 64);
+	r.start = (uintptr_t)dev_mem;
+	r.len = 2 * pages * PAGE;
+	if (ioctl(dev_fd, ZONEMM_IOC_MERGEABLE, &r))
+		die("ZONEMM_IOC_MERGEABLE: %s", strerror(errno));
+}
+
+static void dev_teardown(unsigned long pages)
+{
+	munmap(dev_mem, 2 * pages * PAGE);
+	close(dev_fd);
+}
+
 static const struct merger mergers[] = {
 	{ "ksm", KSM, ksm_setup, ksm_teardown },
 	{ "zonemm", ZONEMM "/merge", zonemm_setup, zonemm_teardown },
+};
+
+/* User memory on both sides. */
+static const struct merger user_mergers[] = {
+	{ "ksm", KSM, ksm_setup, ksm_teardown },
+	{ "zonemm", ZONEMM "/merge", dev_setup, dev_teardown },
 };
 
 static void knob(const struct merger *m, const char *name, const char *value)
@@ -198,7 +262,7 @@ static long counter(const struct merger *m, const char *name)
 	return get(path);
 }
 
-static void merge_once(const struct merger *m, unsigned long pages, int rep)
+static void merge_once(const struct merger *m, const char *layer, unsigned long pages, int rep)
 {
 	unsigned long distinct = pages < 251 ? pages : 251;
 	long want = 2 * pages - distinct, sharing = 0, shared, scans;
@@ -227,23 +291,71 @@ static void merge_once(const struct merger *m, unsigned long pages, int rep)
 	shared = counter(m, "pages_shared");
 	sharing = counter(m, "pages_sharing");
 	scans = counter(m, "full_scans") - scans;
-	printf("layer=merge side=%s rep=%d pages=%lu want_sharing=%ld want_shared=%lu "
+	printf("layer=%s side=%s rep=%d pages=%lu want_sharing=%ld want_shared=%lu "
 	       "sharing=%ld shared=%ld full_scans=%ld ns=%lld\n",
-	       m->name, rep, 2 * pages, want, distinct, sharing, shared, scans, t1 - t0);
+	       layer, m->name, rep, 2 * pages, want, distinct, sharing, shared, scans, t1 - t0);
 	fflush(stdout);
 	knob(m, "run", "2");
 	m->teardown(pages);
 }
 
-static int merge(unsigned long pages, int reps)
+static int merge(const struct merger *sides, const char *layer, unsigned long pages, int reps)
 {
 	int rep;
 
 	for (rep = 0; rep < reps; rep++) {
 		int first = rep & 1;
 
-		merge_once(&mergers[first], pages, rep);
-		merge_once(&mergers[!first], pages, rep);
+		merge_once(&sides[first], layer, pages, rep);
+		merge_once(&sides[!first], layer, pages, rep);
+	}
+	return 0;
+}
+
+/* -- fault ------------------------------------------------------------ */
+
+/*
+ * One side of the first-touch run: PAGES pages mapped, one byte written
+ * into each in order (the timed part), then read back.
+ */
+static void fault_once(int zonemm, unsigned long pages, int rep)
+{
+	int fd = -1;
+	unsigned long i, good = 0;
+	long long t0, t1;
+	char *mem;
+
+	if (zonemm) {
+		fd = open("/dev/zonemm", O_RDWR);
+		if (fd < 0)
+			die("/dev/zonemm: %s", strerror(errno));
+		mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	} else {
+		mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	}
+	if (mem == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	t0 = now_ns();
+	for (i = 0; i < pages; i++)
+		mem[i * PAGE] = (char)(i | 1);
+	t1 = now_ns();
+	for (i = 0; i < pages; i++)
+		good += mem[i * PAGE] == (char)(i | 1) && mem[i * PAGE + 1] == 0;
+	printf("layer=fault side=%s rep=%d pages=%lu read_back=%lu ns=%lld\n",
+	       zonemm ? "zonemm" : "anon", rep, pages, good, t1 - t0);
+	fflush(stdout);
+	munmap(mem, pages * PAGE);
+	if (fd >= 0)
+		close(fd);
+}
+
+static int fault(unsigned long pages, int reps)
+{
+	int rep;
+
+	for (rep = 0; rep < reps; rep++) {
+		fault_once(rep & 1, pages, rep);
+		fault_once(!(rep & 1), pages, rep);
 	}
 	return 0;
 }
@@ -583,6 +695,172 @@ static int compact(unsigned long pages)
 	return 0;
 }
 
+/* -- compact9 --------------------------------------------------------- */
+
+#define MAX_ZONES	16
+
+struct zone9 {
+	int node;
+	char name[16];
+	unsigned long managed, free, unmovable, pinned, blocks;
+	unsigned long long pinned_pb[4096];
+};
+
+static int nzones;
+static struct zone9 zones9[MAX_ZONES];
+
+static struct zone9 *zone9(int node, const char *name)
+{
+	int i;
+
+	for (i = 0; i < nzones; i++)
+		if (zones9[i].node == node && !strcmp(zones9[i].name, name))
+			return &zones9[i];
+	if (nzones == MAX_ZONES)
+		die("more than %d zones", MAX_ZONES);
+	zones9[nzones].node = node;
+	snprintf(zones9[nzones].name, sizeof(zones9[nzones].name), "%s", name);
+	return &zones9[nzones++];
+}
+
+/*
+ * Every zone's free pages and free pageblock-sized blocks (order 9 and
+ * up, counted in pageblocks), from zonemm's buddyinfo; the pool's totals.
+ */
+static void zones_free(unsigned long *free_pages, unsigned long *blocks)
+{
+	char line[512];
+	FILE *f = fopen(ZONEMM "/buddy/buddyinfo", "r");
+
+	if (!f)
+		die("cannot open %s", ZONEMM "/buddy/buddyinfo");
+	*free_pages = *blocks = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char name[16], *p = line;
+		int node, o, n;
+		unsigned long c;
+		struct zone9 *z;
+
+		if (sscanf(line, "Node %d, zone %15s%n", &node, name, &n) != 2)
+			continue;
+		z = zone9(node, name);
+		z->free = z->blocks = 0;
+		p += n;
+		for (o = 0; o < NR_ORDERS; o++) {
+			if (sscanf(p, "%lu%n", &c, &n) != 1)
+				die("short buddyinfo line");
+			p += n;
+			z->free += c << o;
+			if (o >= 9)
+				z->blocks += c << (o - 9);
+		}
+		*free_pages += z->free;
+		*blocks += z->blocks;
+	}
+	fclose(f);
+}
+
+/* Every zone's managed pages, from zonemm's zoneinfo. */
+static void zones_managed(void)
+{
+	char line[256], name[16];
+	struct zone9 *z = NULL;
+	unsigned long v;
+	int node;
+	FILE *f = fopen(ZONEMM "/buddy/zoneinfo", "r");
+
+	if (!f)
+		die("cannot open %s", ZONEMM "/buddy/zoneinfo");
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d, zone %15s", &node, name) == 2)
+			z = zone9(node, name);
+		else if (z && sscanf(line, " managed %lu", &v) == 1)
+			z->managed = v;
+	}
+	fclose(f);
+}
+
+/* The unmovable pages per zone and the pageblocks holding them. */
+static void zones_unmovable(void)
+{
+	char line[256], name[16], type[32];
+	unsigned long long handle, pfn, pb;
+	int node, order;
+	FILE *f = fopen(ZONEMM "/buddy/allocations", "r");
+
+	if (!f)
+		die("cannot open %s", ZONEMM "/buddy/allocations");
+	while (fgets(line, sizeof(line), f)) {
+		struct zone9 *z;
+		unsigned long k;
+
+		if (sscanf(line, "%llu %d %15s %llx %d %31s", &handle, &node, name, &pfn, &order, type) != 6)
+			continue;
+		z = zone9(node, name);
+		z->unmovable += 1UL << order;
+		pb = pfn >> 9;
+		for (k = 0; k < z->pinned; k++)
+			if (z->pinned_pb[k] == pb)
+				break;
+		if (k == z->pinned && z->pinned < sizeof(z->pinned_pb) / sizeof(z->pinned_pb[0]))
+			z->pinned_pb[z->pinned++] = pb;
+	}
+	fclose(f);
+}
+
+static int compact9(void)
+{
+	unsigned long free_pages, blocks_before, blocks_after, target, i, nr = 0, unmovable = 0;
+	unsigned long first_id, last, *ids, possible = 0, movable_in_use = 0, moved;
+	long long t;
+
+	zones_free(&free_pages, &blocks_before);
+	target = free_pages * 9 / 10;
+	ids = calloc(target + 1, sizeof(*ids));
+	if (!ids)
+		die("out of memory");
+	regions_above(0, ids, 0, &first_id);
+	for (i = 0; i < target; i++) {
+		if (i % 17 == 16) {
+			if (try_write(ZONEMM "/buddy/alloc", "order=0 count=1 type=unmovable"))
+				break;
+			unmovable++;
+		} else if (try_write(ZONEMM "/region/alloc", "4K mergeable")) {
+			break;
+		}
+	}
+	nr = regions_above(first_id, ids, target, &last);
+	for (i = 0; i < nr; i += 2)
+		put(ZONEMM "/region/free", "%lu", ids[i]);
+	put(ZONEMM "/buddy/drain", "1");
+	zones_managed();
+	zones_unmovable();
+	zones_free(&free_pages, &blocks_before);
+	for (i = 0; i < (unsigned long)nzones; i++) {
+		struct zone9 *z = &zones9[i];
+		long used = (long)z->managed - (long)z->free - (long)z->unmovable;
+		long can = (long)(z->managed / 512) - (long)z->pinned - (used > 0 ? (used + 511) / 512 : 0);
+
+		movable_in_use += used > 0 ? used : 0;
+		possible += can > 0 ? can : 0;
+	}
+	moved = stat_of(ZONEMM "/buddy/stats", "pgmigrate_success");
+	t = now_ns();
+	put(ZONEMM "/buddy/compact", "all");
+	t = now_ns() - t;
+	moved = stat_of(ZONEMM "/buddy/stats", "pgmigrate_success") - moved;
+	put(ZONEMM "/buddy/drain", "1");
+	zones_free(&free_pages, &blocks_after);
+	printf("layer=compact9 regions=%lu unmovable_pages=%lu movable_in_use=%lu blocks_before=%lu "
+	       "blocks_after=%lu possible=%lu migrated=%lu ns=%lld\n",
+	       nr, unmovable, movable_in_use, blocks_before, blocks_after, possible, moved, t);
+	fflush(stdout);
+	put(ZONEMM "/region/free", "all");
+	put(ZONEMM "/buddy/free", "all");
+	free(ids);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char *end;
@@ -594,7 +872,23 @@ int main(int argc, char **argv)
 		/* Past 2 x 251 x 256 pages, max_page_sharing makes chains. */
 		if (*end || !pages || pages > 32128 || reps < 1 || reps > 99)
 			die("merge PAGES (1 to 32128) REPS (1 to 99)");
-		return merge(pages, reps);
+		return merge(mergers, "merge", pages, reps);
+	}
+	if (argc == 4 && !strcmp(argv[1], "umerge")) {
+		unsigned long pages = strtoul(argv[2], &end, 0);
+		int reps = atoi(argv[3]);
+
+		if (*end || !pages || pages > 32128 || reps < 1 || reps > 99)
+			die("umerge PAGES (1 to 32128) REPS (1 to 99)");
+		return merge(user_mergers, "umerge", pages, reps);
+	}
+	if (argc == 4 && !strcmp(argv[1], "fault")) {
+		unsigned long pages = strtoul(argv[2], &end, 0);
+		int reps = atoi(argv[3]);
+
+		if (*end || !pages || pages > 1UL << 20 || reps < 1 || reps > 99)
+			die("fault PAGES (1 to 1048576) REPS (1 to 99)");
+		return fault(pages, reps);
 	}
 	if (argc == 3 && !strcmp(argv[1], "frag")) {
 		unsigned long percent = strtoul(argv[2], &end, 0);
@@ -603,6 +897,8 @@ int main(int argc, char **argv)
 			die("frag PERCENT (1 to 90)");
 		return frag(percent);
 	}
+	if (argc == 2 && !strcmp(argv[1], "compact9"))
+		return compact9();
 	if (argc == 3 && !strcmp(argv[1], "compact")) {
 		unsigned long pages = strtoul(argv[2], &end, 0);
 
@@ -610,6 +906,6 @@ int main(int argc, char **argv)
 			die("compact PAGES (1 to 1048576)");
 		return compact(pages);
 	}
-	fprintf(stderr, "usage: zonemm-bench merge PAGES REPS | frag PERCENT | compact PAGES\n");
+	fprintf(stderr, "usage: zonemm-bench merge|umerge|fault PAGES REPS | frag PERCENT | compact PAGES | compact9\n");
 	return 2;
 }

@@ -13,6 +13,24 @@
  *   zonemm-mem split PAGES                  munmap the second page: two
  *       VMAs of one area; waits for a line on stdin before unmapping them
  *   zonemm-mem two PAGES                    two mappings never share
+ *   zonemm-mem pair PAGES                   two processes fill their own
+ *       mappings alike and mark them mergeable; once the merger shares
+ *       every page, each writes a page the other must not see
+ *   zonemm-mem stale PAGES MORE             fill alike, mark, keep reading
+ *       every page until merged, then take MORE new pages and fill them
+ *       0x77: the merged mapping must still read 0x5a (no PTE was left
+ *       on a frame the merger freed)
+ *   zonemm-mem scatter PAGES MORE           two mappings touched page by page
+ *       in turn, the second unmapped: the first's pages have holes
+ *       between them; prints "scattered", waits for a line on stdin
+ *       (the scenario compacts), takes MORE pages and writes them 0x77,
+ *       then checks every page of the first (no PTE was left on a frame
+ *       compaction freed)
+ *   zonemm-mem forked PAGES                 fill alike, mark, wait until
+ *       merged, fork; the child writes a merged page, which both see
+ *       (MAP_SHARED) while the others stay merged
+ *   zonemm-mem mrounds N PAGES              N map/fill alike/mark/wait until
+ *       every page is merged/check/unmap rounds
  *   zonemm-mem rounds N PAGES               N map/fill/mark/check/unmap
  *   zonemm-mem hostile                      bad calls: each refused,
  *       nothing changed
@@ -88,9 +106,11 @@ static void print_stat(int fd)
 {
 	struct zonemm_stat s = stat_of(fd);
 
-	printf("mappings %llu\nmapped_pages %llu\nmergeable_pages %llu\n",
+	printf("mappings %llu\nmapped_pages %llu\nmergeable_pages %llu\n"
+	       "ksm_rmap_items %llu\nksm_merging_pages %llu\nksm_process_profit %lld\n",
 	       (unsigned long long)s.mappings, (unsigned long long)s.mapped_pages,
-	       (unsigned long long)s.mergeable_pages);
+	       (unsigned long long)s.mergeable_pages, (unsigned long long)s.rmap_items,
+	       (unsigned long long)s.merging_pages, (long long)s.process_profit);
 	fflush(stdout);
 }
 
@@ -242,6 +262,181 @@ static int cmd_two(long pages)
 	return failures != 0;
 }
 
+/*
+ * Waits (up to 120 s) until the process's merging_pages is at least
+ * want; whether it got there.
+ */
+static int merged(int fd, unsigned long long want, const char *who)
+{
+	struct zonemm_stat s;
+
+	for (int i = 0; i < 1200; i++) {
+		s = stat_of(fd);
+		if (s.merging_pages >= want)
+			break;
+		usleep(100000);
+	}
+	printf("%s: ksm_merging_pages %llu ksm_rmap_items %llu ksm_process_profit %lld\n", who,
+	       (unsigned long long)s.merging_pages, (unsigned long long)s.rmap_items,
+	       (long long)s.process_profit);
+	return s.merging_pages >= want;
+}
+
+/* One byte through a pipe: a step of the other process. */
+static void step_send(int fd)
+{
+	char c = 1;
+
+	if (write(fd, &c, 1) != 1)
+		exit(2);
+}
+
+static void step_wait(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		exit(2);
+}
+
+static int cmd_pair(long pages)
+{
+	int to_child[2], to_parent[2], status, fd;
+	pid_t pid;
+	char *p;
+	int child;
+
+	if (pipe(to_child) || pipe(to_parent)) {
+		perror("pipe");
+		return 2;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return 2;
+	}
+	child = pid == 0;
+	/* Each process its own mapping, after the fork: two areas. */
+	fd = dev_open();
+	p = map(fd, pages, 0);
+	fill(p, pages, 100);
+	check(mark(fd, p, pages * page, 1) == 0, child ? "child: marked" : "parent: marked");
+	check(merged(fd, pages, child ? "child" : "parent"),
+	      child ? "child: every page merged" : "parent: every page merged");
+	if (child) {
+		step_wait(to_child[0]);
+		*(long *)p = 999;
+		check(*(long *)p == 999, "child: reads back its write to a merged page");
+		check(holds(p + page, pages - 1, 101), "child: the rest still holds its data");
+		step_send(to_parent[1]);
+		step_wait(to_child[0]);
+		check(holds(p + page, 1, 101), "child: does not see the parent's write");
+		check(stat_of(fd).merging_pages == (unsigned long long)pages - 1,
+		      "child: one page private again");
+		_exit(failures != 0);
+	}
+	step_send(to_child[1]);
+	step_wait(to_parent[0]);
+	check(holds(p, pages, 100), "parent: does not see the child's write");
+	*(long *)(p + page) = 888;
+	check(*(long *)(p + page) == 888, "parent: reads back its write");
+	step_send(to_child[1]);
+	check(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "child passed its checks");
+	check(holds(p, 1, 100) && holds(p + 2 * page, pages - 2, 102),
+	      "parent: the other pages hold their data");
+	print_stat(fd);
+	check(munmap(p, pages * page) == 0, "munmap");
+	return failures != 0;
+}
+
+static int cmd_stale(long pages, long more)
+{
+	int fd = dev_open(), done = 0, drain;
+	char *p = map(fd, pages, 0), *q;
+	long sum = 0, i;
+
+	for (i = 0; i < pages; i++)
+		memset(p + i * page, 0x5a, page);
+	check(mark(fd, p, pages * page, 1) == 0, "marked");
+	/* Reads keep read-only PTEs on the pages while the merger works. */
+	for (long t = 0; t < 2000000 && !done; t++) {
+		for (i = 0; i < pages; i++)
+			sum += *(volatile char *)(p + i * page);
+		if (t % 16 == 0)
+			done = stat_of(fd).merging_pages == (unsigned long long)pages;
+	}
+	check(done, "every page merged while being read");
+	/* The frames the merger freed, off the per-CPU lists, then taken. */
+	drain = open("/sys/kernel/debug/zonemm/buddy/drain", O_WRONLY);
+	check(drain >= 0 && write(drain, "1", 1) == 1, "buddy/drain");
+	q = map(fd, more, 0);
+	memset(q, 0x77, more * page);
+	for (i = 0; i < pages * page; i++)
+		if (p[i] != 0x5a)
+			break;
+	printf("first byte not 0x5a: %ld of %ld (sum %ld)\n", i, pages * page, sum);
+	check(i == pages * page, "the merged mapping still reads 0x5a after the pool's pages were written");
+	return failures != 0;
+}
+
+static int cmd_scatter(long pages, long more)
+{
+	int fd = dev_open();
+	char *a = map(fd, pages, 0), *b = map(fd, pages, 0), *c;
+
+	for (long i = 0; i < pages; i++) {
+		*(long *)(a + i * page) = i + 40;
+		*(long *)(b + i * page) = i;
+	}
+	check(munmap(b, pages * page) == 0, "the second mapping unmapped");
+	printf("scattered\n");
+	fflush(stdout);
+	getchar();
+	/* The frames compaction freed, taken and written by someone else. */
+	c = map(fd, more, 0);
+	memset(c, 0x77, more * page);
+	check(holds(a, pages, 40), "every page holds its data after compaction");
+	fill(a, pages, 50);
+	check(holds(a, pages, 50), "and takes new writes");
+	check(stat_of(fd).mapped_pages == (unsigned long long)(pages + more), "no page lost");
+	return failures != 0;
+}
+
+static int cmd_forked(long pages)
+{
+	int fd = dev_open(), status;
+	char *p = map(fd, pages, 0);
+	pid_t pid;
+
+	for (long i = 0; i < pages; i++)
+		memset(p + i * page, 0x5a, page);
+	check(mark(fd, p, pages * page, 1) == 0, "marked");
+	check(merged(fd, pages, "parent"), "every page merged");
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return 2;
+	}
+	if (pid == 0) {
+		check(p[0] == 0x5a && p[(pages - 1) * page] == 0x5a, "child: reads the merged pages");
+		p[0] = 1;
+		check(p[0] == 1 && p[1] == 0x5a, "child: reads back its write");
+		_exit(failures != 0);
+	}
+	check(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "child passed its checks");
+	check(p[0] == 1 && p[1] == 0x5a, "parent: sees the child's write (MAP_SHARED)");
+	check(p[page] == 0x5a && p[(pages - 1) * page + page - 1] == 0x5a, "parent: the other pages unchanged");
+	check(stat_of(fd).merging_pages == (unsigned long long)pages - 1, "one page private, the rest merged");
+	print_stat(fd);
+	check(mark(fd, p, pages * page, 0) == 0 && stat_of(fd).merging_pages == 0,
+	      "UNMERGEABLE: every page private again");
+	check(p[0] == 1 && p[1] == 0x5a && p[(pages - 1) * page] == 0x5a, "UNMERGEABLE: the data intact");
+	check(munmap(p, pages * page) == 0, "munmap");
+	return failures != 0;
+}
+
 static int cmd_rounds(long n, long pages)
 {
 	int fd = dev_open();
@@ -267,6 +462,44 @@ static int cmd_rounds(long n, long pages)
 		}
 	}
 	check(failures == 0, "every round filled, marked, checked and unmapped");
+	check(stat_of(fd).mappings == 0, "no mapping left");
+	return failures != 0;
+}
+
+static int cmd_mrounds(long n, long pages)
+{
+	int fd = dev_open();
+	long r;
+
+	for (r = 0; r < n; r++) {
+		char *p = map(fd, pages, 0);
+		struct zonemm_stat s;
+		int t;
+
+		memset(p, (int)(r % 255 + 1), pages * page);
+		if (mark(fd, p, pages * page, 1)) {
+			check(0, "a round's mark");
+			break;
+		}
+		for (t = 0; t < 2000; t++) {
+			s = stat_of(fd);
+			if (s.merging_pages == (unsigned long long)pages)
+				break;
+			usleep(1000);
+		}
+		if (s.merging_pages != (unsigned long long)pages ||
+		    p[0] != (char)(r % 255 + 1) || p[pages * page - 1] != (char)(r % 255 + 1)) {
+			printf("round %ld: %llu of %ld pages merged\n", r, s.merging_pages, pages);
+			check(0, "a round merged and read back");
+			break;
+		}
+		if (munmap(p, pages * page)) {
+			check(0, "munmap");
+			break;
+		}
+	}
+	printf("%ld rounds\n", r);
+	check(failures == 0, "every round filled, merged, read back and unmapped");
 	check(stat_of(fd).mappings == 0, "no mapping left");
 	return failures != 0;
 }
@@ -389,7 +622,7 @@ static int cmd_open_as(uid_t uid)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: zonemm-mem map|merge|fork|two PAGES ... | rounds N PAGES | "
+	fprintf(stderr, "usage: zonemm-mem map|merge|fork|two|pair|stale|forked|scatter PAGES ... | rounds N PAGES | "
 			"hostile | open-as UID\n");
 	exit(2);
 }
@@ -421,6 +654,16 @@ int main(int argc, char **argv)
 		return cmd_split(n);
 	if (!strcmp(argv[1], "two"))
 		return cmd_two(n);
+	if (!strcmp(argv[1], "pair") && n >= 2)
+		return cmd_pair(n);
+	if (!strcmp(argv[1], "scatter") && argc > 3 && strtol(argv[3], NULL, 0) > 0)
+		return cmd_scatter(n, strtol(argv[3], NULL, 0));
+	if (!strcmp(argv[1], "stale") && n >= 2 && argc > 3 && strtol(argv[3], NULL, 0) > 0)
+		return cmd_stale(n, strtol(argv[3], NULL, 0));
+	if (!strcmp(argv[1], "forked") && n >= 2)
+		return cmd_forked(n);
+	if (!strcmp(argv[1], "mrounds") && argc > 3 && strtol(argv[3], NULL, 0) > 0)
+		return cmd_mrounds(n, strtol(argv[3], NULL, 0));
 	if (!strcmp(argv[1], "rounds") && argc > 3 && strtol(argv[3], NULL, 0) > 0)
 		return cmd_rounds(n, strtol(argv[3], NULL, 0));
 	usage();

@@ -18,6 +18,15 @@
  *   raises SIGBUS, as hugetlbfs does when its pool runs out.
  * - fork(2): the child shares the mapping with the parent (MAP_SHARED):
  *   a write by either is seen by both.
+ * - Ranges marked mergeable (ZONEMM_IOC_MERGEABLE) are scanned by
+ *   zonemm's merger (zonemm/merge/ in debugfs), which shares pages of
+ *   equal content between mappings, as KSM does for MADV_MERGEABLE
+ *   anonymous memory: a merged page is mapped read-only, and the first
+ *   write to it copies it into a private page again (a minor fault).
+ *   The merger takes a page's PTEs down before it compares and shares
+ *   it, so a page written constantly costs one more minor fault per
+ *   scan pass. Unmarking a range gives each of its merged pages a
+ *   private copy again.
  * - munmap(2) and exit: the pages go back to the pool when the last
  *   mapping of them (in any process) goes. munmap(2) of a part of a
  *   mapping keeps that part's pages until the rest goes too, as a shmem
@@ -53,11 +62,19 @@ struct zonemm_range {
  *   mappings         zonemm mappings (VMAs) of the process
  *   mapped_pages     their pages that have been touched (hold a pool page)
  *   mergeable_pages  their pages in ranges marked mergeable
+ *   rmap_items       their pages the merger has scanned (ksm_rmap_items)
+ *   merging_pages    their pages that use a merged page
+ *                    (ksm_merging_pages)
+ *   process_profit   merging_pages * page size less the merger's
+ *                    metadata for rmap_items (ksm_process_profit)
  */
 struct zonemm_stat {
 	__u64 mappings;
 	__u64 mapped_pages;
 	__u64 mergeable_pages;
+	__u64 rmap_items;
+	__u64 merging_pages;
+	__s64 process_profit;
 };
 
 #define ZONEMM_IOC_MAGIC 0xBB	/* unused in ioctl-number.rst */

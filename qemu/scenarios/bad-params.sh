@@ -4,7 +4,7 @@
 # Each bad module parameter fails insmod with EINVAL and a one-line
 # reason, and leaves nothing allocated.
 . /zonemm/lib.sh
-plan 57
+plan 67
 
 
 # try_bad PARAM REASON: insmod with PARAM fails, logs REASON, keeps nothing.
@@ -33,6 +33,8 @@ try_bad movable_mb=6 "zonemm: movable_mb=6: must be a multiple of 4"
 try_bad movable_mb=4096 "zonemm: movable_mb=4096: node 0 has less than that"
 try_bad region_cache=2 "zonemm: region_cache=2: must be 0 or 1"
 try_bad dev_mode=01000 "zonemm: dev_mode=0o1000: must be a file mode"
+try_bad max_pool_mb=40 "zonemm: max_pool_mb=40: must be 0 (no growth) or at least 52"
+try_bad max_pool_mb=1048576 "zonemm: max_pool_mb=1048576: more than the machine's"
 
 # And a good load still works afterwards.
 check "good parameters load" insmod /zonemm/zonemm.ko pool_mb=4 node_mb=4

@@ -11,31 +11,10 @@
 plan 47
 T=/zonemm/zonemm-mem
 
-# pool_free: the pool's free pages, per-CPU lists drained (buddyinfo).
-pool_free() {
-	settle
-	awk '{ m = 1; for (i = 5; i <= NF; i++) { s += $i * m; m *= 2 } } END { printf "%d\n", s }' $D/buddy/buddyinfo
-}
 dmesg -c >/dev/null
 base=$(pool_free)
 echo "# pool free pages at the start: $base"
-back() {
-	now=$(pool_free)
-	[ "$now" -eq "$base" ] || { echo "# pool free pages: $now, $base at the start"; return 1; }
-}
-# run NAME CMD...: CMD's output kept in /tmp/out, shown as comments; ok
-# if it exits 0.
-run() {
-	name=$1
-	shift
-	"$@" >/tmp/out 2>&1
-	rc=$?
-	sed 's/^/# /' /tmp/out
-	check "$name" test "$rc" -eq 0
-}
 has() { grep -qx "$1" /tmp/out; }
-# held FILE: wait until the tool writing FILE says "held".
-held() { wait_for grep -qx held "$1"; }
 
 check "/dev/zonemm is a character device" test -c /dev/zonemm
 check "/dev/zonemm is 0600 root:root" test "$(stat -c '%a %u %g' /dev/zonemm)" = "600 0 0"
@@ -58,7 +37,7 @@ check "kill -9: every page back" back
 
 run "map, touch, munmap 256 pages" $T map 256
 check "no page there before the first touch" sh -c 'sed -n 2,3p /tmp/out | grep -qx "mapped_pages 0"'
-check "after munmap: no page mapped" sh -c 'tail -n 2 /tmp/out | grep -qx "mapped_pages 0"'
+check "after munmap: no page mapped" sh -c 'tail -n 6 /tmp/out | grep -qx "mapped_pages 0"'
 check "munmap: every page back" back
 
 # munmap of a part: the area keeps its pages until the last part goes.

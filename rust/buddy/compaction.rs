@@ -21,6 +21,10 @@
 //! that is mapped, is skipped, as `isolate_migratepages_block()` skips a
 //! page it cannot isolate.
 //!
+//! Grown blocks (`max_pool_mb`) are left out: they sit at the top of
+//! their zone's index space, where the free scanner starts, and pages
+//! moved into them would keep them from going back to their source.
+//!
 //! Lock order: `Compaction::owners` (one run at a time, and unregistering
 //! waits for a run), then an owner's lock (taken with a trylock by the
 //! owner), then the zone lock (taken inside the scanners only, never
@@ -99,6 +103,18 @@ pub(crate) fn movable_payload(word: usize) -> Option<u64> {
 /// `extfrag_threshold`'s default, the kernel's.
 pub(crate) const EXTFRAG_THRESHOLD_DEFAULT: u32 = 500;
 
+/// How a migration may wait (`enum migrate_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MigrateMode {
+    /// `MIGRATE_ASYNC`: direct compaction, from an allocation whose
+    /// caller may hold any lock: nothing that can wait on another task.
+    Async,
+    /// `MIGRATE_SYNC`: the `compact` knob and kswapd, holding nothing
+    /// but the compaction mutex: the owner may sleep to take a page's
+    /// user mappings down (still only trylocks on its own locks).
+    Sync,
+}
+
 /// A layer whose pool pages can move (`struct movable_operations`).
 pub(crate) trait MovableOwner: Sync {
     /// `migrate_page()`: if pool page `src`, whose owner word carries
@@ -107,14 +123,15 @@ pub(crate) trait MovableOwner: Sync {
     /// `MIGRATE_MOVABLE`), repoints its reference to `dst`, gives `dst`
     /// the owner word, and frees `src`; returns `true`. Otherwise changes
     /// nothing and returns `false`. Process context; must not sleep
-    /// waiting for a lock (trylock), nor allocate from the pool.
+    /// waiting for a lock of its own (trylock), nor allocate from the
+    /// pool; in [`MigrateMode::Sync`] it may sleep otherwise.
     ///
     /// # Safety
     ///
     /// `dst` is an allocated single page of `MIGRATE_MOVABLE` in zone
     /// `dst_zone` of the owner's pool, owned by the caller; on `true` it
     /// becomes the owner's.
-    unsafe fn migrate_page(&self, payload: u64, src: Pfn, dst_zone: usize, dst: Pfn) -> bool;
+    unsafe fn migrate_page(&self, payload: u64, src: Pfn, dst_zone: usize, dst: Pfn, mode: MigrateMode) -> bool;
 }
 
 /// A registered owner, its type erased.
@@ -125,7 +142,7 @@ pub(crate) trait MovableOwner: Sync {
 /// `migrate` is `T`'s.
 struct Entry {
     object: *const c_void,
-    migrate: unsafe fn(*const c_void, u64, Pfn, usize, Pfn) -> bool,
+    migrate: unsafe fn(*const c_void, u64, Pfn, usize, Pfn, MigrateMode) -> bool,
 }
 
 // SAFETY: `object` is a `MovableOwner`, which is `Sync`, reached only by
@@ -137,9 +154,16 @@ unsafe impl Send for Entry {}
 /// # Safety
 ///
 /// `object` points to a live `T`; as for [`MovableOwner::migrate_page`].
-unsafe fn migrate_of<T: MovableOwner>(object: *const c_void, payload: u64, src: Pfn, dst_zone: usize, dst: Pfn) -> bool {
+unsafe fn migrate_of<T: MovableOwner>(
+    object: *const c_void,
+    payload: u64,
+    src: Pfn,
+    dst_zone: usize,
+    dst: Pfn,
+    mode: MigrateMode,
+) -> bool {
     // SAFETY: The caller's guarantee.
-    unsafe { (*object.cast::<T>()).migrate_page(payload, src, dst_zone, dst) }
+    unsafe { (*object.cast::<T>()).migrate_page(payload, src, dst_zone, dst, mode) }
 }
 
 /// The pool's compaction state: the owners, the knob, the counters
@@ -183,6 +207,7 @@ struct Env<'p> {
     pool: &'p Pool,
     zone: &'p Zone,
     owners: &'p [Entry],
+    mode: MigrateMode,
 }
 
 impl CompactEnv<KVVec<PageMeta>> for Env<'_> {
@@ -205,7 +230,7 @@ impl CompactEnv<KVVec<PageMeta>> for Env<'_> {
         let zone_id = self.pool.zone_id(self.zone);
         // SAFETY: Registered objects are live while listed (we hold the
         // list); `dst` is a page the free scanner isolated, ours.
-        self.owners.iter().any(|e| unsafe { (e.migrate)(e.object, payload, src, zone_id, dst) })
+        self.owners.iter().any(|e| unsafe { (e.migrate)(e.object, payload, src, zone_id, dst, self.mode) })
     }
 }
 
@@ -255,8 +280,12 @@ impl Pool {
     fn compact_zone_locked(&self, zone: &Zone, owners: &[Entry], order: Option<Order>, mt: MigrateType, from_alloc: bool) -> CompactResult {
         let drain = || if from_alloc { zone.drain_from_alloc() } else { zone.drain() };
         drain();
-        let mut cc = CompactControl::new(zone.spanned(), order, mt, zone.watermarks().min);
-        let result = cc.compact_zone(&mut Env { pool: self, zone, owners });
+        // Below the grown blocks only: the free scanner, starting at the
+        // top, would fill them and keep them from being given back (and
+        // an empty grown slot has no frames to move to or from).
+        let mut cc = CompactControl::new(zone.compact_spanned(), order, mt, zone.watermarks().min);
+        let mode = if from_alloc { MigrateMode::Async } else { MigrateMode::Sync };
+        let result = cc.compact_zone(&mut Env { pool: self, zone, owners, mode });
         drain();
         let c = &self.compaction;
         c.migrate_scanned.add(cc.migrate_scanned, Relaxed);

@@ -51,6 +51,7 @@ use kernel::{
 };
 
 use super::{
+    grow::SHRINK_BACK_INTERVAL_MS,
     Flags,
     PageBlock,
     Pool, //
@@ -295,11 +296,31 @@ impl Pool {
             // SAFETY: No preconditions; a kthread may sleep.
             unsafe { zonemm_cond_resched() };
         }
+        // Nothing (more) to reclaim and still short: grow the pool, up to
+        // `max_pool_mb` (see `grow`).
+        // SAFETY: No preconditions.
+        let stop = || unsafe { zonemm_kthread_should_stop() };
+        reclaimed += self.grow_until(nid, highest, || self.node_balanced(nid, order, highest), stop) * crate::pfn::MAX_ORDER_NR_PAGES;
         if reclaimed > 0 {
             wait.failures.store(0, Relaxed);
         } else if !self.node_balanced(nid, order, highest) {
             wait.failures.add(1, Relaxed);
         }
+    }
+
+    /// One turn of node `nid`'s kswapd after it slept, `woken` if by a
+    /// wakeup rather than its once-a-second timer (which runs only while
+    /// the node holds grown blocks): balancing, then proactive compaction
+    /// (`kswapd_try_to_sleep()` wakes kcompactd before sleeping), only when
+    /// woken; then shrink-back's look, and the bounds growth from the
+    /// allocation path left stale. Sleeps.
+    pub(crate) fn kswapd_turn(&self, nid: usize, woken: bool) {
+        if woken {
+            self.balance_node(nid);
+            self.proactive_compact(nid);
+        }
+        self.shrink_back(nid, !woken);
+        self.update_stale_bounds();
     }
 
     /// Pages given back by reclaim so far, direct and kswapd's.
@@ -393,7 +414,9 @@ impl Drop for Kswapd {
     }
 }
 
-/// A node's kswapd (`kswapd()`): sleeps until woken, then balances.
+/// A node's kswapd (`kswapd()`): sleeps until woken, then balances;
+/// while its node holds grown blocks it also wakes every second to give
+/// them back once they are no longer needed.
 unsafe extern "C" fn kswapd_thread(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `KswapdArg` `start_kswapd` passed, which lives
     // until this thread is stopped.
@@ -405,15 +428,14 @@ unsafe extern "C" fn kswapd_thread(arg: *mut c_void) -> c_int {
     while !unsafe { zonemm_kthread_should_stop() } {
         // A wakeup sets `woken` before waking, and the helper tests it
         // after setting the task state, so none is lost.
+        let timeout = if arg.pool.has_grown(arg.nid) { SHRINK_BACK_INTERVAL_MS } else { u32::MAX };
         // SAFETY: `woken` lives in the pool, which outlives this thread.
-        unsafe { zonemm_sleep_wakeable(u32::MAX, wait.woken.as_ptr()) };
+        let woken = unsafe { zonemm_sleep_wakeable(timeout, wait.woken.as_ptr()) } != 0;
         // SAFETY: No preconditions.
         if unsafe { zonemm_kthread_should_stop() } {
             break;
         }
-        arg.pool.balance_node(arg.nid);
-        // `kswapd_try_to_sleep()` wakes kcompactd before sleeping.
-        arg.pool.proactive_compact(arg.nid);
+        arg.pool.kswapd_turn(arg.nid, woken);
     }
     0
 }

@@ -72,6 +72,7 @@ impl Pool {
             return Err(EINVAL);
         }
         let _guard = self.tuning.lock();
+        self.growth.set_user_min_free_kbytes(kbytes);
         self.setup_watermarks(kbytes);
         Ok(())
     }
@@ -80,6 +81,12 @@ impl Pool {
     /// follows the low watermark) and `setup_per_zone_lowmem_reserve()`.
     /// Sleeps.
     pub(super) fn setup_watermarks(&self, kbytes: usize) {
+        self.setup_watermarks_with(kbytes, true);
+    }
+
+    /// [`Pool::setup_watermarks`], the per-CPU bounds only with `pcp`
+    /// (which sleeps; without it, nothing here sleeps or waits).
+    pub(super) fn setup_watermarks_with(&self, kbytes: usize, pcp: bool) {
         self.min_free_kbytes.store(kbytes, Relaxed);
         let lowmem = self.lowmem_pages();
         for node in self.nodes.iter() {
@@ -89,7 +96,9 @@ impl Pool {
                 let movable = zone.ztype() == ZoneType::Movable;
                 zone.set_watermarks(Watermarks::new(kbytes, zone.managed(), lowmem, movable));
                 zone.set_lowmem_reserve(&reserve[zone.ztype().index()]);
-                zone.pcp_update();
+                if pcp {
+                    zone.pcp_update();
+                }
             }
         }
     }

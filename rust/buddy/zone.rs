@@ -55,6 +55,7 @@ use crate::{
         zonemm_pfn_to_virt, //
     },
     once::OnceWord,
+    source::BlockMap,
     percpu::{
         CpuGuard,
         PerCpu, //
@@ -87,6 +88,11 @@ use crate::{
         MAX_NR_ZONES, //
     },
 };
+
+mod grow;
+mod pageset;
+
+pub(crate) use grow::GROW_EMPTY;
 
 pub(crate) type FreeLists = page_alloc::Zone<KVVec<PageMeta>>;
 type Pcp = PerCpuPages<KVVec<u32>>;
@@ -131,14 +137,21 @@ pub(crate) struct ZoneSnapshot {
 ///
 /// Page index `i` of the free lists is frame `slot_pfn[i >> MAX_PAGE_ORDER]
 /// + (i & (MAX_ORDER_NR_PAGES - 1))`, one of the zone's own pages (or a
-/// reserved padding entry, never handed out).
+/// reserved padding entry, never handed out). The first `nr_base` slots
+/// are the fixed chunks', sorted; the rest are grown blocks
+/// ([`grow`]), each [`GROW_EMPTY`] while its pages are all reserved.
 #[pin_data]
 pub(crate) struct Zone {
     nid: usize,
     ztype: ZoneType,
-    managed: usize,
+    /// `managed_pages`: changes only as grown blocks come and go.
+    managed: OnceWord,
     spanned: usize,
-    slot_pfn: KVec<usize>,
+    slot_pfn: KVec<OnceWord>,
+    nr_base: usize,
+    /// The grown slots by block, over the frames growth can bring
+    /// ([`grow`]); written under `lock`.
+    grown_map: BlockMap,
     /// `pfn_to_kaddr(pfn) - (pfn << PAGE_SHIFT)`, the same for every
     /// lowmem frame (the direct map is linear): [`Zone::virt`] with no
     /// call.
@@ -173,10 +186,12 @@ pub(crate) struct Zone {
 
 impl Zone {
     /// A zone of type `ztype` on node `nid` over `spans` (sorted, disjoint
-    /// frame ranges). Every pageblock starts `MIGRATE_MOVABLE`, as at boot.
+    /// frame ranges), with room for `grow_slots` grown blocks from frames
+    /// `grow_span` (`[start, end)`: the node's). Every
+    /// pageblock starts `MIGRATE_MOVABLE`, as at boot.
     ///
     /// Must not be called from atomic context: it allocates.
-    pub(crate) fn new(nid: usize, ztype: ZoneType, spans: &[PfnRange]) -> Result<Pin<KBox<Self>>> {
+    pub(crate) fn new(nid: usize, ztype: ZoneType, spans: &[PfnRange], grow_slots: usize, grow_span: (usize, usize)) -> Result<Pin<KBox<Self>>> {
         // Lay each span out at its offset in its MAX_ORDER slot, so that
         // index arithmetic is frame arithmetic.
         let mut slot_pfn = KVec::<usize>::new();
@@ -194,8 +209,12 @@ impl Zone {
                 slot_pfn.push(pfn, GFP_KERNEL)?;
             }
         }
-        let spanned = slot_pfn.len() * MAX_ORDER_NR_PAGES;
+        let nr_base = slot_pfn.len();
+        let spanned = (nr_base + grow_slots) * MAX_ORDER_NR_PAGES;
         let pfn0 = slot_pfn.first().copied().ok_or(EINVAL)?;
+        let grown_map = if grow_slots == 0 { BlockMap::empty() } else { BlockMap::new(grow_span.0, grow_span.1)? };
+        let slot_pfn = Iterator::chain(slot_pfn.iter().copied(), (0..grow_slots).map(|_| GROW_EMPTY))
+            .try_fold(KVec::new(), |mut v, p| v.push(OnceWord::new(p), GFP_KERNEL).map(|_| v))?;
         // SAFETY: No preconditions: `pfn_to_kaddr()` is arithmetic
         // (`__va()`), which holds for every lowmem frame, the zone's too.
         let virt0 = unsafe { zonemm_pfn_to_virt(pfn0 as c_ulong) } as usize;
@@ -231,10 +250,13 @@ impl Zone {
             try_pin_init!(Self {
                 nid,
                 ztype,
-                managed: nr_managed,
+                managed: OnceWord::new(nr_managed),
                 spanned,
-                // INVARIANT: the spans were laid out slot by slot above.
+                // INVARIANT: the spans were laid out slot by slot above,
+                // the grown slots empty.
                 slot_pfn,
+                nr_base,
+                grown_map,
                 virt_delta,
                 lock <- new_spinlock_irq!(lists, "Zone::lock"),
                 cpus,
@@ -261,6 +283,7 @@ impl Zone {
         let pcp = self.cpus.len() * (core::mem::size_of::<ZoneCpu>().next_multiple_of(64) + PCP_SLOTS * core::mem::size_of::<u32>());
         let maps = self.slot_pfn.capacity() * core::mem::size_of::<usize>()
             + self.pageblock_mt.capacity() * core::mem::size_of::<OnceWord>()
+            + self.grown_map.bytes()
             + core::mem::size_of::<Self>();
         (meta, pcp, maps)
     }
@@ -277,7 +300,7 @@ impl Zone {
 
     /// Pages handed to the zone (`managed_pages`).
     pub(crate) fn managed(&self) -> usize {
-        self.managed
+        self.managed.read()
     }
 
     /// Pages the zone's index space spans, padding included.
@@ -290,16 +313,21 @@ impl Zone {
         self.free_pages.read()
     }
 
-    /// The frame of page index `idx`.
+    /// The frame of page index `idx`: one of a fixed chunk's, or of a
+    /// grown slot holding a block (the index of a page the caller holds;
+    /// compaction scans only the fixed chunks').
     pub(crate) fn pfn(&self, idx: u32) -> Pfn {
         let idx = idx as usize;
-        Pfn(self.slot_pfn[idx / MAX_ORDER_NR_PAGES] + idx % MAX_ORDER_NR_PAGES)
+        Pfn(self.slot_pfn[idx / MAX_ORDER_NR_PAGES].read() + idx % MAX_ORDER_NR_PAGES)
     }
 
     /// The page index of frame `pfn`, if it is one of the zone's.
     pub(crate) fn index_of(&self, pfn: Pfn) -> Option<u32> {
         let first = pfn.align_down(Order::MAX).0;
-        let slot = self.slot_pfn.binary_search(&first).ok()?;
+        let slot = self.slot_pfn[..self.nr_base]
+            .binary_search_by(|p| p.read().cmp(&first))
+            .ok()
+            .or_else(|| self.grown_slot(first))?;
         // CAST: zone indices fit in u32 (checked by `Pool::new`).
         Some((slot * MAX_ORDER_NR_PAGES + (pfn.0 - first)) as u32)
     }
@@ -631,121 +659,6 @@ impl Zone {
     /// [`PerCpu::on_each_cpu_from_alloc`]). Sleeps.
     pub(crate) fn drain_from_alloc(&self) {
         self.cpus.on_each_cpu_from_alloc(|_, c| self.drain_cpu(&mut c.pcp));
-    }
-
-    /// The zone's `(high_min, high_max, batch)`, every CPU's
-    /// (`pageset_high_min`, `pageset_high_max`, `pageset_batch`).
-    pub(crate) fn pageset(&self) -> (usize, usize, usize) {
-        (self.pageset[0].read(), self.pageset[1].read(), self.pageset[2].read())
-    }
-
-    /// The `high` set by hand, 0 while `high` tunes itself.
-    pub(crate) fn pageset_high_set(&self) -> usize {
-        self.pageset_high_set.read()
-    }
-
-    /// `(high_min, high_max)` of `zone_set_pageset_high_and_batch()` for
-    /// `batch`: `high_set` for both when set by hand (no auto-tuning),
-    /// else from the low watermark and an eighth of the zone
-    /// (`zone_highsize()`), or why they may not be set.
-    pub(crate) fn pageset_bounds(&self, high_set: usize, batch: usize) -> Result<(usize, usize), &'static str> {
-        let (high_min, high_max) = if high_set == 0 {
-            default_high_bounds(self.watermarks().low, self.managed, batch, self.nr_split_cpus)
-        } else {
-            (high_set, high_set)
-        };
-        check_high_batch(high_min, high_max, batch)?;
-        Ok((high_min, high_max))
-    }
-
-    /// `zone_set_pageset_high_and_batch()`: sets every CPU's `high_min`,
-    /// `high_max` and `batch` from `high_set` (0: tuned) and `batch`,
-    /// giving back what is then over a CPU's `high` (the kernel leaves
-    /// that to the next free or decay). Nothing changes if they are
-    /// refused or the same as before. Callers hold `Pool::tuning`. Sleeps.
-    pub(crate) fn set_pageset(&self, high_set: usize, batch: usize) -> Result<(), &'static str> {
-        let (high_min, high_max) = self.pageset_bounds(high_set, batch)?;
-        self.pageset_high_set.write(high_set);
-        if self.pageset() == (high_min, high_max, batch) {
-            return Ok(());
-        }
-        self.pageset[0].write(high_min);
-        self.pageset[1].write(high_max);
-        self.pageset[2].write(batch);
-        let failed = Atomic::new(false);
-        self.cpus.on_each_cpu(|_, c| {
-            if c.pcp.set_high_batch(high_min, high_max, batch).is_err() {
-                failed.store(true, Relaxed);
-            } else if c.pcp.over_high() > 0 {
-                let mut lists = self.lock.lock();
-                let over = c.pcp.over_high();
-                c.pcp.free_bulk(over, Order::ZERO, MigrateType::Unmovable, |i, o| Self::free_one(&mut lists, i, o));
-                self.publish(&lists);
-            }
-        });
-        if failed.load(Relaxed) {
-            return Err("bad high or batch");
-        }
-        Ok(())
-    }
-
-    /// `zone_pcp_update()`: `high_min` and `high_max` again after the
-    /// watermarks changed, `high` as set by hand and `batch` kept. Callers
-    /// hold `Pool::tuning` (or own the pool alone). Sleeps.
-    pub(crate) fn pcp_update(&self) {
-        let (_, _, batch) = self.pageset();
-        if let Err(why) = self.set_pageset(self.pageset_high_set(), batch) {
-            pr_err!("zone {} of node {}: pcp high and batch kept: {}\n", self.ztype.name(), self.nid, why);
-        }
-    }
-
-    /// Per CPU: pages on its lists, `high`, `batch`, `high_min` and
-    /// `high_max`. Sleeps.
-    pub(crate) fn pcp_counts(&self) -> KVec<PcpCounts> {
-        let counts: KVec<[Atomic<usize>; 5]> = (0..self.cpus.len())
-            .map(|_| [const { Atomic::new(0) }; 5])
-            .try_fold(KVec::new(), |mut v, e| v.push(e, GFP_KERNEL).map(|_| v))
-            .unwrap_or_default();
-        self.cpus.on_each_cpu(|cpu, c| {
-            if let Some(slot) = counts.get(cpu) {
-                let p = &c.pcp;
-                for (s, v) in slot.iter().zip([p.count(), p.high(), p.batch(), p.high_min(), p.high_max()]) {
-                    s.store(v, Relaxed);
-                }
-            }
-        });
-        let mut v = KVec::new();
-        for slot in counts.iter() {
-            let [count, high, batch, high_min, high_max] = core::array::from_fn(|i| slot[i].load(Relaxed));
-            if v.push(PcpCounts { count, high, batch, high_min, high_max }, GFP_KERNEL).is_err() {
-                break;
-            }
-        }
-        v
-    }
-
-    /// Blocks on this CPU's list of `order` and `mt` (`None` while an
-    /// interrupted user holds them).
-    pub(crate) fn pcp_len_here(&self, order: Order, mt: MigrateType) -> Option<usize> {
-        self.cpus.try_with(|c| c.pcp.len(order, mt))
-    }
-
-    /// Pages on all CPUs' lists. Sleeps.
-    pub(crate) fn pcp_pages(&self) -> usize {
-        self.cpus.sum(|c| c.pcp.count() as u64) as usize
-    }
-
-    /// The per-CPU lists' event counts, summed. Sleeps.
-    pub(crate) fn pcp_stats(&self) -> PcpStats {
-        let sum: [Atomic<u64>; 3] = [const { Atomic::new(0) }; 3];
-        // The CPUs run one after another: loads and stores add up.
-        self.cpus.on_each_cpu(|_, c| {
-            let s = c.pcp.stats();
-            for (acc, v) in sum.iter().zip([s.hits, s.refills, s.drains]) {
-                acc.store(acc.load(Relaxed) + v, Relaxed);
-            }
-        });
-        PcpStats { hits: sum[0].load(Relaxed), refills: sum[1].load(Relaxed), drains: sum[2].load(Relaxed) }
     }
 
     /// Blocks allocated per order, all CPUs. Sleeps.

@@ -53,6 +53,7 @@ pub(crate) fn files<'data>(s: &'data StateRef, dir: &ScopedDir<'data, '_>) {
     dir.write_only_callback_file(c"free", s, &write_free);
     dir.write_only_callback_file(c"drain", s, &write_drain);
     dir.read_write_callback_file(c"min_free_kbytes", s, &show_min_free_kbytes, &write_min_free_kbytes);
+    dir.read_write_callback_file(c"max_pool_mb", s, &show_max_pool_mb, &write_max_pool_mb);
     dir.read_write_callback_file(c"pcp_high", s, &show_pcp_high, &write_pcp_high);
     dir.read_write_callback_file(c"pcp_batch", s, &show_pcp_batch, &write_pcp_batch);
     dir.write_only_callback_file(c"compact", s, &write_compact);
@@ -215,6 +216,9 @@ pub(crate) fn show_stats(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::R
     writeln!(f, "drain_retries {drain_retries}")?;
     writeln!(f, "nofail_retries {nofail_retries}")?;
     for (name, n) in state.pool.reclaim_stats() {
+        writeln!(f, "{name} {n}")?;
+    }
+    for (name, n) in state.pool.growth_stats() {
         writeln!(f, "{name} {n}")?;
     }
     writeln!(f, "reclaimable {}", state.pool.reclaimable())?;
@@ -388,4 +392,15 @@ pub(crate) fn write_pcp_high(state: &StateRef, reader: &mut UserSliceReader) -> 
 
 pub(crate) fn write_pcp_batch(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     write_pcp(state, reader, "buddy/pcp_batch", false)
+}
+
+pub(crate) fn show_max_pool_mb(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", state.pool.max_pool_mb())
+}
+
+pub(crate) fn write_max_pool_mb(state: &StateRef, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 128];
+    let line = read_command(reader, &mut buf)?;
+    let mb = number(line).ok_or_else(|| refuse("buddy/max_pool_mb", BadInput::new("not a number", line)))?;
+    state.pool.set_max_pool_mb(mb)
 }

@@ -38,6 +38,7 @@ use super::{
 use crate::{
     buddy::{
         Flags,
+        MigrateMode,
         PageBlock,
         Pool, //
     },
@@ -56,6 +57,8 @@ pub(super) enum SlotPage<'a> {
     Own(PageBlock<'a>),
     /// A shared page, only ever mapped for reading.
     Shared(SharedRef<'a>),
+    /// No page yet: a user region's page before its first fault.
+    Empty,
 }
 
 /// One page of a mergeable region, and what the merger knows of it (the
@@ -67,14 +70,24 @@ pub(super) struct Slot<'a> {
     /// Of which for writing.
     writers: u32,
     /// Bumped by every write mapping: the page's "checksum".
-    gen: u32,
+    pub(super) gen: u32,
     /// `gen` at its last scan (`rmap_item->oldchecksum`); `Some` once
     /// scanned (the page has an rmap item).
-    seen: Option<u32>,
+    pub(super) seen: Option<u32>,
+    /// The merger may share it: always for a kernel region; for a user
+    /// region once a range is marked (`ZONEMM_IOC_MERGEABLE`).
+    pub(super) mergeable: bool,
+    /// A user region's page: some user PTE may map it (read-only unless
+    /// `user_writable`). Both are set, under the slots' mutex, before a
+    /// PTE is installed, and cleared only by [`Region::zap_user`] under
+    /// it: with both clear, no PTE maps the page.
+    pub(super) user_mapped: bool,
+    /// Some user PTE may map it writable.
+    pub(super) user_writable: bool,
 }
 
 /// A mergeable region's pages, under its mutex.
-pub(super) type Slots<'a> = Mutex<KVec<Slot<'a>>>;
+pub(super) type Slots<'a> = Mutex<KVVec<Slot<'a>>>;
 
 /// How a mergeable region's own pages are allocated: movable single pages
 /// (zsmalloc's `__GFP_MOVABLE`), from zones up to `Normal`.
@@ -89,14 +102,24 @@ pub(super) fn slot_flags(zero: bool) -> Flags {
 
 impl<'a> Slot<'a> {
     pub(super) fn new(block: PageBlock<'a>) -> Self {
-        Self { page: SlotPage::Own(block), maps: 0, writers: 0, gen: 0, seen: None }
+        Self::with(SlotPage::Own(block), true)
+    }
+
+    /// A user region's slot: no page until its first fault, not
+    /// mergeable until marked.
+    pub(super) fn empty() -> Self {
+        Self::with(SlotPage::Empty, false)
+    }
+
+    fn with(page: SlotPage<'a>, mergeable: bool) -> Self {
+        Self { page, maps: 0, writers: 0, gen: 0, seen: None, mergeable, user_mapped: false, user_writable: false }
     }
 
     /// Its own page's bytes, if it has one and nobody maps it for writing
     /// (so that they cannot change while the slot's mutex is held).
     fn stable_content(&self) -> Option<&[u8]> {
         match &self.page {
-            SlotPage::Own(b) if self.writers == 0 => {
+            SlotPage::Own(b) if self.writers == 0 && !self.user_writable => {
                 // SAFETY: A whole page of ours; nobody holds a write
                 // mapping, and none can be made while our caller holds
                 // the slots' mutex.
@@ -119,10 +142,15 @@ impl<'a> Slot<'a> {
     /// Gives it a private copy of its shared page (copy-on-write), its
     /// owner word `word`. May sleep (allocates).
     fn cow(&mut self, pool: &'a Pool, word: usize) -> Result {
+        self.cow_user(pool, word, slot_flags(false))
+    }
+
+    /// [`Slot::cow`] with a new page taken with `flags`.
+    pub(super) fn cow_user(&mut self, pool: &'a Pool, word: usize, flags: Flags) -> Result {
         let SlotPage::Shared(shared) = &self.page else {
             return Ok(());
         };
-        let block = pool.alloc_pages(Order::ZERO, slot_flags(false))?;
+        let block = pool.alloc_pages(Order::ZERO, flags)?;
         // SAFETY: The shared page is ours to read (we hold a reference);
         // the new one is ours alone; both are whole pages.
         unsafe { core::ptr::copy_nonoverlapping(shared.as_ptr(), block.as_mut_ptr(), PAGE_SIZE) };
@@ -132,11 +160,12 @@ impl<'a> Slot<'a> {
         Ok(())
     }
 
-    /// The frame.
-    pub(super) fn pfn(&self) -> Pfn {
+    /// The frame, if it has a page.
+    pub(super) fn pfn(&self) -> Option<Pfn> {
         match &self.page {
-            SlotPage::Own(b) => b.pfn(),
-            SlotPage::Shared(s) => s.page().pfn(),
+            SlotPage::Own(b) => Some(b.pfn()),
+            SlotPage::Shared(s) => Some(s.page().pfn()),
+            SlotPage::Empty => None,
         }
     }
 }
@@ -197,7 +226,9 @@ impl<'a> Region<'a> {
     /// for writing (`write`: a shared page is copied first). Process
     /// context; may sleep (the mutex, the copy).
     pub(super) fn map_page(this: Arc<Self>, index: usize, write: bool, pool: &'a Pool) -> Result<PageMap<'a>> {
-        if index >= this.nr_pages {
+        // A user region's pages are reached only through its user
+        // mappings, whose PTEs this call would not see.
+        if index >= this.nr_pages || this.user.is_some() {
             return Err(EINVAL);
         }
         let Some(slots) = this.slots.as_ref() else {
@@ -218,6 +249,7 @@ impl<'a> Region<'a> {
                 let ptr = NonNull::new(pin.as_ptr().cast_mut()).ok_or(EINVAL)?;
                 return Ok(PageMap { ptr, write: false, hold: Hold::Shared { _pin: pin } });
             }
+            SlotPage::Empty => return Err(EINVAL),
         };
         slot.maps += 1;
         if write {
@@ -232,14 +264,17 @@ impl<'a> Region<'a> {
         self.slots.as_deref()
     }
 
-    /// The merger: `None` if there is no such page, `Some(None)` if the
-    /// page is the region's own, else its shared page.
+    /// The merger: `None` if there is no such page (or it is not one the
+    /// merger may share: an untouched or unmarked user page), `Some(None)`
+    /// if the page is the region's own, else its shared page.
     pub(crate) fn shared_page(&self, index: usize) -> Option<Option<Arc<SharedPage<'a>>>> {
         let slots = self.slots()?.lock();
-        Some(match &slots.get(index)?.page {
-            SlotPage::Own(_) => None,
-            SlotPage::Shared(s) => Some(s.page().clone()),
-        })
+        let slot = slots.get(index).filter(|s| s.mergeable)?;
+        match &slot.page {
+            SlotPage::Own(_) => Some(None),
+            SlotPage::Shared(s) => Some(Some(s.page().clone())),
+            SlotPage::Empty => None,
+        }
     }
 
     /// The merger: whether the page changed since its last scan, noting
@@ -249,8 +284,13 @@ impl<'a> Region<'a> {
         let Some(slots) = self.slots() else { return true };
         let mut slots = slots.lock();
         let Some(slot) = slots.get_mut(index) else { return true };
-        if slot.writers > 0 {
+        if slot.writers > 0 || !slot.mergeable {
             return true;
+        }
+        if slot.user_writable {
+            // Writable in user space: write-protect it now (the end of a
+            // write mapping), so that a later write faults and counts.
+            self.zap_user(index, slot);
         }
         *first = slot.seen.is_none();
         let changed = slot.seen != Some(slot.gen);
@@ -312,7 +352,8 @@ impl<'a> Region<'a> {
     pub(crate) fn share(&self, index: usize) -> Option<Arc<SharedPage<'a>>> {
         let mut slots = self.slots()?.lock();
         let slot = slots.get_mut(index)?;
-        if slot.maps > 0 || !matches!(slot.page, SlotPage::Own(_)) {
+        // Read-only user PTEs may stay: the frame does not change.
+        if slot.maps > 0 || slot.user_writable || !slot.mergeable || !matches!(slot.page, SlotPage::Own(_)) {
             return None;
         }
         let at: *mut SlotPage<'a> = &mut slot.page;
@@ -344,7 +385,13 @@ impl<'a> Region<'a> {
         let Some(slots) = self.slots() else { return false };
         let mut slots = slots.lock();
         let Some(slot) = slots.get_mut(index) else { return false };
-        if slot.maps > 0 || slot.stable_content() != Some(pin.content()) {
+        if slot.maps > 0 || !slot.mergeable {
+            return false;
+        }
+        // `write_protect_page()`: no user PTE maps the old frame from
+        // here on, so the compare below is of bytes nobody can change.
+        self.zap_user(index, slot);
+        if slot.stable_content() != Some(pin.content()) {
             return false;
         }
         // The old page is freed here, under the mutex: nothing maps it.
@@ -367,16 +414,31 @@ impl<'a> Region<'a> {
     /// `break_ksm()`). May sleep.
     pub(crate) fn unshare(&self, index: usize, pool: &'a Pool) -> Result {
         let mut slots = self.slots().ok_or(EINVAL)?.lock();
-        slots.get_mut(index).ok_or(EINVAL)?.cow(pool, super::migrate::owner_word(self.id, index))
+        let slot = slots.get_mut(index).ok_or(EINVAL)?;
+        if matches!(slot.page, SlotPage::Shared(_)) {
+            // User PTEs of the shared frame go first.
+            self.zap_user(index, slot);
+        }
+        let flags = self.page_flags().unwrap_or(slot_flags(false));
+        slot.cow_user(pool, super::migrate::owner_word(self.id, index), flags)
     }
 
     /// Compaction: moves page `index`'s own page, frame `src`, to the page
     /// `dst()` gives (called only once the move is certain): copies it,
     /// repoints the slot, moves the owner word and frees the old page.
     /// Refuses (`false`, nothing changed) if the mutex is taken, the page
-    /// is not the slot's own page at `src`, or something maps it. Process
-    /// context; does not sleep or allocate.
-    pub(super) fn migrate_page(&self, index: usize, src: Pfn, pool: &Pool, dst: impl FnOnce() -> Option<PageBlock<'a>>) -> bool {
+    /// is not the slot's own page at `src`, or a kernel mapping holds it;
+    /// a user region's page in user PTEs has them taken down first, in
+    /// [`MigrateMode::Sync`] only. Process context; does not allocate;
+    /// sleeps only to take user PTEs down.
+    pub(super) fn migrate_page(
+        &self,
+        index: usize,
+        src: Pfn,
+        pool: &Pool,
+        mode: MigrateMode,
+        dst: impl FnOnce() -> Option<PageBlock<'a>>,
+    ) -> bool {
         let Some(slots) = self.slots() else { return false };
         let Some(mut slots) = slots.try_lock() else { return false };
         let Some(slot) = slots.get_mut(index) else { return false };
@@ -384,6 +446,14 @@ impl<'a> Region<'a> {
         if slot.maps > 0 || old.pfn() != src || old.order() != Order::ZERO {
             return false;
         }
+        if slot.user_mapped || slot.user_writable {
+            // Taking the user PTEs down sleeps (`i_mmap_rwsem`).
+            if mode == MigrateMode::Async {
+                return false;
+            }
+            self.zap_user(index, slot);
+        }
+        let SlotPage::Own(old) = &slot.page else { return false };
         let Some(new) = dst() else { return false };
         // SAFETY: Two distinct whole pages of ours: the old one nobody
         // maps (and none can be mapped while we hold the mutex), the new

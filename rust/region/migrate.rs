@@ -12,7 +12,9 @@
 //! under the region's mutex taken with a trylock (a region busy now is
 //! skipped, as `isolate_movable_page()` skips a page whose lock it cannot
 //! take). A page mapped right now is skipped too: its mapping holds its
-//! address.
+//! address. A user region's page in user PTEs moves only in
+//! [`MigrateMode::Sync`], its PTEs taken down first (`try_to_migrate()`'s
+//! unmap; the next touch faults the new frame in).
 //!
 //! Shared pages (the merger's stable pages) are not moved: each is
 //! reached from every slot sharing it and from the merger's stable tree,
@@ -30,6 +32,7 @@ use super::Regions;
 use crate::{
     buddy::{
         movable_word,
+        MigrateMode,
         MovableOwner,
         MovableRegistration, //
     },
@@ -69,11 +72,11 @@ impl<'a> Regions<'a> {
 }
 
 impl MovableOwner for Regions<'_> {
-    unsafe fn migrate_page(&self, payload: u64, src: Pfn, dst_zone: usize, dst: Pfn) -> bool {
+    unsafe fn migrate_page(&self, payload: u64, src: Pfn, dst_zone: usize, dst: Pfn, mode: MigrateMode) -> bool {
         let (id, index) = (payload >> INDEX_BITS, (payload & ((1 << INDEX_BITS) - 1)) as usize);
         let Some(region) = self.get(id) else { return false };
         let pool = self.pool;
-        region.migrate_page(index, src, pool, || {
+        region.migrate_page(index, src, pool, mode, || {
             // SAFETY: By our caller's guarantee `dst` is an allocated
             // single movable page of that zone of our pool, its to give;
             // this closure runs only once the move is certain.

@@ -583,6 +583,29 @@ impl<S: core::ops::DerefMut<Target = [PageMeta]>> Zone<S> {
         self.add_to_free_list(idx, order, mt);
     }
 
+    /// Whether `idx` heads a free block of exactly `order`.
+    pub fn is_free_block(&self, idx: usize, order: Order) -> bool {
+        self.meta.get(idx).is_some_and(|m| m.state == PageState::Buddy && m.order as u32 == order.get())
+            && idx + order.nr_pages() <= self.meta.len()
+    }
+
+    /// `__offline_isolated_pages()` for one whole free block: if `idx`
+    /// heads a free block of `order` (not merely lies inside a larger
+    /// one), takes it off its free list and out of the zone: its pages
+    /// become reserved again, as before [`Zone::add_span`], and
+    /// `managed` drops. Returns `false` (and changes nothing) otherwise.
+    pub fn remove_free_block(&mut self, idx: usize, order: Order) -> bool {
+        if !self.is_free_block(idx, order) {
+            return false;
+        }
+        self.del_from_free_list(idx);
+        for m in &mut self.meta[idx..idx + order.nr_pages()] {
+            *m = PageMeta { pageblock_mt: m.pageblock_mt, ..PageMeta::RESERVED };
+        }
+        self.managed -= order.nr_pages();
+        true
+    }
+
     /// Checks every invariant; returns the first broken one.
     pub fn check(&self) -> Result<(), &'static str> {
         let mut free = 0;

@@ -19,6 +19,7 @@ mod suite {
             PageblockCount, //
         },
         pfn::{
+            Pfn,
             NR_PAGE_ORDERS,
             PAGE_SIZE, //
         },
@@ -136,6 +137,68 @@ mod suite {
         }
         pool.drain();
         assert_eq!(pool.nr_free_pages(), pool.managed());
+        Ok(())
+    }
+
+    #[test]
+    fn compaction_never_fills_grown_blocks() -> Result {
+        // 16 MiB, and room to grow by one 4 MiB block on each node.
+        let pool = Pool::new(Source::new(Params::new(8, 8)?.max_pool_mb(24)?)?, 0)?;
+        pool.set_min_free_kbytes(0)?;
+        let regions = Regions::new(&pool, false)?;
+        // SAFETY: As above.
+        let _movable = unsafe { regions.register_movable() }?;
+        let mut grew = false;
+        for nid in 0..pool.nr_nodes() {
+            grew |= pool.grow_node(nid, false).is_some();
+        }
+        assert!(grew);
+        // Every other page of the fixed chunks and of the grown blocks.
+        let kept = fragment(&regions, &pool)?;
+        let in_grown = |pfn: Pfn| pool.zones().any(|z| z.index_of(pfn).is_some_and(|i| i as usize >= z.compact_spanned()));
+        let mut before = KVec::new();
+        for &id in kept.iter() {
+            before.push(regions.get(id).and_then(|r| r.pfn(0)).ok_or(EINVAL)?, GFP_KERNEL)?;
+        }
+        assert!(before.iter().any(|&p| in_grown(p)));
+        assert!(pool.compact_node(None)? > 0);
+        // Pages moved, but none into a grown block (the free scanner
+        // starts below them), so that those can still come free.
+        for (&id, &pfn) in kept.iter().zip(before.iter()) {
+            let now = regions.get(id).and_then(|r| r.pfn(0)).ok_or(EINVAL)?;
+            assert!(now == pfn || !in_grown(now));
+        }
+        check_contents(&regions, &kept)?;
+        for &id in kept.iter() {
+            regions.free_id(id)?;
+        }
+        pool.drain();
+        Ok(())
+    }
+
+    #[test]
+    fn kswapd_compacts_only_when_woken() -> Result {
+        let pool = pool()?;
+        let regions = Regions::new(&pool, false)?;
+        // SAFETY: As above.
+        let _movable = unsafe { regions.register_movable() }?;
+        let kept = fragment(&regions, &pool)?;
+        let wakes = || pool.compaction_stats().iter().find(|(n, _)| *n == "compact_daemon_wake").map_or(0, |&(_, v)| v);
+        // The once-a-second turn of a grown node's kswapd (its timer, not a
+        // wakeup) never compacts, however fragmented the zones.
+        for nid in 0..pool.nr_nodes() {
+            pool.kswapd_turn(nid, false);
+        }
+        assert_eq!(wakes(), 0);
+        // A wakeup does: every zone is past extfrag_threshold here.
+        for nid in 0..pool.nr_nodes() {
+            pool.kswapd_turn(nid, true);
+        }
+        assert!(wakes() > 0);
+        check_contents(&regions, &kept)?;
+        for &id in kept.iter() {
+            regions.free_id(id)?;
+        }
         Ok(())
     }
 

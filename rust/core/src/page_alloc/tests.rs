@@ -461,3 +461,34 @@ proptest! {
         prop_assert_eq!(z.free_area(Order::MAX).nr_free() * MAX_ORDER_NR_PAGES, 2048);
     }
 }
+
+#[test]
+fn a_whole_free_block_comes_out_and_goes_back_in() {
+    let max = order(MAX_PAGE_ORDER);
+    let mut z = zone(3 * MAX_ORDER_NR_PAGES, &[(0, MAX_ORDER_NR_PAGES), (2 * MAX_ORDER_NR_PAGES, MAX_ORDER_NR_PAGES)]);
+    // Not a block head, a reserved slot, a wrong order, past the end.
+    assert!(!z.remove_free_block(1, max));
+    assert!(!z.remove_free_block(MAX_ORDER_NR_PAGES, max));
+    assert!(!z.remove_free_block(0, order(9)));
+    assert!(!z.remove_free_block(3 * MAX_ORDER_NR_PAGES, max));
+    // A block with one page allocated is not wholly free.
+    let page = z.rmqueue(order(0), MigrateType::Unmovable).unwrap();
+    let busy = page & !(MAX_ORDER_NR_PAGES - 1);
+    assert!(!z.remove_free_block(busy, max));
+    let other = busy ^ 2 * MAX_ORDER_NR_PAGES;
+    assert!(z.remove_free_block(other, max));
+    z.check().unwrap();
+    assert_eq!(z.managed(), MAX_ORDER_NR_PAGES);
+    assert_eq!(z.nr_free_pages(), MAX_ORDER_NR_PAGES - 1);
+    assert!(z.meta()[other..other + MAX_ORDER_NR_PAGES].iter().all(|m| m.state() == PageState::Reserved));
+    // Added back, it is a free block again.
+    assert!(z.add_span(other, MAX_ORDER_NR_PAGES, MigrateType::Movable));
+    z.free(page, order(0)).unwrap();
+    z.check().unwrap();
+    assert_eq!(z.managed(), 2 * MAX_ORDER_NR_PAGES);
+    assert_eq!(nr_free(&z)[MAX_PAGE_ORDER as usize], 2);
+    assert!(z.remove_free_block(busy, max));
+    assert!(z.remove_free_block(other, max));
+    assert_eq!((z.managed(), z.nr_free_pages()), (0, 0));
+    z.check().unwrap();
+}

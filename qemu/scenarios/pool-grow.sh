@@ -1,0 +1,130 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# zonemm-params: pool_mb=16 node_mb=4 max_pool_mb=64
+# The elastic pool: a burst of twice the pool with GFP_KERNEL never
+# fails, the pool grows (from the CMA area and the page allocator) and
+# after the burst gives the growth back within 10 s; the kernel's own
+# reclaim (drop_caches) takes free grown blocks back through zonemm's
+# shrinker; bad max_pool_mb values are refused; rmmod while the pool
+# grows returns everything.
+. /zonemm/lib.sh
+plan 34
+B=$D/buddy
+
+bstat() { awk -v k="$1" '$1 == k { print $2 }' $B/stats; }
+views() { cat $B/max_pool_mb $D/source/areas; }
+fails() { awk '$1 ~ /^alloc_fail_order/ { s += $2 } END { print s }' $B/stats; }
+pool() { bstat pool_pages; }
+start=$(bstat pool_start_pages)
+at_start() { [ "$(pool)" -eq "$start" ]; }
+grown_lines() { grep -c '+ ' $D/source/areas; }
+# burst PAGES: order-0 GFP_KERNEL allocations, 1024 at a time, kept.
+burst() {
+	n=0
+	while [ "$n" -lt "$1" ]; do
+		echo "order=0 count=1024 gfp=kernel" >$B/alloc || return 1
+		n=$((n + 1024))
+	done
+}
+# back_within S: the pool at its starting size within S seconds (prints
+# how long it took).
+back_within() {
+	t=0
+	while ! at_start; do
+		[ "$t" -ge $(($1 * 10)) ] && return 1
+		sleep 0.1
+		t=$((t + 1))
+	done
+	echo "# back at $start pages after $((t / 10)).$((t % 10)) s" >&2
+}
+
+echo "# starting size $start pages, max_pool_mb $(cat $B/max_pool_mb)"
+check "max_pool_mb reads as loaded" test "$(cat $B/max_pool_mb)" -eq 64
+check "nothing grown at load" test "$(bstat pool_grow)" -eq 0 -a "$(grown_lines)" -eq 0
+dmesg -c >/dev/null
+
+# A burst of twice the pool, GFP_KERNEL: never fails, the pool grows.
+cma0=$(cma_used)
+mem0=$(meminfo MemFree)
+fails0=$(fails)
+check "a GFP_KERNEL burst of twice the pool succeeds" burst $((2 * start))
+grew=$(pool)
+echo "# pool $grew pages after the burst; pool_grow $(bstat pool_grow)," \
+	"pool_grow_stall $(bstat pool_grow_stall), CMA pages $cma0 -> $(cma_used), MemFree $mem0 -> $(meminfo MemFree) kB"
+check "  no allocation failed" test "$(fails)" -eq "$fails0"
+check "  the pool grew past twice its size" test "$grew" -gt $((2 * start))
+check "  pool_grow counts the blocks" test "$(bstat pool_grow)" -eq $(((grew - start) / 1024))
+check "  the grown blocks are listed in source/areas" test "$(grown_lines)" -eq $(((grew - start) / 1024))
+check "  CmaFree or MemFree fell by as much" test $((($(cma_used) - cma0) * 4 + mem0 - $(meminfo MemFree))) -ge $(((grew - start) * 4))
+zsum() { awk '$1 == "managed" { s += $2 } END { print s }' $B/zoneinfo; }
+check "  zoneinfo's managed counts follow" test "$(zsum)" -eq "$grew"
+
+# Held for 6 s (past kswapd's 3 s delay): no grown block can come free,
+# so kswapd drains every CPU's lists at most once per node (pages the
+# burst's last refills left there), not every second.
+drains0=$(bstat pool_shrink_drain)
+sleep 6
+echo "# pool_shrink_drain $drains0 -> $(bstat pool_shrink_drain) while the burst is held"
+check "  held 6 s: at most one drain per node" test $(($(bstat pool_shrink_drain) - drains0)) -le 2
+
+# The burst ends: the growth goes back within 10 s.
+echo all >$B/free
+check "after the burst the pool is back to its size within 10 s" back_within 10
+check "  counted as pool_shrink" test "$(bstat pool_shrink)" -eq "$(bstat pool_grow)"
+check "  every grown CMA page back" test "$(cma_used)" -eq "$cma0"
+check "  and no grown block listed" test "$(grown_lines)" -eq 0
+check "nothing reported" no_kernel_report
+
+# The kernel's reclaim: drop_caches calls zonemm's shrinker, which gives
+# free grown blocks back at once (kswapd waits 3 s), above the high
+# watermarks; what is allocated stays (a region, kept through it all).
+R=$D/region
+echo 64K >$R/alloc
+held=$(cat $R/list)
+check "a second burst succeeds" burst $((2 * start))
+grew=$(pool)
+echo all >$B/free
+steal=$(bstat pgsteal_shrinker)
+cma1=$(cma_used)
+pg1=$(grep -c '^pages+ ' $D/source/areas)
+echo 3 >/proc/sys/vm/drop_caches
+after=$(pool)
+echo "# pool $grew -> $after pages by drop_caches; pgscan_shrinker $(bstat pgscan_shrinker)," \
+	"pgsteal_shrinker $steal -> $(bstat pgsteal_shrinker), CMA pages $cma1 -> $(cma_used)"
+check "drop_caches: the shrinker gave grown blocks back" test "$(bstat pgsteal_shrinker)" -gt "$steal"
+check "  the pool shrank by as much (or more: kswapd too)" test $((grew - after)) -ge $(($(bstat pgsteal_shrinker) - steal))
+back=$((cma1 - $(cma_used) + (pg1 - $(grep -c '^pages+ ' $D/source/areas)) * 1024))
+check "  every page it gave went back to CMA or the page allocator" test "$back" -eq $((grew - $(pool))) -a "$back" -gt 0
+check "  what was held is still held" test "$(cat $R/list)" = "$held"
+# above_high: every zone's free pages at or above its high watermark.
+above_high() {
+	awk '/^Node/ { z++ } $1 == "pages" && $2 == "free" { f[z] = $3 } $1 == "high" { h[z] = $2 }
+		END { for (i in f) if (f[i] < h[i]) exit 1 }' $B/zoneinfo
+}
+check "  and every zone stays at or above its high watermark" above_high
+echo "$(cut -d' ' -f1 $R/list)" >$R/free
+check "  and the rest goes back within 10 s" back_within 10
+check "nothing reported" no_kernel_report
+
+# Bad values change nothing.
+refuses $B max_pool_mb 3 "max_pool_mb=3: must be 0 or between"
+refuses $B max_pool_mb 100000 "max_pool_mb=100000: must be 0 or between"
+echo 0 >$B/max_pool_mb
+fails0=$(fails)
+echo "order=0 count=4096 gfp=kernel" >$B/alloc
+echo "order=0 count=4096 gfp=kernel" >$B/alloc 2>/dev/null
+check "max_pool_mb=0: no growth, the burst fails" test "$(fails)" -gt "$fails0" -a "$(bstat pool_pages)" -eq "$start"
+echo all >$B/free
+echo 64 >$B/max_pool_mb
+
+# rmmod while the pool grows: kswapd and the growth stop, everything
+# goes back (the grown blocks too).
+dmesg -c >/dev/null
+(while [ -e $B/alloc ]; do echo "order=0 count=1024 gfp=kernel" >$B/alloc; done) 2>/dev/null &
+wait_for sh -c "[ \$(awk '\$1 == \"pool_grow\" { print \$2 }' $B/stats) -gt $(bstat pool_grow) ]"
+check "rmmod while the pool grows" wait_for rmmod zonemm
+wait
+check "  no kswapd thread left" sh -c "! ps -o comm | grep -q '^zonemm_kswapd'"
+check "  every CMA page back" wait_for cma_back
+check "  nothing reported" no_kernel_report
+finish
