@@ -180,4 +180,16 @@ run() {
 	check "$name" test "$rc" -eq 0
 }
 # held FILE: wait until the tool writing FILE says "held".
-held() { wait_for grep -qx held "$1"; }
+held() { wait_for grep -qsx held "$1"; }
+# hold_bg FILE CMD...: CMD in the background, its output in FILE, its pid
+# in $bg. FILE is removed first: the background shell truncates it only
+# when it gets to run, and until then `held FILE` would read an earlier
+# run's "held" (on the debug kernel it did, and the checks after it read
+# the old figures).
+hold_bg() {
+	f=$1
+	shift
+	rm -f "$f"
+	"$@" >"$f" 2>&1 &
+	bg=$!
+}

@@ -25,8 +25,8 @@ echo 5 >$M/sleep_millisecs
 echo 1 >$M/run
 
 # A mapping nobody marked is not scanned (KSM walks VM_MERGEABLE only).
-$T map 256 hold >/tmp/c 2>&1 &
-c=$!
+hold_bg /tmp/c $T map 256 hold
+c=$bg
 check "an unmarked mapping of 256 pages held" held /tmp/c
 s0=$(get pages_scanned)
 sleep 0.3
@@ -35,10 +35,10 @@ kill -9 $c
 wait $c 2>/dev/null
 
 # Two processes, 128 pages each, all alike: one shared page.
-$T merge 128 hold >/tmp/a 2>&1 &
-a=$!
-$T merge 128 hold >/tmp/b 2>&1 &
-b=$!
+hold_bg /tmp/a $T merge 128 hold
+a=$bg
+hold_bg /tmp/b $T merge 128 hold
+b=$bg
 both_held() { held /tmp/a && held /tmp/b; }
 check "two processes hold 128 pages each, filled alike, marked" both_held
 wait_tries=600 wait_for sh -c "test \$(cat $M/pages_sharing) -eq 255"
@@ -76,8 +76,8 @@ check "forked: every page back" back
 # 20 ms, so a pass takes at least 640 ms whatever the machine.
 echo 64 >$M/pages_to_scan
 echo 20 >$M/sleep_millisecs
-$T merge 2048 hold >/tmp/a 2>&1 &
-a=$!
+hold_bg /tmp/a $T merge 2048 hold
+a=$bg
 check "2048 pages held" held /tmp/a
 sleep 0.3
 check "the scanner is mid-pass (pages_sharing $(get pages_sharing))" test "$(get pages_sharing)" -lt 2047
@@ -104,6 +104,7 @@ check "1000 merged rounds: no shared page left" test "$(get pages_shared) $(get 
 echo 0 >$M/run
 rm -f /tmp/scatter.in
 mkfifo /tmp/scatter.in
+rm -f /tmp/scatter
 $T scatter 2048 $((base - 2048 - 300)) </tmp/scatter.in >/tmp/scatter 2>&1 &
 pid=$!
 exec 3>/tmp/scatter.in

@@ -22,8 +22,8 @@ run "nobody cannot open it" $T open-as 65534
 check "nobody: EACCES" has "open as uid 65534: Permission denied"
 
 # Touched pages come from the pool, and go back at kill -9.
-$T map 256 hold >/tmp/hold 2>&1 &
-pid=$!
+hold_bg /tmp/hold $T map 256 hold
+pid=$bg
 check "256 pages mapped, touched, held" held /tmp/hold
 sed 's/^/# /' /tmp/hold
 check "new pages read as zero, writes read back" sh -c 'grep -c "^ok" /tmp/hold | grep -qx 2'
@@ -43,6 +43,7 @@ check "munmap: every page back" back
 # munmap of a part: the area keeps its pages until the last part goes.
 rm -f /tmp/split.in
 mkfifo /tmp/split.in
+rm -f /tmp/split
 $T split 8 </tmp/split.in >/tmp/split 2>&1 &
 pid=$!
 exec 3>/tmp/split.in
@@ -68,8 +69,8 @@ check "two mappings: every page back" back
 
 # kill -9 while the merger's scanner runs.
 echo 1 >$D/merge/run
-$T merge 128 hold >/tmp/hold 2>&1 &
-pid=$!
+hold_bg /tmp/hold $T merge 128 hold
+pid=$bg
 check "128 pages filled alike, marked mergeable, held" held /tmp/hold
 check "128 mergeable pages" grep -qx "mergeable_pages 128" /tmp/hold
 sleep 0.3
