@@ -10,8 +10,8 @@
 B=/sys/kernel/debug/zonemm_bench
 
 mode=$(sed -n 's/.*zonemm.bench=\([a-z]*\).*/\1/p' /proc/cmdline)
-run="all" pages=1024 reps=5 percent=50 fault_pages=16384
-[ "$mode" = quick ] && run="quick all" pages=16 reps=2 percent=10 fault_pages=256
+run="all" pages=1024 reps=5 percent=50 fault_pages=16384 burst_runs=5
+[ "$mode" = quick ] && run="quick all" pages=16 reps=2 percent=10 fault_pages=256 burst_runs=1
 
 insmod /zonemm/zonemm_bench.ko || exit 1
 # Fragmentation first, on zones no benchmark case has churned yet.
@@ -42,4 +42,10 @@ rmmod zonemm || exit 1
 # Compaction to pageblocks on a fresh pool (nothing else in it).
 insmod /zonemm/zonemm.ko pool_mb=48 node_mb=48 || exit 1
 /zonemm/zonemm-bench compact9 || exit 1
+rmmod zonemm
+# The elastic pool: bursts of twice the starting size (pool_burst, in
+# lib.sh), GFP_KERNEL; no allocation may fail, and the pool must be back
+# at its starting size within 10 s of each burst's end.
+insmod /zonemm/zonemm.ko pool_mb=16 node_mb=4 max_pool_mb=64 || exit 1
+pool_burst "$burst_runs"
 rmmod zonemm

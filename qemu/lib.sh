@@ -193,3 +193,52 @@ hold_bg() {
 	"$@" >"$f" 2>&1 &
 	bg=$!
 }
+
+# pool_burst RUNS: make bench's elastic-pool row, on a zonemm loaded with
+# max_pool_mb. Each run is a burst of twice the pool's starting size,
+# order-0 GFP_KERNEL allocations 1024 at a time from two writers at once
+# (one per CPU), held until both are done, then freed all at once; the
+# pool must grow so that no allocation fails, and be back at its starting
+# size within 10 s of the free. A line per run: the failed allocations
+# (buddy/stats' alloc_fail_order* and writers' errors), the peak size,
+# the seconds the burst took and the seconds until the pool was back
+# (-1: not within 60 s). Times from /proc/uptime (10 ms).
+pool_burst() {
+	bs=$D/buddy/stats
+	stat_of() { awk -v k="$1" '$1 == k { print $2 }' $bs; }
+	burst_fails() { awk '$1 ~ /^alloc_fail_order/ { s += $2 } END { print s + 0 }' $bs; }
+	uptime_s() { cut -d' ' -f1 /proc/uptime; }
+	start=$(stat_of pool_start_pages)
+	run=1
+	while [ "$run" -le "$1" ]; do
+		f0=$(burst_fails)
+		g0=$(stat_of pool_grow)
+		t0=$(uptime_s)
+		pids=
+		for cpu in 0 1; do
+			taskset -c $cpu sh -c "n=0; while [ \$n -lt $start ]; do
+				echo 'order=0 count=1024 gfp=kernel' >$D/buddy/alloc || exit 1; n=\$((n + 1024)); done" &
+			pids="$pids $!"
+		done
+		errors=0
+		for p in $pids; do wait "$p" || errors=$((errors + 1)); done
+		t1=$(uptime_s)
+		peak=$(stat_of pool_pages)
+		echo all >$D/buddy/free
+		t2=$(uptime_s)
+		back=-1
+		i=0
+		while [ "$i" -lt 600 ]; do
+			if [ "$(stat_of pool_pages)" -eq "$start" ]; then
+				back=$(awk -v a="$t2" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }')
+				break
+			fi
+			sleep 0.1
+			i=$((i + 1))
+		done
+		echo "layer=burst run=$run start_pages=$start burst_pages=$((2 * ((start + 1023) / 1024 * 1024))) peak_pages=$peak" \
+			"grown_blocks=$(($(stat_of pool_grow) - g0)) failed=$(($(burst_fails) - f0)) writer_errors=$errors" \
+			"burst_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') back_s=$back"
+		run=$((run + 1))
+	done
+}

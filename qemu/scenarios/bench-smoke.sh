@@ -8,10 +8,10 @@
 # judges the numbers): every case done in full on both sides with every tag
 # intact, both mergers reach exactly the expected sharing, both sides of
 # the fragmentation workload allocate all of it, bad input is refused, and
-# the benchmark module goes away leaving zonemm as it was. No timing is
-# judged here.
+# the benchmark module goes away leaving zonemm as it was; the elastic
+# pool's burst row is made once. No timing is judged here.
 . /zonemm/lib.sh
-plan 42
+plan 45
 B=/sys/kernel/debug/zonemm_bench
 
 # views: the pool once settled (lib.sh), as the samples scenario reads it.
@@ -70,4 +70,14 @@ check "every view is back" test "$after" = "$before"
 [ "$after" = "$before" ] || { echo "$before" >/tmp/v1; echo "$after" >/tmp/v2; diff /tmp/v1 /tmp/v2; }
 check "source/metadata lists every kind" test "$(grep -c '_bytes [0-9]' $D/source/metadata)" -eq 5
 check "rmmod zonemm" rmmod zonemm
+# The elastic-pool row (pool_burst), one run.
+insmod /zonemm/zonemm.ko pool_mb=16 node_mb=4 max_pool_mb=64
+pool_burst 1 >/tmp/burst
+sed 's/^/# /' /tmp/burst
+check "burst: one row, nothing failed, the pool grew past the burst" \
+	test "$(awk '/^layer=burst / && / failed=0 writer_errors=0 / {
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		if (v["peak_pages"] >= v["burst_pages"] && v["grown_blocks"] > 0) n++ } END { print n + 0 }' /tmp/burst)" -eq 1
+check "burst: the pool came back to its starting size" grep -q ' back_s=[0-9]' /tmp/burst
+check "rmmod zonemm after the burst" rmmod zonemm
 finish

@@ -1,14 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # zonemm-params: pool_mb=16 node_mb=4 max_pool_mb=64
+# zonemm-file: zonemm-hog
 # The elastic pool: a burst of twice the pool with GFP_KERNEL never
 # fails, the pool grows (from the CMA area and the page allocator) and
 # after the burst gives the growth back within 10 s; the kernel's own
-# reclaim (drop_caches) takes free grown blocks back through zonemm's
-# shrinker; bad max_pool_mb values are refused; rmmod while the pool
+# reclaim (drop_caches, and a memory hog's kswapd and direct reclaim)
+# takes free grown blocks back through zonemm's shrinker; bad max_pool_mb values are refused; rmmod while the pool
 # grows returns everything.
 . /zonemm/lib.sh
-plan 34
+plan 43
 B=$D/buddy
 
 bstat() { awk -v k="$1" '$1 == k { print $2 }' $B/stats; }
@@ -102,6 +103,53 @@ above_high() {
 		END { for (i in f) if (f[i] < h[i]) exit 1 }' $B/zoneinfo
 }
 check "  and every zone stays at or above its high watermark" above_high
+echo "$(cut -d' ' -f1 $R/list)" >$R/free
+check "  and the rest goes back within 10 s" back_within 10
+check "nothing reported" no_kernel_report
+
+# A memory hog: a process that wants more than is free sends the kernel
+# into its own reclaim, whose shrink_slab() calls zonemm's shrinker as
+# drop_caches did; the grown blocks go back to CMA (CmaFree rises) and
+# what is allocated stays. The hog first takes all but 48 MiB above the
+# zones' high watermarks, the burst takes the pool's growth from that
+# (cma_alloc() may have to move the hog's pages out of the CMA area),
+# and as soon as the burst is freed (kswapd would give the growth back 3 s
+# after it stopped growing) the hog takes a MiB at a time until the
+# shrinker has given something back (at most 256 MiB more; no swap, so
+# if reclaim were not enough the OOM killer would take the hog).
+echo 64K >$R/alloc
+held=$(cat $R/list)
+high_kb=$(awk '$1 == "high" { s += $2 } END { print s * 4 }' /proc/zoneinfo)
+rm -f /tmp/hog /tmp/hog.in
+mkfifo /tmp/hog.in
+/zonemm/zonemm-hog $((high_kb + 48 * 1024)) $B/stats pgsteal_shrinker 256 </tmp/hog.in >/tmp/hog 2>&1 &
+hog=$!
+exec 3>/tmp/hog.in
+wait_tries=1800
+check "a memory hog holds all but 48 MiB above the high watermarks ($high_kb kB)" held /tmp/hog
+unset wait_tries
+check "a third burst succeeds" burst $((2 * start))
+grew=$(pool)
+steal=$(bstat pgsteal_shrinker)
+cma1=$(cma_used)
+cmafree1=$(meminfo CmaFree)
+pg1=$(grep -c '^pages+ ' $D/source/areas)
+echo all >$B/free
+(echo >&3) 2>/dev/null
+wait $hog
+rc=$?
+exec 3>&-
+sed 's/^/# /' /tmp/hog
+after=$(pool)
+echo "# pool $grew -> $after pages; pgsteal_shrinker $steal -> $(bstat pgsteal_shrinker)," \
+	"CMA pages $cma1 -> $(cma_used), CmaFree $cmafree1 -> $(meminfo CmaFree) kB"
+check "the hog's reclaim called the shrinker, which gave grown blocks back (hog status $rc)" test "$rc" -eq 0
+check "  the pool shrank by as much (or more: kswapd too)" test $((grew - after)) -ge $(($(bstat pgsteal_shrinker) - steal))
+back=$((cma1 - $(cma_used) + (pg1 - $(grep -c '^pages+ ' $D/source/areas)) * 1024))
+check "  every page it gave went back to CMA or the page allocator" test "$back" -eq $((grew - after)) -a "$back" -gt 0
+check "  CmaFree rose by at least the CMA pages given back" \
+	test $(($(meminfo CmaFree) - cmafree1)) -ge $(((cma1 - $(cma_used)) * 4)) -a "$(cma_used)" -lt "$cma1"
+check "  what was held is still held" test "$(cat $R/list)" = "$held"
 echo "$(cut -d' ' -f1 $R/list)" >$R/free
 check "  and the rest goes back within 10 s" back_within 10
 check "nothing reported" no_kernel_report

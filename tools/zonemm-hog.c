@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zonemm-hog: a memory hog that drives the guest's kernel into its own
+ * reclaim (kswapd's balance_pgdat(), direct reclaim: shrink_slab() and so
+ * every registered shrinker), as a process that wants more memory than is
+ * free does on any machine. The guest has no swap, so the kernel can take
+ * nothing from the hog itself.
+ *
+ *   zonemm-hog FILL_KB FILE KEY MAX_MB
+ *
+ * First it takes anonymous memory (every page written) until MemFree is at most FILL_KB, prints "held" and waits for a line on
+ * stdin. Then it takes a MiB at a time again until the value of KEY (a
+ * "KEY value" line of FILE, e.g. zonemm's buddy/stats) changes, or
+ * MAX_MB more MiB are taken: exit 0 if it changed, 1 if not. Its
+ * oom_score_adj is 1000: if reclaim is not enough, the OOM killer takes
+ * the hog and nothing else.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define MIB (1UL << 20)
+
+static long meminfo(const char *field)
+{
+	char line[256];
+	long value = -1;
+	size_t n = strlen(field);
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':') {
+			value = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+/* The value of FILE's "KEY value" line, or -1. */
+static long long key_value(const char *file, const char *key)
+{
+	char line[256];
+	long long value = -1;
+	size_t n = strlen(key);
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ' ') {
+			value = strtoll(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+/*
+ * Takes mib more MiB, every page written; 0 if mmap fails. Large takes
+ * ask for transparent huge pages (a fault per 2 MiB rather than per page:
+ * under TCG, filling the guest's 5 GiB a page at a time takes a minute).
+ */
+static int take(unsigned long mib, int huge)
+{
+	char *p = mmap(NULL, mib * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 0;
+	madvise(p, mib * MIB, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	for (unsigned long off = 0; off < mib * MIB; off += 4096)
+		p[off] = 1;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	long fill_kb, max_mb, taken = 0, more = 0;
+	long long before, now;
+	char line[16];
+	FILE *adj;
+
+	if (argc != 5 || (fill_kb = strtol(argv[1], NULL, 10)) <= 0 ||
+	    (max_mb = strtol(argv[4], NULL, 10)) <= 0) {
+		fprintf(stderr, "usage: zonemm-hog FILL_KB FILE KEY MAX_MB\n");
+		return 2;
+	}
+	adj = fopen("/proc/self/oom_score_adj", "w");
+	if (!adj || fputs("1000\n", adj) < 0 || fclose(adj)) {
+		perror("oom_score_adj");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (long free_kb; (free_kb = meminfo("MemFree")) > fill_kb;) {
+		/* 64 MiB at a time while that cannot overshoot by much. */
+		long mib = free_kb - fill_kb > 128 * 1024 ? 64 : 1;
+
+		if (!take(mib, mib > 1)) {
+			perror("mmap");
+			return 2;
+		}
+		taken += mib;
+	}
+	printf("filled %ld MiB, MemFree %ld kB\nheld\n", taken, meminfo("MemFree"));
+	if (!fgets(line, sizeof(line), stdin))
+		return 2;
+	before = key_value(argv[2], argv[3]);
+	if (before < 0) {
+		fprintf(stderr, "no \"%s\" line in %s\n", argv[3], argv[2]);
+		return 2;
+	}
+	now = before;
+	while (now == before && more < max_mb) {
+		if (!take(1, 0)) {
+			perror("mmap");
+			return 2;
+		}
+		more++;
+		now = key_value(argv[2], argv[3]);
+	}
+	printf("%s %lld -> %lld after %ld MiB more, MemFree %ld kB\n", argv[3], before, now, more,
+	       meminfo("MemFree"));
+	return now == before;
+}
