@@ -6,10 +6,15 @@
  * free does on any machine. The guest has no swap, so the kernel can take
  * nothing from the hog itself.
  *
- *   zonemm-hog FILL_KB FILE KEY MAX_MB
+ *   zonemm-hog FILL_KB NEAR_KB FILE KEY MAX_MB
  *
- * First it takes anonymous memory (every page written) until MemFree is at most FILL_KB, prints "held" and waits for a line on
- * stdin. Then it takes a MiB at a time again until the value of KEY (a
+ * Free memory is counted as the allocator counts it for the hog: the
+ * free pages above the low watermark (where kswapd is woken) of every
+ * zone but DMA (kept from user pages by lowmem_reserve), CMA pages
+ * included (user pages are movable). First the hog takes anonymous
+ * memory (every page written) until that is at most FILL_KB, prints
+ * "held" and waits for a line on stdin; then the same down to NEAR_KB,
+ * prints "near" and waits for a line again. Then it takes a MiB at a time until the value of KEY (a
  * "KEY value" line of FILE, e.g. zonemm's buddy/stats) changes, or
  * MAX_MB more MiB are taken: exit 0 if it changed, 1 if not. Its
  * oom_score_adj is 1000: if reclaim is not enough, the OOM killer takes
@@ -39,6 +44,33 @@ static long meminfo(const char *field)
 		}
 	fclose(f);
 	return value;
+}
+
+/*
+ * kB free above the low watermark in the zones a user page can come from
+ * (/proc/zoneinfo: every zone but DMA), or -1.
+ */
+static long above_low_kb(void)
+{
+	char line[256], zone[32] = "";
+	long free = 0, sum = 0, v;
+	int found = 0;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %*d, zone %31s", zone) == 1)
+			continue;
+		if (sscanf(line, " pages free %ld", &v) == 1)
+			free = v;
+		else if (sscanf(line, " low %ld", &v) == 1 && strcmp(zone, "DMA")) {
+			sum += free - v;
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found ? sum * 4 : -1;
 }
 
 /* The value of FILE's "KEY value" line, or -1. */
@@ -77,16 +109,35 @@ static int take(unsigned long mib, int huge)
 	return 1;
 }
 
+/* Takes memory until MemFree is at most kb; returns the MiB taken, or -1. */
+static long fill_to(long kb)
+{
+	long taken = 0;
+
+	for (long free_kb; (free_kb = above_low_kb()) > kb;) {
+		/* 64 MiB at a time while that cannot overshoot by much. */
+		long mib = free_kb - kb > 128 * 1024 ? 64 : 1;
+
+		if (!take(mib, mib > 1)) {
+			perror("mmap");
+			return -1;
+		}
+		taken += mib;
+	}
+	return taken;
+}
+
 int main(int argc, char **argv)
 {
-	long fill_kb, max_mb, taken = 0, more = 0;
+	long fill_kb, near_kb, max_mb, taken, more = 0;
 	long long before, now;
 	char line[16];
 	FILE *adj;
 
-	if (argc != 5 || (fill_kb = strtol(argv[1], NULL, 10)) <= 0 ||
-	    (max_mb = strtol(argv[4], NULL, 10)) <= 0) {
-		fprintf(stderr, "usage: zonemm-hog FILL_KB FILE KEY MAX_MB\n");
+	if (argc != 6 || (fill_kb = strtol(argv[1], NULL, 10)) <= 0 ||
+	    (near_kb = strtol(argv[2], NULL, 10)) <= 0 || near_kb > fill_kb ||
+	    (max_mb = strtol(argv[5], NULL, 10)) <= 0) {
+		fprintf(stderr, "usage: zonemm-hog FILL_KB NEAR_KB FILE KEY MAX_MB\n");
 		return 2;
 	}
 	adj = fopen("/proc/self/oom_score_adj", "w");
@@ -95,22 +146,23 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (long free_kb; (free_kb = meminfo("MemFree")) > fill_kb;) {
-		/* 64 MiB at a time while that cannot overshoot by much. */
-		long mib = free_kb - fill_kb > 128 * 1024 ? 64 : 1;
-
-		if (!take(mib, mib > 1)) {
-			perror("mmap");
-			return 2;
-		}
-		taken += mib;
-	}
-	printf("filled %ld MiB, MemFree %ld kB\nheld\n", taken, meminfo("MemFree"));
+	taken = fill_to(fill_kb);
+	if (taken < 0)
+		return 2;
+	printf("filled %ld MiB, %ld kB above the low watermarks, MemFree %ld kB\nheld\n", taken, above_low_kb(),
+	       meminfo("MemFree"));
 	if (!fgets(line, sizeof(line), stdin))
 		return 2;
-	before = key_value(argv[2], argv[3]);
+	taken = fill_to(near_kb);
+	if (taken < 0)
+		return 2;
+	printf("took %ld MiB more, %ld kB above the low watermarks, MemFree %ld kB\nnear\n", taken, above_low_kb(),
+	       meminfo("MemFree"));
+	if (!fgets(line, sizeof(line), stdin))
+		return 2;
+	before = key_value(argv[3], argv[4]);
 	if (before < 0) {
-		fprintf(stderr, "no \"%s\" line in %s\n", argv[3], argv[2]);
+		fprintf(stderr, "no \"%s\" line in %s\n", argv[4], argv[3]);
 		return 2;
 	}
 	now = before;
@@ -120,9 +172,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		more++;
-		now = key_value(argv[2], argv[3]);
+		now = key_value(argv[3], argv[4]);
 	}
-	printf("%s %lld -> %lld after %ld MiB more, MemFree %ld kB\n", argv[3], before, now, more,
-	       meminfo("MemFree"));
+	printf("%s %lld -> %lld after %ld MiB more, %ld kB above the low watermarks, MemFree %ld kB\n", argv[4],
+	       before, now, more, above_low_kb(), meminfo("MemFree"));
 	return now == before;
 }

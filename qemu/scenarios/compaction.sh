@@ -103,8 +103,8 @@ done
 scanned=$(stat compact_migrate_scanned)
 (while echo all >$B/compact 2>/dev/null; do :; done) &
 loop=$!
-sleep 0.5
-check "compactions running" test "$(stat compact_migrate_scanned)" -gt "$scanned"
+running() { [ "$(stat compact_migrate_scanned)" -gt "$scanned" ]; }
+check "compactions running" wait_for running
 tries=0
 until rmmod zonemm 2>/dev/null; do
 	tries=$((tries + 1))

@@ -108,13 +108,15 @@ rm -f /tmp/scatter
 $T scatter 2048 $((base - 2048 - 300)) </tmp/scatter.in >/tmp/scatter 2>&1 &
 pid=$!
 exec 3>/tmp/scatter.in
+wait_tries=600
 check "2048 user pages with holes between them" wait_for grep -qx scattered /tmp/scatter
+unset wait_tries
 migrated=$(awk '$1 == "pgmigrate_success" { print $2 }' $D/buddy/stats)
 echo all >$D/buddy/compact
 moved=$(($(awk '$1 == "pgmigrate_success" { print $2 }' $D/buddy/stats) - migrated))
 echo "# compaction migrated $moved pages"
 check "compaction moved user pages in their mappings ($moved)" test "$moved" -ge 512
-echo >&3
+(echo >&3) 2>/dev/null
 exec 3>&-
 wait $pid
 rc=$?

@@ -165,7 +165,7 @@ dmesg -c >/dev/null
 sleep 0.3
 check "rmmod while kswapd reclaims" wait_for rmmod zonemm
 wait
-check "  no kswapd thread left" sh -c "! ps -o comm | grep -q '^zonemm_kswapd'"
+check "  no kswapd thread left" wait_for sh -c "! ps -o comm | grep -q '^zonemm_kswapd'"
 check "  every CMA page back" wait_for cma_back
 check "  nothing reported" no_kernel_report
 finish
