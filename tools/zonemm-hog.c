@@ -16,7 +16,8 @@
  * "held" and waits for a line on stdin; then the same down to NEAR_KB,
  * prints "near" and waits for a line again. Then it takes a MiB at a time until the value of KEY (a
  * "KEY value" line of FILE, e.g. zonemm's buddy/stats) changes, or
- * MAX_MB more MiB are taken: exit 0 if it changed, 1 if not. Its
+ * MAX_MB more MiB are taken, waiting up to 5 s for kswapd whenever it is
+ * below the low watermarks: exit 0 if it changed, 1 if not. Its
  * oom_score_adj is 1000: if reclaim is not enough, the OOM killer takes
  * the hog and nothing else.
  */
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define MIB (1UL << 20)
 
@@ -167,6 +169,21 @@ int main(int argc, char **argv)
 	}
 	now = before;
 	while (now == before && more < max_mb) {
+		/*
+		 * Below the low watermarks kswapd is awake: up to 5 s for it
+		 * (it calls the shrinkers) before taking more, so that the
+		 * hog waits for reclaim as a throttled task would, rather
+		 * than pushing every zone to its min watermark, where the
+		 * kernel's own unmovable allocations (page tables, stacks),
+		 * which cannot use the CMA pages given back, end in the OOM
+		 * killer.
+		 */
+		for (int i = 0; i < 100 && now == before && above_low_kb() < 0; i++) {
+			usleep(50000);
+			now = key_value(argv[3], argv[4]);
+		}
+		if (now != before)
+			break;
 		if (!take(1, 0)) {
 			perror("mmap");
 			return 2;
