@@ -1,22 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # zonemm-params: pool_mb=16 node_mb=4 max_pool_mb=64
-# zonemm-file: zonemm-hog
 # The elastic pool: a burst of twice the pool with GFP_KERNEL never
 # fails, the pool grows (from the CMA area and the page allocator) and
 # after the burst gives the growth back within 10 s; the kernel's own
-# reclaim (drop_caches, and a memory hog's kswapd and direct reclaim)
-# takes free grown blocks back through zonemm's shrinker; bad max_pool_mb values are refused; rmmod while the pool
+# reclaim (drop_caches) takes free grown blocks back through zonemm's
+# shrinker; bad max_pool_mb values are refused; rmmod while the pool
 # grows returns everything.
 . /zonemm/lib.sh
-# The memory hog's part runs on every kernel but the debug one (the one
-# with kmemleak): there the OOM killer took the hog near the low
-# watermarks, once before and once after the shrinker had given its
-# blocks back (the cause not pinned down: KASAN and kmemleak allocate
-# beside every allocation, and their allocations cannot use the CMA
-# pages given back); drop_caches still tests the shrinker there.
-if [ -e /sys/kernel/debug/kmemleak ]; then hog_part=0; else hog_part=1; fi
-plan $((34 + 10 * hog_part))
+plan 34
 B=$D/buddy
 
 bstat() { awk -v k="$1" '$1 == k { print $2 }' $B/stats; }
@@ -125,65 +117,6 @@ check "  and every zone stays at or above its high watermark" above_high
 echo "$(cut -d' ' -f1 $R/list)" >$R/free
 check "  and the rest goes back within 10 s" back_within 10
 check "nothing reported" no_kernel_report
-
-if [ "$hog_part" -eq 1 ]; then
-# A memory hog: a process that wants more than is free sends the kernel
-# into its own reclaim, whose shrink_slab() calls zonemm's shrinker as
-# drop_caches did; the grown blocks go back to CMA (CmaFree rises) and
-# what is allocated stays. The hog first takes all but 64 MiB above the
-# low watermarks of the zones it can use (zonemm-hog counts them), the
-# burst takes the pool's growth from that (cma_alloc() may have to move
-# the hog's pages out of the CMA area), the hog takes what is left down
-# to 4 MiB above the low watermarks, and as
-# soon as the burst is freed (zonemm's kswapd gives the growth back 2-3 s
-# after the last growth) it takes a MiB at a time until the shrinker has
-# given something back (at most 256 MiB more; no swap, so if reclaim were
-# not enough the OOM killer would take the hog).
-echo 64K >$R/alloc
-held=$(cat $R/list)
-rm -f /tmp/hog /tmp/hog.in
-mkfifo /tmp/hog.in
-/zonemm/zonemm-hog $((64 * 1024)) $((4 * 1024)) $B/stats pgsteal_shrinker 256 </tmp/hog.in >/tmp/hog 2>&1 &
-hog=$!
-exec 3>/tmp/hog.in
-wait_tries=1800
-check "a memory hog holds all but 64 MiB above the low watermarks" held /tmp/hog
-unset wait_tries
-check "a third burst succeeds" burst $((2 * start))
-(echo >&3) 2>/dev/null
-near() { wait_tries=600 wait_for grep -qsx near /tmp/hog; }
-check "  the hog takes the rest down to 4 MiB above the low watermarks" near
-grew=$(pool)
-steal=$(bstat pgsteal_shrinker)
-cma1=$(cma_used)
-cmafree1=$(meminfo CmaFree)
-pg1=$(grep -c '^pages+ ' $D/source/areas)
-echo all >$B/free
-(echo >&3) 2>/dev/null
-wait $hog
-rc=$?
-exec 3>&-
-sed 's/^/# /' /tmp/hog
-after=$(pool)
-echo "# pool $grew -> $after pages; pgsteal_shrinker $steal -> $(bstat pgsteal_shrinker)," \
-	"CMA pages $cma1 -> $(cma_used), CmaFree $cmafree1 -> $(meminfo CmaFree) kB"
-check "the hog's reclaim called the shrinker, which gave grown blocks back (hog status $rc)" test "$rc" -eq 0
-check "  the pool shrank by as much (or more: kswapd too)" test $((grew - after)) -ge $(($(bstat pgsteal_shrinker) - steal))
-check "  every page it gave went back to CMA or the page allocator" wait_for gave_back
-# CmaFree read after CMA's count, so that a block kswapd gives back
-# between the two reads can only add to the rise.
-cma_rose() {
-	used=$(cma_used)
-	[ "$used" -lt "$cma1" ] && [ $(($(meminfo CmaFree) - cmafree1)) -ge $(((cma1 - used) * 4)) ]
-}
-check "  CmaFree rose by at least the CMA pages given back" wait_for cma_rose
-check "  what was held is still held" test "$(cat $R/list)" = "$held"
-echo "$(cut -d' ' -f1 $R/list)" >$R/free
-check "  and the rest goes back within 10 s" back_within 10
-check "nothing reported" no_kernel_report
-else
-	echo "# the memory hog part is skipped on the debug kernel (see the top)"
-fi
 
 # Bad values change nothing.
 refuses $B max_pool_mb 3 "max_pool_mb=3: must be 0 or between"
