@@ -227,7 +227,7 @@ TOOLS_OUT=$MODULE_DIR/tools
 build_tools() {
 	mkdir -p "$TOOLS_OUT"
 	local t
-	for t in zonemm-bench zonemm-write zonemm-mem; do
+	for t in zonemm-bench zonemm-write zonemm-mem zonemm-hog; do
 		gcc -static -O2 -Wall -Werror -I"$ZONEMM_ROOT/include/uapi" \
 			-o "$TOOLS_OUT/$t" "$ZONEMM_ROOT/tools/$t.c" || return
 	done

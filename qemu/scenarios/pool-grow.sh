@@ -1,18 +1,19 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # zonemm-params: pool_mb=16 node_mb=4 max_pool_mb=64
+# zonemm-file: zonemm-hog
 # The elastic pool: a burst of twice the pool with GFP_KERNEL never
 # fails, the pool grows (from the CMA area and the page allocator) and
 # after the burst gives the growth back within 10 s; the kernel's own
-# reclaim (drop_caches) takes free grown blocks back through zonemm's
-# shrinker; bad max_pool_mb values are refused; rmmod while the pool
-# grows returns everything.
+# reclaim (drop_caches, and a memory hog's kswapd) takes free grown blocks
+# back through zonemm's shrinker; bad max_pool_mb and shrink_back_delay
+# values are refused; rmmod while the pool grows returns everything.
 . /zonemm/lib.sh
-plan 34
+plan 51
 B=$D/buddy
 
 bstat() { awk -v k="$1" '$1 == k { print $2 }' $B/stats; }
-views() { cat $B/max_pool_mb $D/source/areas; }
+views() { cat $B/max_pool_mb $B/shrink_back_delay $D/source/areas; }
 fails() { awk '$1 ~ /^alloc_fail_order/ { s += $2 } END { print s }' $B/stats; }
 pool() { bstat pool_pages; }
 start=$(bstat pool_start_pages)
@@ -118,9 +119,73 @@ echo "$(cut -d' ' -f1 $R/list)" >$R/free
 check "  and the rest goes back within 10 s" back_within 10
 check "nothing reported" no_kernel_report
 
+# A memory hog: a process that wants more than is free sends the kernel
+# into its own reclaim, whose shrink_slab() calls zonemm's shrinker as
+# drop_caches did; the grown blocks go back to CMA (CmaFree rises) and
+# what is allocated stays. The burst is on node 1, which grows from the
+# CMA area; shrink_back_delay at 600 s keeps zonemm's kswapd from giving
+# the growth back itself, so that only the kernel's reclaim takes it; and
+# vm.watermark_scale_factor at its largest puts each zone's low watermark
+# (where kswapd wakes) 10% of the zone above its min one (where
+# allocations stall, and the OOM killer is near), where the hog stops.
+echo 600 >$B/shrink_back_delay
+wsf=$(cat /proc/sys/vm/watermark_scale_factor)
+echo 1000 >/proc/sys/vm/watermark_scale_factor
+echo 64K >$R/alloc
+held=$(cat $R/list)
+cma0=$(cma_used)
+burst1() {
+	n=0
+	while [ "$n" -lt "$1" ]; do
+		echo "order=0 count=1024 gfp=kernel node=1" >$B/alloc || return 1
+		n=$((n + 1024))
+	done
+}
+check "a burst of twice the pool on node 1 succeeds" burst1 $((2 * start))
+grew=$(pool)
+cma1=$(cma_used)
+pg1=$(grep -c '^pages+ ' $D/source/areas)
+check "  node 1 grew from the CMA area" test "$cma1" -gt "$cma0"
+echo all >$B/free
+sleep 5
+check "  freed, the growth stays (shrink_back_delay 600)" test "$(pool)" -eq "$grew"
+steal=$(bstat pgsteal_shrinker)
+cmafree1=$(meminfo CmaFree)
+rm -f /tmp/hog /tmp/hog.in
+mkfifo /tmp/hog.in
+/zonemm/zonemm-hog $B/stats pgsteal_shrinker "$steal" </tmp/hog.in >/tmp/hog 2>&1 &
+hog=$!
+exec 3>/tmp/hog.in
+wait_tries=3000 wait_for grep -qsx done /tmp/hog
+sed 's/^/# /' /tmp/hog
+stolen=$(($(bstat pgsteal_shrinker) - steal))
+after=$(pool)
+echo "# pool $grew -> $after pages; pgsteal_shrinker +$stolen; CMA pages $cma1 -> $(cma_used)"
+check "the hog's reclaim called zonemm's shrinker, which gave grown blocks back" grep -q '^reclaimed:' /tmp/hog
+check "  the pool shrank by as much (or more)" test $((grew - after)) -ge "$stolen" -a "$stolen" -gt 0
+check "  every page it gave went back to CMA (the hog holding)" wait_for gave_back
+cma2=$(cma_used)
+(echo >&3) 2>/dev/null
+exec 3>&-
+wait $hog
+rc=$?
+check "  the hog ended as told (status $rc: not OOM-killed)" test "$rc" -eq 0
+# CmaFree before the hog, against after it: the hog's own pages from any
+# CMA area are free again, so the rise is what zonemm gave back.
+cma_rose() { [ "$cma2" -lt "$cma1" ] && [ $(($(meminfo CmaFree) - cmafree1)) -ge $(((cma1 - cma2) * 4)) ]; }
+check "  CmaFree rose by the CMA pages given back" wait_for cma_rose
+echo "$wsf" >/proc/sys/vm/watermark_scale_factor
+echo 3 >$B/shrink_back_delay
+check "  what was held is still held" test "$(cat $R/list)" = "$held"
+echo "$(cut -d' ' -f1 $R/list)" >$R/free
+check "  and the rest goes back within 10 s (shrink_back_delay 3)" back_within 10
+check "nothing reported" no_kernel_report
+
 # Bad values change nothing.
 refuses $B max_pool_mb 3 "max_pool_mb=3: must be 0 or between"
 refuses $B max_pool_mb 100000 "max_pool_mb=100000: must be 0 or between"
+refuses $B shrink_back_delay 3601 "shrink_back_delay=3601: must be between 0 and 3600"
+refuses $B shrink_back_delay 'soon' "buddy/shrink_back_delay"
 echo 0 >$B/max_pool_mb
 fails0=$(fails)
 echo "order=0 count=4096 gfp=kernel" >$B/alloc

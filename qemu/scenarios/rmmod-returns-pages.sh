@@ -4,8 +4,8 @@
 # Loaded, zonemm holds its CMA chunk and node 0's chunks; after rmmod
 # every CMA page is back (the areas' used counts as before insmod), and node 0 has its 16 MiB
 # back. (Node 0's MemFree is compared with its value while loaded: on the
-# debug kernel, KASAN's quarantine keeps memory the KUnit run at insmod
-# freed, so "before insmod" is no baseline there.)
+# debug kernel, KASAN's quarantine keeps memory freed since boot, so
+# "before insmod" is no baseline there.)
 . /zonemm/lib.sh
 plan 7
 

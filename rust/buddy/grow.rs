@@ -30,8 +30,8 @@
 //!
 //! The growth goes back when it is no longer needed: kswapd, while its
 //! node holds grown blocks, wakes every second, and once the node has not
-//! grown for [`SHRINK_BACK_DELAY`] seconds (so that bursts close together
-//! do not make it thrash) offlines every wholly free grown block that its
+//! grown for `buddy/shrink_back_delay` seconds ([`SHRINK_BACK_DELAY`] by
+//! default, so that bursts close together do not make it thrash) offlines every wholly free grown block that its
 //! zone can spare above its high watermark. It drains the per-CPU lists
 //! first only when that could free a block (some grown block lacks no
 //! more free pages than the lists hold), and after a drain that freed
@@ -85,8 +85,11 @@ use crate::{
 };
 
 /// Seconds a node must go without growing before kswapd gives its grown
-/// blocks back.
+/// blocks back, by default (`buddy/shrink_back_delay`).
 pub(super) const SHRINK_BACK_DELAY: u32 = 3;
+
+/// The most `buddy/shrink_back_delay` takes: an hour.
+const MAX_SHRINK_BACK_DELAY: u32 = 3600;
 
 /// How often kswapd looks at a node that holds grown blocks, in ms.
 pub(super) const SHRINK_BACK_INTERVAL_MS: u32 = 1000;
@@ -149,6 +152,9 @@ pub(super) struct Growth {
     lock: Pin<KBox<Mutex<()>>>,
     /// Per node: kswapd's looks since it last grew.
     idle: KVec<Atomic<u32>>,
+    /// Looks (seconds) without growth before shrink-back, at most
+    /// `MAX_SHRINK_BACK_DELAY`.
+    shrink_back_delay: Atomic<u32>,
     /// Per node: shrink-back's drain backoff.
     drain_defer: KVec<DrainDefer>,
     /// 1 while the watermarks or the per-CPU bounds wait for kswapd
@@ -188,6 +194,7 @@ impl Growth {
             user_min_free_kbytes: Atomic::new(0),
             lock: KBox::pin_init(new_mutex!((), "Growth::lock"), GFP_KERNEL)?,
             idle,
+            shrink_back_delay: Atomic::new(SHRINK_BACK_DELAY),
             drain_defer,
             stale: Atomic::new(0),
             pool_shrink_drain: Atomic::new(0),
@@ -233,6 +240,29 @@ impl Pool {
         // its next look (within a second).
         g.max_pages.store(mb * PAGES_PER_MIB, Relaxed);
         Ok(())
+    }
+
+    /// `buddy/shrink_back_delay`: the seconds a node must go without
+    /// growing before kswapd gives its grown blocks back.
+    pub(crate) fn shrink_back_delay(&self) -> u32 {
+        self.growth.shrink_back_delay.load(Relaxed)
+    }
+
+    /// Sets `buddy/shrink_back_delay`, 0 (at kswapd's next look) to 3600
+    /// seconds; anything else is refused (`EINVAL`, one log line) and
+    /// changes nothing. The kernel's shrinker and `max_pool_mb` take
+    /// grown blocks back whatever it is. Any context.
+    pub(crate) fn set_shrink_back_delay(&self, seconds: usize) -> Result {
+        match u32::try_from(seconds) {
+            Ok(s) if s <= MAX_SHRINK_BACK_DELAY => {
+                self.growth.shrink_back_delay.store(s, Relaxed);
+                Ok(())
+            }
+            _ => {
+                pr_err!("shrink_back_delay={seconds}: must be between 0 and {MAX_SHRINK_BACK_DELAY} seconds\n");
+                Err(EINVAL)
+            }
+        }
     }
 
     /// Pages handed out: managed minus free (on the free and the per-CPU
@@ -415,7 +445,7 @@ impl Pool {
             i.store(v, Relaxed);
             v
         });
-        if idle < SHRINK_BACK_DELAY && !over {
+        if idle < self.growth.shrink_back_delay.load(Relaxed) && !over {
             return 0;
         }
         let mut given = self.offline_free_blocks(nid);
@@ -467,21 +497,61 @@ impl Pool {
     }
 
     /// Pages the kernel's shrinker could take now: wholly free grown
-    /// blocks above each zone's high watermark. Never waits.
+    /// blocks above each zone's high watermark, and, while the pool holds
+    /// grown blocks, the pages zonemm's own shrinkers keep idle (the
+    /// region cache's lazily freed mappings), which go back to the pool
+    /// and from there, once their blocks are wholly free, to their
+    /// sources. A pool that has not grown has nothing to give the kernel,
+    /// and keeps its caches. Never waits.
     pub(super) fn shrinker_count(&self) -> usize {
-        self.zones()
+        let mut grown = false;
+        let blocks = self
+            .zones()
             .filter(|z| z.grown().0 > 0)
-            .map(|z| z.free_grown_blocks(z.watermarks().high) * MAX_ORDER_NR_PAGES)
-            .sum()
+            .map(|z| {
+                grown = true;
+                z.free_grown_blocks(z.watermarks().high) * MAX_ORDER_NR_PAGES
+            })
+            .sum::<usize>();
+        blocks + if grown { self.shrinkers.try_count() } else { 0 }
     }
 
-    /// The kernel's shrinker's scan: gives back wholly free grown blocks
-    /// (about `nr` pages, whole blocks) without taking any zone below its
-    /// high watermark, and without waiting for a lock (`None`: busy, try
-    /// later). Returns the pages given back. Process context; does not
-    /// sleep.
+    /// The kernel's shrinker's scan: about `nr` pages, first wholly free
+    /// grown blocks, then (while any are left) what zonemm's own
+    /// shrinkers keep idle, after which the grown blocks that came wholly
+    /// free go too; never takes a zone below its high watermark and never
+    /// waits for a lock (`None`: busy, try later). Returns the objects
+    /// [`Pool::shrinker_count`] counted that were freed: the blocks' pages
+    /// given back first and the idle pages (the blocks those free are the
+    /// same pages, not counted again; `pgsteal_shrinker` counts every page
+    /// given back to a source). Process context; sleeps only as the own
+    /// shrinkers' scans do (unmapping).
     pub(super) fn shrinker_scan(&self, nr: usize) -> Option<usize> {
         self.growth.pgscan_shrinker.add(nr as u64, Relaxed);
+        let mut freed = self.shrink_grown(nr)?;
+        if freed < nr && self.zones().any(|z| z.grown().0 > 0) {
+            if let Some(idle) = self.shrinkers.try_shrink(nr - freed) {
+                if idle > 0 {
+                    freed += idle;
+                    // The pages just freed may sit on this CPU's lists.
+                    self.drain_local();
+                    // Whatever came wholly free (`usize::MAX`: every such
+                    // block, as the idle pages were asked for).
+                    self.shrink_grown(usize::MAX);
+                }
+            }
+        }
+        Some(freed)
+    }
+
+    /// Gives back wholly free grown blocks (about `nr` pages, whole
+    /// blocks) above the zones' high watermarks, without waiting for a
+    /// lock (`None`: busy). Returns the pages given back. Process context;
+    /// does not sleep.
+    fn shrink_grown(&self, nr: usize) -> Option<usize> {
+        if nr == 0 {
+            return Some(0);
+        }
         let _guard = self.growth.lock.try_lock()?;
         let _tuning = self.tuning.try_lock()?;
         let mut freed = 0;

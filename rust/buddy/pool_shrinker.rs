@@ -8,13 +8,16 @@
 //! C shim: the kernel crate has no binding of `<linux/shrinker.h>`).
 //!
 //! `count_objects()` reports the pages of grown blocks that are wholly
-//! free and that their zone can spare above its high watermark;
-//! `scan_objects()` offlines such blocks (whole blocks: it may give a
-//! little more than asked) and gives them back to their CMA area or the
-//! page allocator. Neither waits for a lock: a busy lock makes the count
-//! 0 or the scan `SHRINK_STOP`, as reclaim must never block on zonemm
-//! (the kernel may call in while zonemm itself is growing, from
-//! `cma_alloc()`'s own reclaim).
+//! free and that their zone can spare above its high watermark, and,
+//! while the pool holds grown blocks, the pages zonemm's own shrinkers
+//! keep idle; `scan_objects()` offlines such blocks (whole blocks: it may
+//! give a little more than asked) and gives them back to their CMA area
+//! or the page allocator, then the idle pages to the pool and the blocks
+//! that came wholly free by it (see `Pool::shrinker_scan`). Neither waits
+//! for a lock: a busy lock makes the count 0 or the scan `SHRINK_STOP`, as
+//! reclaim must never block on zonemm (the kernel may call in while
+//! zonemm itself is growing, from `cma_alloc()`'s own reclaim); the scan
+//! may sleep only as unmapping an idle region does.
 
 use core::ffi::c_void;
 

@@ -31,7 +31,9 @@ pub(crate) trait Shrinker: Sync {
     /// Gives back about `nr_to_scan` pages (whole objects: perhaps more),
     /// and returns how many it gave back. Process context; may sleep; must
     /// not allocate from the pool (it runs inside the pool's allocation
-    /// path, with the shrinker list locked).
+    /// path, with the shrinker list locked), and must never wait for a
+    /// lock that is held across an allocation from the kernel: the
+    /// kernel's reclaim runs it too (`Pool::shrinker_scan`).
     fn scan_objects(&self, nr_to_scan: usize) -> usize;
 }
 
@@ -108,10 +110,32 @@ impl Shrinkers {
         list.iter().map(|e| unsafe { (e.count)(e.object) }).sum()
     }
 
+    /// [`Shrinkers::count`] for the kernel's reclaim, which must never
+    /// wait on zonemm: 0 while the list is busy. Process context.
+    pub(super) fn try_count(&self) -> usize {
+        let Some(list) = self.list.try_lock() else { return 0 };
+        // SAFETY: Registered objects are live while listed.
+        list.iter().map(|e| unsafe { (e.count)(e.object) }).sum()
+    }
+
+    /// [`Shrinkers::shrink`] for the kernel's reclaim: `None` while the
+    /// list is busy (a scan of zonemm's own in flight, or a registration).
+    /// Process context; may sleep (the scans unmap), but never waits for
+    /// the list.
+    pub(super) fn try_shrink(&self, nr: usize) -> Option<usize> {
+        let list = self.list.try_lock()?;
+        Some(Self::shrink_locked(&list, nr))
+    }
+
     /// `shrink_slab()`: asks each shrinker in turn until `nr` pages came
     /// back or none has more; returns the pages given back. Sleeps.
     pub(super) fn shrink(&self, nr: usize) -> usize {
         let list = self.list.lock();
+        Self::shrink_locked(&list, nr)
+    }
+
+    /// [`Shrinkers::shrink`] with the list locked.
+    fn shrink_locked(list: &KVec<Entry>, nr: usize) -> usize {
         let mut freed = 0;
         for e in list.iter() {
             if freed >= nr {

@@ -54,6 +54,7 @@ pub(crate) fn files<'data>(s: &'data StateRef, dir: &ScopedDir<'data, '_>) {
     dir.write_only_callback_file(c"drain", s, &write_drain);
     dir.read_write_callback_file(c"min_free_kbytes", s, &show_min_free_kbytes, &write_min_free_kbytes);
     dir.read_write_callback_file(c"max_pool_mb", s, &show_max_pool_mb, &write_max_pool_mb);
+    dir.read_write_callback_file(c"shrink_back_delay", s, &show_shrink_back_delay, &write_shrink_back_delay);
     dir.read_write_callback_file(c"pcp_high", s, &show_pcp_high, &write_pcp_high);
     dir.read_write_callback_file(c"pcp_batch", s, &show_pcp_batch, &write_pcp_batch);
     dir.write_only_callback_file(c"compact", s, &write_compact);
@@ -392,6 +393,17 @@ pub(crate) fn write_pcp_high(state: &StateRef, reader: &mut UserSliceReader) -> 
 
 pub(crate) fn write_pcp_batch(state: &StateRef, reader: &mut UserSliceReader) -> Result {
     write_pcp(state, reader, "buddy/pcp_batch", false)
+}
+
+pub(crate) fn show_shrink_back_delay(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", state.pool.shrink_back_delay())
+}
+
+pub(crate) fn write_shrink_back_delay(state: &StateRef, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 128];
+    let line = read_command(reader, &mut buf)?;
+    let s = number(line).ok_or_else(|| refuse("buddy/shrink_back_delay", BadInput::new("not a number", line)))?;
+    state.pool.set_shrink_back_delay(s)
 }
 
 pub(crate) fn show_max_pool_mb(state: &StateRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {

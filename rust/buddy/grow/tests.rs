@@ -8,9 +8,16 @@ use super::*;
 #[kunit_tests(zonemm_grow)]
 mod suite {
     use super::*;
-    use crate::source::{
-        Params,
-        Source, //
+    use crate::{
+        buddy::Shrinker,
+        source::{
+            Params,
+            Source, //
+        },
+    };
+    use kernel::{
+        new_spinlock,
+        sync::SpinLock, //
     };
 
     /// A pool of 4 MiB of CMA and 4 MiB on node 0 that may grow by
@@ -101,6 +108,73 @@ mod suite {
         Ok(())
     }
 
+    /// Pool pages a layer keeps idle (as the region cache keeps lazily
+    /// freed mappings), given back on a scan.
+    #[pin_data]
+    struct Idle<'a> {
+        #[pin]
+        pages: SpinLock<KVVec<PageBlock<'a>>>,
+    }
+
+    impl Shrinker for Idle<'_> {
+        fn count_objects(&self) -> usize {
+            self.pages.lock().len()
+        }
+
+        fn scan_objects(&self, nr_to_scan: usize) -> usize {
+            let mut freed = 0;
+            while freed < nr_to_scan {
+                let Some(block) = self.pages.lock().pop() else { break };
+                drop(block);
+                freed += 1;
+            }
+            freed
+        }
+    }
+
+    #[test]
+    fn the_kernels_shrinker_takes_what_zonemm_keeps_idle() -> Result {
+        let pool = pool(16)?;
+        pool.set_min_free_kbytes(1024)?;
+        for nid in 0..pool.nr_nodes() {
+            while pool.grow_node(nid, false).is_some() {}
+        }
+        let grown = pool.managed();
+        // Every page a no-sleep allocation can get, kept idle: no grown
+        // block is wholly free, so only the idle pages can be counted.
+        let mut pages = KVVec::new();
+        while let Ok(block) = pool.alloc_pages(Order::ZERO, Flags::NOWAIT) {
+            pages.push(block, GFP_KERNEL)?;
+        }
+        let kept = pages.len();
+        pool.drain();
+        assert_eq!(pool.shrinker_count(), 0);
+        let idle = KBox::pin_init(pin_init!(Idle { pages <- new_spinlock!(pages) }), GFP_KERNEL)?;
+        // SAFETY: `idle` outlives the registration, dropped first below.
+        let registration = unsafe { pool.register_shrinker(&*idle) }?;
+        assert_eq!(pool.shrinker_count(), kept);
+        // Busy: nothing waits, nothing is taken.
+        {
+            let _busy = pool.growth.lock.lock();
+            assert_eq!(pool.shrinker_scan(usize::MAX), None);
+            assert_eq!(idle.count_objects(), kept);
+        }
+        // The idle pages go back to the pool, and the grown blocks that
+        // came wholly free by it to their sources, above high.
+        let steal = pool.growth.pgsteal_shrinker.load(Relaxed);
+        assert_eq!(pool.shrinker_scan(usize::MAX), Some(kept));
+        assert_eq!(idle.count_objects(), 0);
+        let given = (pool.growth.pgsteal_shrinker.load(Relaxed) - steal) as usize;
+        assert!(given > 0);
+        assert_eq!(pool.managed(), grown - given);
+        assert!(pool.zones().all(|z| z.free_pages() >= z.watermarks().high));
+        assert_eq!(pool.shrinker_count(), 0);
+        drop(registration);
+        drop(idle);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
     #[test]
     fn bad_limits_are_refused_and_change_nothing() -> Result {
         let pool = pool(16)?;
@@ -120,6 +194,25 @@ mod suite {
         let fixed = Pool::new(Source::new(Params::new(4, 4)?)?, 0)?;
         assert_eq!(fixed.set_max_pool_mb(24), Err(EINVAL));
         fixed.set_max_pool_mb(0)?;
+        assert_eq!(pool.shrink_back_delay(), SHRINK_BACK_DELAY);
+        for bad in [3601, usize::MAX] {
+            assert_eq!(pool.set_shrink_back_delay(bad), Err(EINVAL));
+            assert_eq!(pool.shrink_back_delay(), SHRINK_BACK_DELAY);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn shrink_back_waits_for_its_delay() -> Result {
+        let pool = pool(16)?;
+        let start = pool.managed();
+        for delay in [0, 5] {
+            pool.set_shrink_back_delay(delay)?;
+            let nid = (0..pool.nr_nodes()).find(|&nid| pool.grow_node(nid, false).is_some()).ok_or(EINVAL)?;
+            let looks = (1..=10).find(|_| pool.shrink_back(nid, true) > 0).ok_or(EINVAL)?;
+            assert_eq!(looks, (delay as usize).max(1));
+            assert_eq!(pool.managed(), start);
+        }
         Ok(())
     }
 
