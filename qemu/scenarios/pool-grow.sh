@@ -171,9 +171,14 @@ wait $hog
 rc=$?
 check "  the hog ended as told (status $rc: not OOM-killed)" test "$rc" -eq 0
 # CmaFree before the hog, against after it: the hog's own pages from any
-# CMA area are free again, so the rise is what zonemm gave back.
+# CMA area are free again, so the rise is what zonemm gave back. Freed
+# pages may wait on the per-CPU lists, which the kernel decays to their
+# low bound a step a second: up to 30 s.
 cma_rose() { [ "$cma2" -lt "$cma1" ] && [ $(($(meminfo CmaFree) - cmafree1)) -ge $(((cma1 - cma2) * 4)) ]; }
+wait_tries=300
 check "  CmaFree rose by the CMA pages given back" wait_for cma_rose
+unset wait_tries
+echo "# CmaFree $cmafree1 kB before the hog, $(meminfo CmaFree) kB after it; $((cma1 - cma2)) CMA pages given back"
 echo "$wsf" >/proc/sys/vm/watermark_scale_factor
 echo 3 >$B/shrink_back_delay
 check "  what was held is still held" test "$(cat $R/list)" = "$held"
