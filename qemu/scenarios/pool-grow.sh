@@ -173,12 +173,18 @@ check "  the hog ended as told (status $rc: not OOM-killed)" test "$rc" -eq 0
 # CmaFree before the hog, against after it: the hog's own pages from any
 # CMA area are free again, so the rise is what zonemm gave back. Freed
 # pages may wait on the per-CPU lists, which the kernel decays to their
-# low bound a step a second: up to 30 s.
-cma_rose() { [ "$cma2" -lt "$cma1" ] && [ $(($(meminfo CmaFree) - cmafree1)) -ge $(((cma1 - cma2) * 4)) ]; }
+# low bound a step a second: up to 30 s. Where the kernel has CMA areas
+# besides zonemm's (Debian's per-node ones), other processes' movable
+# pages use them too: CI saw one 2 MiB huge page (512 pages) of them in
+# use after the hog on Debian 7.2, so there the rise may fall short by
+# two such pages (of the 5000 or so given back).
+slack=0
+[ "$(ls /sys/kernel/mm/cma 2>/dev/null | wc -l)" -gt 1 ] && slack=1024
+cma_rose() { [ "$cma2" -lt "$cma1" ] && [ $(($(meminfo CmaFree) - cmafree1)) -ge $(((cma1 - cma2 - slack) * 4)) ]; }
 wait_tries=300
 check "  CmaFree rose by the CMA pages given back" wait_for cma_rose
 unset wait_tries
-echo "# CmaFree $cmafree1 kB before the hog, $(meminfo CmaFree) kB after it; $((cma1 - cma2)) CMA pages given back"
+echo "# CmaFree $cmafree1 kB before the hog, $(meminfo CmaFree) kB after it; $((cma1 - cma2)) CMA pages given back; CMA areas: $(ls /sys/kernel/mm/cma 2>/dev/null | tr '\n' ' ')"
 echo "$wsf" >/proc/sys/vm/watermark_scale_factor
 echo 3 >$B/shrink_back_delay
 check "  what was held is still held" test "$(cat $R/list)" = "$held"
