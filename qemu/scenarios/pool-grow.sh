@@ -19,11 +19,12 @@ pool() { bstat pool_pages; }
 start=$(bstat pool_start_pages)
 at_start() { [ "$(pool)" -eq "$start" ]; }
 grown_lines() { grep -c '+ ' $D/source/areas; }
-# burst PAGES: order-0 GFP_KERNEL allocations, 1024 at a time, kept.
+# burst PAGES [NODE]: order-0 GFP_KERNEL allocations (from NODE only, if
+# given), 1024 at a time, kept.
 burst() {
 	n=0
 	while [ "$n" -lt "$1" ]; do
-		echo "order=0 count=1024 gfp=kernel" >$B/alloc || return 1
+		echo "order=0 count=1024 gfp=kernel${2:+ node=$2}" >$B/alloc || return 1
 		n=$((n + 1024))
 	done
 }
@@ -134,14 +135,7 @@ echo 1000 >/proc/sys/vm/watermark_scale_factor
 echo 64K >$R/alloc
 held=$(cat $R/list)
 cma0=$(cma_used)
-burst1() {
-	n=0
-	while [ "$n" -lt "$1" ]; do
-		echo "order=0 count=1024 gfp=kernel node=1" >$B/alloc || return 1
-		n=$((n + 1024))
-	done
-}
-check "a burst of twice the pool on node 1 succeeds" burst1 $((2 * start))
+check "a burst of twice the pool on node 1 succeeds" burst $((2 * start)) 1
 grew=$(pool)
 cma1=$(cma_used)
 pg1=$(grep -c '^pages+ ' $D/source/areas)
