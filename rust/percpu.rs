@@ -460,3 +460,36 @@ impl<T> PerCpu<T> {
         self.slots.len()
     }
 }
+
+/// Runs `f(cpu, online)` once for every possible CPU: an online one's in a
+/// kworker bound to it (`online`: `f` reaches that CPU's copy of any
+/// [`PerCpu`] through its `try_with`), an offline one's from here, where
+/// `f` may use [`PerCpu::with_offline_cpu`] (its conditions hold: CPU
+/// hotplug held off, under `helpers.c`'s per-CPU mutex). One work per CPU
+/// for any number of [`PerCpu`]s, as `drain_all_pages(NULL)` drains every
+/// zone of a CPU in one. For the allocator's slow path, with the rules of
+/// [`PerCpu::on_each_cpu_from_alloc`]. Sleeps.
+pub(crate) fn each_cpu_from_alloc<F: Fn(usize, bool) + Sync>(f: F) {
+    unsafe extern "C" fn off<F: Fn(usize, bool) + Sync>(arg: *mut c_void, cpu: c_uint) -> c_long {
+        // SAFETY: `arg` is the `F` below, alive until the call returns.
+        let f = unsafe { &*arg.cast::<F>() };
+        f(cpu as usize, false);
+        0
+    }
+    unsafe extern "C" fn run<F: Fn(usize, bool) + Sync>(arg: *mut c_void) -> c_long {
+        // SAFETY: As in `off`; `F: Sync`, so sharing it with the kworker
+        // is fine.
+        let f = unsafe { &*arg.cast::<F>() };
+        // In a kworker bound to its CPU: the number stays true.
+        let cpu = CpuGuard::new().cpu();
+        f(cpu, true);
+        0
+    }
+    // SAFETY: `run` and `off` only use `f` through `arg`, which lives until
+    // the call returns; the call waits for every CPU.
+    let ret = unsafe { zonemm_work_on_each_cpu(run::<F>, off::<F>, (&raw const f).cast_mut().cast(), true) };
+    if ret != 0 {
+        pr_warn!("per-CPU work failed on some CPU: {ret}\n");
+    }
+}
+
