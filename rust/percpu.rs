@@ -375,43 +375,22 @@ impl<T> PerCpu<T> {
     where
         T: Send,
     {
-        struct Job<'a, T, F> {
-            percpu: &'a PerCpu<T>,
-            f: F,
-        }
-        unsafe extern "C" fn off<T: Send, F: Fn(usize, &mut T) + Sync>(arg: *mut c_void, cpu: c_uint) -> c_long {
-            // SAFETY: As in `run`.
-            let job = unsafe { &*arg.cast::<Job<'_, T, F>>() };
-            let cpu = cpu as usize;
-            // `helpers.c` calls this for a possible CPU that is not online,
-            // with hotplug held off (`cpus_read_lock()` or a successful
-            // trylock), under the per-CPU mutex the CPU-dead callback and
-            // every other run take too.
-            // SAFETY: So the conditions of `with_offline_cpu` hold.
-            match unsafe { job.percpu.with_offline_cpu(cpu, |t| (job.f)(cpu, t)) } {
-                Some(()) => 0,
-                None => EBUSY.to_errno() as c_long,
-            }
-        }
-        unsafe extern "C" fn run<T, F: Fn(usize, &mut T) + Sync>(arg: *mut c_void) -> c_long {
-            // SAFETY: `arg` is the `Job` below, alive until every CPU's
-            // run returns; `F: Sync`, so sharing it with the kworker is fine.
-            let job = unsafe { &*arg.cast::<Job<'_, T, F>>() };
-            // In a kworker bound to this CPU, a task: nothing on this CPU
-            // holds the slot (holders neither sleep nor get preempted), so
-            // the trylock succeeds.
-            match job.percpu.try_with_cpu(|cpu, t| (job.f)(cpu, t)) {
-                Some(()) => 0,
-                None => EBUSY.to_errno() as c_long,
-            }
-        }
-        let job = Job { percpu: self, f };
-        // SAFETY: `run` only uses `job` through `arg`, which lives until
-        // the call returns; the call waits for every CPU.
-        let ret = unsafe { zonemm_work_on_each_cpu(run::<T, F>, off::<T, F>, (&raw const job).cast_mut().cast(), alloc) };
-        if ret != 0 {
-            pr_warn!("per-CPU work failed on some CPU: {ret}\n");
-        }
+        each_cpu(
+            |cpu, online| {
+                let done = if online {
+                    // In a kworker bound to this CPU, a task: nothing on
+                    // this CPU holds the slot (holders neither sleep nor
+                    // get preempted), so the trylock succeeds.
+                    self.try_with_cpu(|cpu, t| f(cpu, t))
+                } else {
+                    // SAFETY: `each_cpu`'s offline arm: the conditions of
+                    // `with_offline_cpu` hold.
+                    unsafe { self.with_offline_cpu(cpu, |t| f(cpu, t)) }
+                };
+                done.is_some()
+            },
+            alloc,
+        );
     }
 
     /// The sum of `f` over every online CPU's copy, each read on its CPU.
@@ -461,35 +440,54 @@ impl<T> PerCpu<T> {
     }
 }
 
-/// Runs `f(cpu, online)` once for every possible CPU: an online one's in a
-/// kworker bound to it (`online`: `f` reaches that CPU's copy of any
-/// [`PerCpu`] through its `try_with`), an offline one's from here, where
-/// `f` may use [`PerCpu::with_offline_cpu`] (its conditions hold: CPU
-/// hotplug held off, under `helpers.c`'s per-CPU mutex). One work per CPU
-/// for any number of [`PerCpu`]s, as `drain_all_pages(NULL)` drains every
-/// zone of a CPU in one. For the allocator's slow path, with the rules of
+/// Runs `f(cpu, online)` once for every possible CPU: an online one's in
+/// a kworker bound to it (`online`: `f` reaches that CPU's copy of any
+/// [`PerCpu`] through its `try_with`), an offline one's from here, where `f`
+/// may use [`PerCpu::with_offline_cpu`] (its conditions hold: CPU hotplug
+/// held off, under `helpers.c`'s per-CPU mutex that the CPU-dead callback
+/// and every other run take too). `f` returns whether it could do its
+/// part; a warning says if some CPU's could not. One work per CPU for any
+/// number of [`PerCpu`]s, as `drain_all_pages(NULL)` drains every zone of
+/// a CPU in one. With `alloc`, the rules of
 /// [`PerCpu::on_each_cpu_from_alloc`]. Sleeps.
-pub(crate) fn each_cpu_from_alloc<F: Fn(usize, bool) + Sync>(f: F) {
-    unsafe extern "C" fn off<F: Fn(usize, bool) + Sync>(arg: *mut c_void, cpu: c_uint) -> c_long {
+fn each_cpu<F: Fn(usize, bool) -> bool + Sync>(f: F, alloc: bool) {
+    unsafe extern "C" fn off<F: Fn(usize, bool) -> bool + Sync>(arg: *mut c_void, cpu: c_uint) -> c_long {
         // SAFETY: `arg` is the `F` below, alive until the call returns.
         let f = unsafe { &*arg.cast::<F>() };
-        f(cpu as usize, false);
-        0
+        if f(cpu as usize, false) {
+            0
+        } else {
+            EBUSY.to_errno() as c_long
+        }
     }
-    unsafe extern "C" fn run<F: Fn(usize, bool) + Sync>(arg: *mut c_void) -> c_long {
+    unsafe extern "C" fn run<F: Fn(usize, bool) -> bool + Sync>(arg: *mut c_void) -> c_long {
         // SAFETY: As in `off`; `F: Sync`, so sharing it with the kworker
         // is fine.
         let f = unsafe { &*arg.cast::<F>() };
         // In a kworker bound to its CPU: the number stays true.
         let cpu = CpuGuard::new().cpu();
-        f(cpu, true);
-        0
+        if f(cpu, true) {
+            0
+        } else {
+            EBUSY.to_errno() as c_long
+        }
     }
     // SAFETY: `run` and `off` only use `f` through `arg`, which lives until
     // the call returns; the call waits for every CPU.
-    let ret = unsafe { zonemm_work_on_each_cpu(run::<F>, off::<F>, (&raw const f).cast_mut().cast(), true) };
+    let ret = unsafe { zonemm_work_on_each_cpu(run::<F>, off::<F>, (&raw const f).cast_mut().cast(), alloc) };
     if ret != 0 {
         pr_warn!("per-CPU work failed on some CPU: {ret}\n");
     }
 }
 
+/// [`each_cpu`] for the allocator's slow path, `f` doing its part on
+/// every CPU.
+pub(crate) fn each_cpu_from_alloc<F: Fn(usize, bool) + Sync>(f: F) {
+    each_cpu(
+        |cpu, online| {
+            f(cpu, online);
+            true
+        },
+        true,
+    );
+}
