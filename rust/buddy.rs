@@ -423,11 +423,10 @@ impl Pool {
 
     /// The slow path's `drain_all_pages(NULL)`: as [`Pool::drain`], but
     /// every zone's lists of a CPU in one work on it (each work waits for
-    /// the CPU's running task to yield: a drain per zone took 3 to 4 times
-    /// as long), waiting for a per-CPU run in flight (the kernel coalesces
-    /// concurrent drains; zonemm runs them one after another), with CPU
-    /// hotplug only tried for (the caller may hold `cpus_read_lock()`).
-    /// Sleeps.
+    /// the CPU's running task to yield), waiting for a per-CPU run in
+    /// flight (the kernel coalesces concurrent drains; zonemm runs them
+    /// one after another), with CPU hotplug only tried for (the caller may
+    /// hold `cpus_read_lock()`). Sleeps.
     fn drain_for_retry(&self) {
         crate::percpu::each_cpu_from_alloc(|cpu, online| {
             for zone in self.zones() {
