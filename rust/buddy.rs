@@ -422,22 +422,28 @@ impl Pool {
     }
 
     /// The slow path's `drain_all_pages(NULL)`: as [`Pool::drain`], but
-    /// every zone's lists of a CPU in one work on it (each work waits for
-    /// the CPU's running task to yield), waiting for a per-CPU run in
-    /// flight (the kernel coalesces concurrent drains; zonemm runs them
-    /// one after another), with CPU hotplug only tried for (the caller may
-    /// hold `cpus_read_lock()`). Sleeps.
+    /// every zone's lists of a CPU at once, from an IPI to every online
+    /// CPU (a CPU whose interrupted code held some zone's lists gets a work
+    /// instead, which waits for the CPU's running task to yield), waiting
+    /// for a per-CPU run in flight (the kernel coalesces concurrent
+    /// drains; zonemm runs them one after another), with CPU hotplug only
+    /// tried for (the caller may hold `cpus_read_lock()`). Sleeps: process
+    /// context with interrupts on.
     fn drain_for_retry(&self) {
         crate::percpu::each_cpu_from_alloc(|cpu, online| {
+            let mut done = true;
             for zone in self.zones() {
                 if online {
-                    zone.drain_local();
+                    // A zone drained from the IPI is empty when the work
+                    // drains the CPU again: nothing twice.
+                    done &= zone.drain_local();
                 } else {
                     // SAFETY: `each_cpu_from_alloc`'s offline arm: the
                     // conditions of `PerCpu::with_offline_cpu` hold.
                     unsafe { zone.drain_offline_cpu(cpu) };
                 }
             }
+            done
         });
     }
 

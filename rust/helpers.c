@@ -374,9 +374,21 @@ static DEFINE_MUTEX(zonemm_percpu_mutex);
 struct zonemm_cpu_work {
 	struct work_struct work;
 	long (*fn)(void *arg);
+	long (*ipi)(void *arg);
 	void *arg;
 	long ret;
 };
+
+/* The CPUs whose IPI did their share; under zonemm_percpu_mutex. */
+static struct cpumask zonemm_ipi_done;
+
+static void zonemm_cpu_ipi_fn(void *info)
+{
+	struct zonemm_cpu_work *w = info;
+
+	if (!w->ipi(w->arg))
+		cpumask_set_cpu(smp_processor_id(), &zonemm_ipi_done);
+}
 
 static void zonemm_cpu_work_fn(struct work_struct *work)
 {
@@ -400,12 +412,17 @@ void zonemm_helpers_exit(void)
  * Runs @fn(@arg) on every online CPU in turn, in a kworker bound to it,
  * and @off(@arg, cpu) from the caller for every possible CPU that is not
  * online; returns the first non-zero result. With @alloc (the allocator's
- * slow path), CPU hotplug is only tried for, as above. Sleeps.
+ * slow path), CPU hotplug is only tried for, as above. With @ipi, every
+ * online CPU first runs @ipi(@arg) from an IPI (hard interrupt, as
+ * drain_all_pages() drained before v4.11: on_each_cpu()), and only those
+ * where it returned non-zero then get @fn's work: a work waits for the
+ * CPU's running task to yield, an IPI does not. Sleeps; with @ipi the
+ * caller's interrupts are on.
  */
 long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsigned int cpu),
-			     void *arg, bool alloc)
+			     long (*ipi)(void *arg), void *arg, bool alloc)
 {
-	struct zonemm_cpu_work w = { .fn = fn, .arg = arg };
+	struct zonemm_cpu_work w = { .fn = fn, .ipi = ipi, .arg = arg };
 	unsigned int cpu;
 	long ret = 0, r;
 	bool hotplug = true;
@@ -415,10 +432,15 @@ long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsig
 	else
 		cpus_read_lock();
 	mutex_lock(&zonemm_percpu_mutex);
+	cpumask_clear(&zonemm_ipi_done);
+	if (ipi)
+		on_each_cpu(zonemm_cpu_ipi_fn, &w, true);
 	INIT_WORK_ONSTACK(&w.work, zonemm_cpu_work_fn);
 	for_each_possible_cpu(cpu) {
 		r = 0;
-		if (cpu_online(cpu)) {
+		if (cpumask_test_cpu(cpu, &zonemm_ipi_done)) {
+			/* Done from the IPI. */
+		} else if (cpu_online(cpu)) {
 			w.ret = 0;
 			queue_work_on(cpu, zonemm_wq, &w.work);
 			flush_work(&w.work);

@@ -37,7 +37,7 @@ bool zonemm_in_task_context(void);
 int zonemm_helpers_init(void);
 void zonemm_helpers_exit(void);
 long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsigned int cpu),
-			     void *arg, bool try);
+			     long (*ipi)(void *arg), void *arg, bool alloc);
 int zonemm_cpuhp_add(int (*dead)(unsigned int cpu));
 void zonemm_cpuhp_remove(void);
 int zonemm_tick_start(void (*fn)(void));

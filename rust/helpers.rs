@@ -154,10 +154,13 @@ extern "C" {
     /// time, and never during the CPU-dead callback. With `alloc` (the
     /// allocator's slow path, whose caller may hold `cpus_read_lock()`)
     /// hotplug is only tried for, and offline CPUs are skipped if it is
-    /// busy. Sleeps.
+    /// busy. With `ipi`, every online CPU first runs `ipi(arg)` from an
+    /// IPI (hard interrupt), and only those where it returned non-zero get
+    /// `f`'s work; the caller's interrupts must then be on. Sleeps.
     pub(crate) fn zonemm_work_on_each_cpu(
         f: unsafe extern "C" fn(arg: *mut c_void) -> c_long,
         off: unsafe extern "C" fn(arg: *mut c_void, cpu: c_uint) -> c_long,
+        ipi: Option<unsafe extern "C" fn(arg: *mut c_void) -> c_long>,
         arg: *mut c_void,
         alloc: bool,
     ) -> c_long;

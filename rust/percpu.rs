@@ -356,22 +356,10 @@ impl<T> PerCpu<T> {
     where
         T: Send,
     {
-        self.run_on_each_cpu(f, false);
+        self.run_on_each_cpu(f);
     }
 
-    /// [`PerCpu::on_each_cpu`] for the allocator's slow path, whose caller
-    /// may hold `cpus_read_lock()`: CPU hotplug is only tried for, and
-    /// while one is in progress offline CPUs are skipped (one going down is
-    /// served by the CPU-dead callback) and a CPU half up or down may be
-    /// missed. Sleeps.
-    pub(crate) fn on_each_cpu_from_alloc<F: Fn(usize, &mut T) + Sync>(&self, f: F)
-    where
-        T: Send,
-    {
-        self.run_on_each_cpu(f, true);
-    }
-
-    fn run_on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F, alloc: bool)
+    fn run_on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F)
     where
         T: Send,
     {
@@ -389,7 +377,8 @@ impl<T> PerCpu<T> {
                 };
                 done.is_some()
             },
-            alloc,
+            false,
+            false,
         );
     }
 
@@ -448,9 +437,11 @@ impl<T> PerCpu<T> {
 /// and every other run take too). `f` returns whether it could do its
 /// part; a warning says if some CPU's could not. One work per CPU for any
 /// number of [`PerCpu`]s, as `drain_all_pages(NULL)` drains every zone of
-/// a CPU in one. With `alloc`, the rules of
-/// [`PerCpu::on_each_cpu_from_alloc`]. Sleeps.
-fn each_cpu<F: Fn(usize, bool) -> bool + Sync>(f: F, alloc: bool) {
+/// a CPU in one. With `alloc`, the allocator's slow path, whose caller may
+/// hold `cpus_read_lock()`: CPU hotplug is only tried for, and while one
+/// is in progress offline CPUs are skipped (one going down is served by
+/// the CPU-dead callback) and a CPU half up or down may be missed. Sleeps.
+fn each_cpu<F: Fn(usize, bool) -> bool + Sync>(f: F, alloc: bool, ipi: bool) {
     unsafe extern "C" fn off<F: Fn(usize, bool) -> bool + Sync>(arg: *mut c_void, cpu: c_uint) -> c_long {
         // SAFETY: `arg` is the `F` below, alive until the call returns.
         let f = unsafe { &*arg.cast::<F>() };
@@ -462,9 +453,10 @@ fn each_cpu<F: Fn(usize, bool) -> bool + Sync>(f: F, alloc: bool) {
     }
     unsafe extern "C" fn run<F: Fn(usize, bool) -> bool + Sync>(arg: *mut c_void) -> c_long {
         // SAFETY: As in `off`; `F: Sync`, so sharing it with the kworker
-        // is fine.
+        // (or the IPI's CPU) is fine.
         let f = unsafe { &*arg.cast::<F>() };
-        // In a kworker bound to its CPU: the number stays true.
+        // In a kworker bound to its CPU, or an IPI's hard interrupt: the
+        // number stays true.
         let cpu = CpuGuard::new().cpu();
         if f(cpu, true) {
             0
@@ -472,22 +464,22 @@ fn each_cpu<F: Fn(usize, bool) -> bool + Sync>(f: F, alloc: bool) {
             EBUSY.to_errno() as c_long
         }
     }
+    let ipi = if ipi { Some(run::<F> as unsafe extern "C" fn(*mut c_void) -> c_long) } else { None };
     // SAFETY: `run` and `off` only use `f` through `arg`, which lives until
-    // the call returns; the call waits for every CPU.
-    let ret = unsafe { zonemm_work_on_each_cpu(run::<F>, off::<F>, (&raw const f).cast_mut().cast(), alloc) };
+    // the call returns; the call waits for every CPU (and for every IPI).
+    let ret = unsafe { zonemm_work_on_each_cpu(run::<F>, off::<F>, ipi, (&raw const f).cast_mut().cast(), alloc) };
     if ret != 0 {
         pr_warn!("per-CPU work failed on some CPU: {ret}\n");
     }
 }
 
-/// [`each_cpu`] for the allocator's slow path, `f` doing its part on
-/// every CPU.
-pub(crate) fn each_cpu_from_alloc<F: Fn(usize, bool) + Sync>(f: F) {
-    each_cpu(
-        |cpu, online| {
-            f(cpu, online);
-            true
-        },
-        true,
-    );
+/// [`each_cpu`] for the allocator's slow path (`drain_all_pages()`),
+/// `f(cpu, online)` doing its part on every CPU: first from an IPI on
+/// every online CPU, where `f` runs in hard interrupt context and returns
+/// `false` if the interrupted code held what it needs (the trylock of
+/// [`PerCpu::try_with`]); such a CPU gets a kworker's run of `f` instead,
+/// whose trylock succeeds. An IPI does not wait for the CPU's running task
+/// to yield, as a work does. Sleeps: the caller's interrupts must be on.
+pub(crate) fn each_cpu_from_alloc<F: Fn(usize, bool) -> bool + Sync>(f: F) {
+    each_cpu(f, true, true);
 }

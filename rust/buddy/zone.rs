@@ -613,9 +613,9 @@ impl Zone {
     }
 
     /// `drain_local_pages()`: this CPU's lists back to the free lists, if
-    /// no interrupted user holds them. Any context but NMI.
-    pub(crate) fn drain_local(&self) {
-        self.cpus.try_with(|c| self.drain_cpu(&mut c.pcp));
+    /// no interrupted user holds them; whether it did. Any context but NMI.
+    pub(crate) fn drain_local(&self) -> bool {
+        self.cpus.try_with(|c| self.drain_cpu(&mut c.pcp)).is_some()
     }
 
     fn drain_cpu(&self, pcp: &mut Pcp) {
@@ -655,10 +655,20 @@ impl Zone {
         self.cpus.on_each_cpu(|_, c| self.drain_cpu(&mut c.pcp));
     }
 
-    /// [`Zone::drain`] from the allocator's slow path (see
-    /// [`PerCpu::on_each_cpu_from_alloc`]). Sleeps.
+    /// [`Zone::drain`] from the allocator's slow path
+    /// (`drain_all_pages(zone)`, see [`crate::percpu::each_cpu_from_alloc`]).
+    /// Sleeps: process context with interrupts on.
     pub(crate) fn drain_from_alloc(&self) {
-        self.cpus.on_each_cpu_from_alloc(|_, c| self.drain_cpu(&mut c.pcp));
+        crate::percpu::each_cpu_from_alloc(|cpu, online| {
+            if online {
+                self.drain_local()
+            } else {
+                // SAFETY: `each_cpu_from_alloc`'s offline arm: the
+                // conditions of `PerCpu::with_offline_cpu` hold.
+                unsafe { self.drain_offline_cpu(cpu) };
+                true
+            }
+        });
     }
 
     /// Blocks allocated per order, all CPUs. Sleeps.
