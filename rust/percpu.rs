@@ -18,7 +18,9 @@
 //!
 //! Another CPU's copy is reached only by running on that CPU
 //! ([`PerCpu::on_each_cpu`]: work on zonemm's `WQ_MEM_RECLAIM` per-CPU
-//! workqueue, one CPU after another), which sleeps. (The kernel's
+//! workqueue, one CPU after another; for the slow path's drain first an
+//! IPI, [`each_cpu_from_alloc`], which trylocks like any interrupt), which
+//! sleeps. (The kernel's
 //! `drain_all_pages()` drains remote CPUs' lists under their `pcp->lock`
 //! instead; here no CPU but the owner ever touches its lists, which is
 //! what keeps the hit path free of any lock.) The one exception is a CPU
