@@ -75,6 +75,8 @@ pub(crate) use gfp::Flags;
 pub(crate) use kswapd::Kswapd;
 pub(crate) use pool_shrinker::PoolShrinker;
 pub(crate) use shrinker::{
+    Deferred,
+    RcuWork,
     Shrinker,
     ShrinkerRegistration, //
 };
@@ -434,8 +436,9 @@ impl Pool {
             let mut done = true;
             for zone in self.zones() {
                 if online {
-                    // A zone drained from the IPI is empty when the work
-                    // drains the CPU again: nothing twice.
+                    // A CPU the IPI drained gets no work; one it could not
+                    // gets every zone drained again (what its lists hold
+                    // by then).
                     done &= zone.drain_local();
                 } else {
                     // SAFETY: `each_cpu_from_alloc`'s offline arm: the

@@ -11,6 +11,8 @@
 //! - 7.3's `rcu::synchronize_rcu()` is, on 7.2, `synchronize_rcu()` itself.
 //! - A module parameter's `value()` returns it by value on 7.3, by
 //!   reference on 7.2: [`param`] takes either.
+//! - 7.3's `barrier::smp_mb(Full)` is 7.2's `barrier::smp_mb()`:
+//!   [`smp_mb`].
 
 #[cfg(not(zonemm_before_7_3))]
 pub(crate) use kernel::{
@@ -23,6 +25,16 @@ pub(crate) use kernel::{
         Srcu, //
     },
 };
+
+/// `smp_mb()`: a full barrier between CPUs.
+#[cfg(not(zonemm_before_7_3))]
+#[inline(always)]
+pub(crate) fn smp_mb() {
+    kernel::sync::barrier::smp_mb(kernel::sync::barrier::Full);
+}
+
+#[cfg(zonemm_before_7_3)]
+pub(crate) use kernel::sync::barrier::smp_mb;
 
 /// A module parameter's value, from what its `value()` returns.
 #[cfg(not(zonemm_before_7_3))]

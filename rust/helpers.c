@@ -259,18 +259,22 @@ bool zonemm_kthread_should_stop(void)
 
 /*
  * The scanner's sleep between batches: as ksm_scan_thread() waits, cut
- * short by zonemm_wake_up_process() when a knob changes.
+ * short by zonemm_wake_up_process() when a knob changes. Returns what
+ * *woken held if it was set (the wakers' reason), else 0.
  */
 int zonemm_sleep_wakeable(unsigned int msecs, int *woken)
 {
+	int w;
+
 	if (!msecs) {
 		cond_resched();
 		return 0;
 	}
 	set_current_state(TASK_INTERRUPTIBLE);
-	if (xchg(woken, 0)) {
+	w = xchg(woken, 0);
+	if (w) {
 		__set_current_state(TASK_RUNNING);
-		return 1;
+		return w;
 	}
 	if (!kthread_should_stop()) {
 		if (msecs == UINT_MAX)

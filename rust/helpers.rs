@@ -92,8 +92,8 @@ extern "C" {
     /// `schedule_timeout_interruptible()` unless `*woken` was set (it is
     /// cleared) or the thread is being stopped; ends early on
     /// [`zonemm_wake_up_process`]. 0 only yields; `u32::MAX` sleeps until
-    /// woken, with no timer. Returns 1 if `*woken` was set, before or
-    /// during the sleep (and clears it), else 0.
+    /// woken, with no timer. Returns what `*woken` held if it was set,
+    /// before or during the sleep (and clears it), else 0.
     pub(crate) fn zonemm_sleep_wakeable(msecs: c_uint, woken: *mut c_int) -> c_int;
     /// `shrinker_alloc()` named `name`, with `count` and `scan` as its
     /// `count_objects()` and `scan_objects()` (given `data`; 0 counted is

@@ -22,6 +22,14 @@
 //! without ever reading freed memory, however stale or foreign the
 //! pointer.
 //!
+//! Empty slabs go back to the pool on `kmem_cache_shrink()`, and to the
+//! pool's reclaim (zonemm's kswapd and direct reclaim, and through them
+//! the kernel's shrinker) through a [`Shrinker`]: a scan takes free slabs
+//! off the lists and out of their pages' owner words, never waiting for
+//! a lock, and queues the cache's [`RcuWork`]; after a grace period the
+//! pool's kswapd flushes every CPU's cache (dropping what a stale free
+//! put there meanwhile) and frees the slabs.
+//!
 //! Lock order: a CPU's array cache (the local trylock), then a node's list
 //! lock, then the buddy pool's (a CPU's lists, then a zone lock). Growing
 //! a slab allocates with no lock held, and adds it with a "need alloc"
@@ -30,6 +38,7 @@
 //! the functions that reach every CPU's cache sleep, and say so.
 
 use core::{
+    marker::PhantomPinned,
     panic::Location,
     ptr::NonNull,
 };
@@ -43,6 +52,7 @@ use kernel::{
             Relaxed, //
         },
         LockedBy,
+        SetOnce,
     },
 };
 
@@ -83,6 +93,7 @@ use crate::{
 
 mod debug;
 pub(crate) mod kmalloc;
+mod reclaim;
 mod stats;
 
 use stats::CacheStats;
@@ -114,6 +125,10 @@ pub(crate) unsafe fn ctor_pattern(obj: *mut u8, size: usize) {
     // SAFETY: By the caller's guarantee.
     unsafe { core::ptr::write_bytes(obj, 0xc7, size) };
 }
+
+/// The bounds of a cache's `min_partial` (`MIN_PARTIAL`, `MAX_PARTIAL`).
+const MIN_PARTIAL: usize = 5;
+const MAX_PARTIAL: usize = 10;
 
 /// Marks a live [`Slab`], checked before trusting `page->private`.
 const SLAB_MAGIC: usize = 0x5a6f_6e65_536c_6162;
@@ -151,9 +166,11 @@ struct SlabState {
 ///
 /// # Invariants
 ///
-/// While the slab lives, `page->private` of each of `block`'s pages holds
-/// its address; `base` is the first slot, inside `block`; the slab sits at
-/// position `pos` of its node's `slabs`.
+/// While the slab is listed, `page->private` of each of `block`'s pages
+/// holds its address, and the slab sits at position `pos` of its node's
+/// `slabs`; `base` is the first slot, inside `block`. A retired slab
+/// (off the lists, owner words cleared) links the next on its node's
+/// chain through `next_retired`.
 struct Slab<'a> {
     magic: usize,
     cache: *const Cache<'a>,
@@ -162,6 +179,7 @@ struct Slab<'a> {
     nid: usize,
     pos: Atomic<usize>,
     state: LockedBy<SlabState, NodeLists<'a>>,
+    next_retired: usize,
 }
 
 // SAFETY: The raw pointers name the owning cache (which outlives its slabs)
@@ -195,11 +213,21 @@ impl Drop for Slab<'_> {
 }
 
 /// A node's slabs, as `[full | partial | free]` (`struct kmem_cache_node`).
+///
+/// # Invariants
+///
+/// `retired` and `detached` are 0 or the first of a chain of retired
+/// slabs (from `KBox::into_raw`, linked by `next_retired`) that this
+/// node owns: `retired` those shrinker scans took since the cache's RCU
+/// work last detached them, `detached` those it detached, to be freed
+/// after the grace period that followed.
 struct NodeLists<'a> {
     slabs: KVec<KBox<Slab<'a>>>,
     lists: SlabLists,
     /// Objects in use in this node's slabs (some may sit in CPU caches).
     inuse: usize,
+    retired: usize,
+    detached: usize,
 }
 
 /// An object cache (`struct kmem_cache`).
@@ -220,6 +248,15 @@ pub(crate) struct Cache<'a> {
     tunables: [Atomic<usize>; 2],
     colour_next: Atomic<usize>,
     stats: CacheStats,
+    /// Free slabs a node keeps from reclaim, for reuse (`s->min_partial`,
+    /// `set_min_partial()`: half the log of the slot size, 5 to 10).
+    min_partial: usize,
+    /// Set once the cache is pinned (until then its scans give nothing).
+    reclaim: SetOnce<reclaim::Reclaim<'a>>,
+    /// Pinned (`!Unpin`): the pool's shrinker list and RCU work reach the
+    /// cache by shared reference until its drop has unregistered them, so
+    /// the `&mut` the drop gets must not claim it is the only one.
+    _pin: PhantomPinned,
 }
 
 impl<'a> Cache<'a> {
@@ -255,7 +292,7 @@ impl<'a> Cache<'a> {
         let layout = Layout::new(size, align, debug, ctor.is_some()).ok_or(EINVAL)?;
         let mut nodes = KVec::new();
         for _ in 0..pool.nr_nodes() {
-            let lists = NodeLists { slabs: KVec::new(), lists: SlabLists::default(), inuse: 0 };
+            let lists = NodeLists { slabs: KVec::new(), lists: SlabLists::default(), inuse: 0, retired: 0, detached: 0 };
             nodes.push(KBox::pin_init(new_spinlock_irq!(lists, "Cache::node"), GFP_KERNEL)?, GFP_KERNEL)?;
         }
         let (limit, batchcount) = default_limit(layout.slot);
@@ -277,8 +314,13 @@ impl<'a> Cache<'a> {
             tunables: [Atomic::new(limit), Atomic::new(batchcount)],
             colour_next: Atomic::new(0),
             stats: CacheStats::new(),
+            min_partial: ((layout.slot.ilog2() / 2) as usize).clamp(MIN_PARTIAL, MAX_PARTIAL),
+            reclaim: SetOnce::new(),
+            _pin: PhantomPinned,
         };
-        Ok(KBox::pin(cache, GFP_KERNEL)?)
+        let cache = KBox::pin(cache, GFP_KERNEL)?;
+        cache.as_ref().register_reclaim()?;
+        Ok(cache)
     }
 
     /// The cache's name.
@@ -481,6 +523,7 @@ impl<'a> Cache<'a> {
                 nid,
                 pos: Atomic::new(0),
                 state: LockedBy::new(node, SlabState { freelist }),
+                next_retired: 0,
             },
             gfp,
         )?;
@@ -669,6 +712,10 @@ impl<'a> Cache<'a> {
                 let to = SlabList::of(st.freelist.inuse(), st.freelist.objects());
                 n.inuse -= 1;
                 Self::relist(n, slab.pos.load(Relaxed), to);
+                if to == SlabList::Free && n.lists.counts().2 > self.min_partial {
+                    // Reclaimable now: a hopeless kswapd may try again.
+                    self.pool.note_reclaimable();
+                }
             }
             Err(ObjectError::AlreadyFree | ObjectError::NotAnObject) => {}
         }
@@ -754,6 +801,7 @@ impl<'a> Cache<'a> {
 
 impl Drop for Cache<'_> {
     fn drop(&mut self) {
+        self.stop_reclaim();
         self.flush_cpu_caches();
         let live = self.active_objects();
         if live > 0 {

@@ -4,10 +4,11 @@
 # The pool's reclaim: a zonemm_kswapd thread per node with pages; freed
 # region mappings kept for reuse go back to any pool user that runs
 # short: to kswapd when allocations that may not sleep (GFP_NOWAIT,
-# GFP_ATOMIC) wake it, to direct reclaim (or kswapd) for GFP_KERNEL; the
-# counters say who took what; unload with everything back.
+# GFP_ATOMIC) wake it, to direct reclaim (or kswapd) for GFP_KERNEL; so do
+# a slab cache's empty slabs; the counters say who took what; unload with
+# everything back.
 . /zonemm/lib.sh
-plan 26
+plan 32
 B=$D/buddy
 R=$D/region
 
@@ -146,6 +147,55 @@ check "  every kept page counted as reclaimed" test $((after - before)) -ge "$ke
 check "  GFP_KERNEL got them" test "$n" -eq $((free + kept - left)) -a "$listed" -le "$(kept_back)"
 echo all >$B/free
 settle
+
+# A slab cache's empty slabs: objects allocated, then freed, leave them
+# free; kswapd, woken by allocations that may not sleep, retires them and
+# frees them after an RCU grace period, so the allocations get them.
+S=$D/slab
+sstat() { awk -v k="$1" '$1 == k { print $2 }' $S/idle/stats; }
+# slabinfo 2.1: ... : slabdata <active_slabs> <num_slabs> <sharedavail>
+slabs() { awk '$1 == "idle" { print $15 }' $S/slabinfo; }
+echo "idle 1024" >$S/create
+echo count=2048 >$S/idle/alloc
+echo all >$S/idle/free
+idle=$(bstat reclaimable)
+before=$(slabs)
+echo "# empty slabs: $idle pages reclaimable, of $before slabs"
+check "a cache's empty slabs are counted reclaimable" test "${idle:-0}" -ge 256
+free=$(free_pages)
+n=$(dry nowait)
+check "GFP_NOWAIT: kswapd gave the empty slabs back" settled
+left=$(free_pages)
+echo "# $(sstat slabs_reaped) slabs reaped, $(slabs) left; GFP_NOWAIT blocks: $n, free before: $free, after: $left"
+check "  slabs_reaped counts them" test "$(sstat slabs_reaped)" -ge $((before - $(slabs))) -a "$(slabs)" -lt "$before"
+# Every slab goes: the flush of the CPU caches after the first grace
+# period frees the slabs the cached objects kept, and the next scan takes
+# them.
+per=$(awk '$1 == "idle" { print $6 }' $S/slabinfo)
+check "  GFP_NOWAIT got them" test "$n" -eq $((free + $(sstat slabs_reaped) * per - left))
+echo all >$B/free
+settle
+
+# GFP_KERNEL: direct reclaim retires the empty slabs and waits for
+# kswapd's RCU work to free them, so one pass gets them (no rounds);
+# kswapd, woken at the low watermark, may take them all first.
+echo count=2048 >$S/idle/alloc
+echo all >$S/idle/free
+reaped=$(sstat slabs_reaped)
+before=$(slabs)
+stall=$(bstat allocstall)
+free=$(free_pages)
+n=$(exhaust kernel)
+settled
+left=$(free_pages)
+reaped=$(($(sstat slabs_reaped) - reaped))
+echo "# GFP_KERNEL: $reaped of $before slabs reaped; blocks: $n, free before: $free, after: $left;" \
+	"allocstall $(($(bstat allocstall) - stall))"
+check "GFP_KERNEL: the empty slabs given back" test "$reaped" -gt 0
+check "  GFP_KERNEL got them in one pass" test "$n" -eq $((free + reaped * per - left)) -a "$left" -le "$(kept_back)"
+echo all >$B/free
+settle
+echo idle >$S/destroy
 
 # Balanced again, every kswapd sleeps (and is not spinning).
 check "every kswapd asleep once the pool is balanced" wait_for asleep

@@ -530,7 +530,13 @@ impl Pool {
         self.growth.pgscan_shrinker.add(nr as u64, Relaxed);
         let mut freed = self.shrink_grown(nr)?;
         if freed < nr && self.zones().any(|z| z.grown().0 > 0) {
+            // Empty slabs come back after a grace period, in kswapd,
+            // which then gives back their blocks.
+            self.shrinkers.set_for_kernel();
             if let Some(idle) = self.shrinkers.try_shrink(nr - freed) {
+                // Again after: a run of works already under way may have
+                // taken the mark before this scan queued its own.
+                self.shrinkers.set_for_kernel();
                 if idle > 0 {
                     freed += idle;
                     // The pages just freed may sit on this CPU's lists.
@@ -542,6 +548,14 @@ impl Pool {
             }
         }
         Some(freed)
+    }
+
+    /// After RCU works the kernel's shrinker queued: the grown blocks
+    /// their pages left wholly free, above the zones' high watermarks, go
+    /// back to their sources (if the locks are free). Process context;
+    /// does not sleep.
+    pub(super) fn give_back_free_grown(&self) {
+        let _ = self.shrink_grown(usize::MAX);
     }
 
     /// Gives back wholly free grown blocks (about `nr` pages, whole

@@ -69,8 +69,21 @@ use crate::{
     zonelist::zonelist,
 };
 
+const NSEC_PER_MSEC: u64 = kernel::time::NSEC_PER_MSEC as u64;
+
+/// The longest a direct reclaimer waits for kswapd to run the RCU works
+/// its scans queued (a grace period and a flush of every CPU's object
+/// caches; longer under QEMU's TCG and the debug kernel than the kernel's
+/// `HZ/10` throttles allow for).
+const RCU_WORK_THROTTLE_MS: i64 = 1000;
+
 /// Pages asked of the shrinkers at a time (`SHRINK_BATCH`).
 const SHRINK_BATCH: usize = 128;
+
+/// Why kswapd was woken (`KswapdWait::woken`): an allocation below the
+/// low watermark, or only RCU works to run.
+const WAKE_BALANCE: i32 = 1;
+const WAKE_WORKS: i32 = 2;
 
 /// Runs that reclaim nothing before kswapd is left asleep
 /// (`MAX_RECLAIM_RETRIES`).
@@ -246,8 +259,16 @@ impl Pool {
         KswapdWait::raise(&wait.highest, highest.index() as u32);
         let _rcu = rcu::read_lock();
         let t = wait.task.load(Acquire);
-        if t != 0 && wait.woken.xchg(1, Relaxed) == 0 {
+        if t == 0 {
+            return;
+        }
+        // A pending wake for RCU works only (`WAKE_WORKS`) becomes a
+        // balancing one: counted, and already on its way.
+        let pending = wait.woken.xchg(WAKE_BALANCE, Relaxed);
+        if pending != WAKE_BALANCE {
             self.reclaim.kswapd_wakeups.add(1, Relaxed);
+        }
+        if pending == 0 {
             // SAFETY: By the type invariant of `KswapdWait`, a running
             // thread that cannot be stopped before this RCU read section
             // ends.
@@ -261,6 +282,77 @@ impl Pool {
     fn node_balanced(&self, nid: usize, order: Order, highest: ZoneType) -> bool {
         let mut eligible = self.nodes[nid].iter().flatten().filter(|z| z.managed() > 0 && z.ztype() <= highest).peekable();
         eligible.peek().is_none() || eligible.any(|z| z.watermark_ok(order, Mark::High, highest, Reserves::None))
+    }
+
+    /// Wakes the first kswapd to run the RCU works a scan queued (see
+    /// [`Pool::queue_rcu_work`]), hopeless or not. Any context but NMI.
+    pub(super) fn wake_kswapd_for_works(&self) {
+        // The queued work before the look at `woken`, paired with the
+        // fully ordered `xchg()` of `woken` in kswapd's sleep before its
+        // look at the queue: a kswapd whose pending wake this sees (and
+        // so does not wake again) finds the work (store buffering, as
+        // `wake_up_process()` after a condition pairs with the sleeper's
+        // `set_current_state()`).
+        crate::compat::smp_mb();
+        let _rcu = rcu::read_lock();
+        for wait in self.kswapd.iter() {
+            let t = wait.task.load(Acquire);
+            if t == 0 {
+                continue;
+            }
+            // A pending wake of either kind runs the works too.
+            if wait.woken.cmpxchg(0, WAKE_WORKS, Relaxed).is_ok() {
+                // SAFETY: As in `wakeup_kswapd`.
+                unsafe { zonemm_wake_up_process(t as *mut kernel::bindings::task_struct) };
+            }
+            return;
+        }
+    }
+
+    /// `reclaim_throttle()` for a direct reclaimer whose scans just queued
+    /// RCU works: waits until the kswapd run that takes them has finished
+    /// (their pages on the zones' free lists), so that it retries with
+    /// them, for at most [`RCU_WORK_THROTTLE_MS`] (plus `fsleep()`'s
+    /// slack); whether the run finished. With no kswapd (stopped for
+    /// rmmod; KUnit's pools) the works wait for [`Pool::flush_rcu_work`],
+    /// and this returns `false` at once. Sleeps.
+    ///
+    /// [`Pool::flush_rcu_work`]: super::Pool::flush_rcu_work
+    fn throttle_for_rcu_works(&self) -> bool {
+        if !self.kswapd.iter().any(|w| w.task.load(Relaxed) != 0) {
+            return false;
+        }
+        let ticket = self.shrinkers.rcu_ticket();
+        let mut waited = 0;
+        let mut nap = 1;
+        while !self.shrinkers.rcu_ticket_done(ticket) {
+            if waited >= RCU_WORK_THROTTLE_MS {
+                return false;
+            }
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(nap));
+            waited += nap;
+            nap = (nap * 2).min(10);
+        }
+        true
+    }
+
+    /// Runs the RCU works the shrinkers' scans queued; if the kernel's
+    /// shrinker queued them, gives back the grown blocks their pages
+    /// freed, as its scan gives back those the idle pages free. Returns
+    /// the pages the works gave back. Sleeps (kswapd only: it holds no
+    /// lock).
+    pub(super) fn run_rcu_works(&self) -> usize {
+        if !self.shrinkers.works_queued() {
+            return 0;
+        }
+        // The pages come back to the zones, every CPU's lists drained of
+        // them, where the watermarks count them for every CPU's
+        // allocations.
+        let pages = self.flush_rcu_work();
+        if pages > 0 && self.shrinkers.take_for_kernel() {
+            self.give_back_free_grown();
+        }
+        pages
     }
 
     /// A shrinker has pages to give again: kswapd is no longer hopeless.
@@ -288,6 +380,8 @@ impl Pool {
             if freed == 0 {
                 break;
             }
+            // Empty slabs come back only after a grace period.
+            self.run_rcu_works();
             reclaimed += freed;
             self.reclaim.pgsteal_kswapd.add(freed as u64, Relaxed);
             // Single pages freed went to this CPU's lists: to the zones,
@@ -310,11 +404,13 @@ impl Pool {
 
     /// One turn of node `nid`'s kswapd after it slept, `woken` if by a
     /// wakeup rather than its once-a-second timer (which runs only while
-    /// the node holds grown blocks): balancing, then proactive compaction
-    /// (`kswapd_try_to_sleep()` wakes kcompactd before sleeping), only when
-    /// woken; then shrink-back's look, and the bounds growth from the
-    /// allocation path left stale. Sleeps.
+    /// the node holds grown blocks): the RCU works the shrinkers queued;
+    /// balancing, then proactive compaction (`kswapd_try_to_sleep()` wakes
+    /// kcompactd before sleeping), only when woken; then shrink-back's
+    /// look, and the bounds growth from the allocation path left stale.
+    /// Sleeps.
     pub(crate) fn kswapd_turn(&self, nid: usize, woken: bool) {
+        self.run_rcu_works();
         if woken {
             self.balance_node(nid);
             self.proactive_compact(nid);
@@ -336,12 +432,23 @@ impl Pool {
         if !unsafe { zonemm_in_reclaim() } && self.shrinkers.count() > 0 {
             self.reclaim.allocstall.add(1, Relaxed);
             let mut drained = false;
+            let mut throttled = false;
             loop {
+                let queues = self.shrinkers.queues();
                 let freed = self.shrinkers.shrink(order.nr_pages().max(SHRINK_BATCH));
                 if freed == 0 {
                     break;
                 }
                 self.reclaim.pgsteal_direct.add(freed as u64, Relaxed);
+                // Empty slabs come back only once kswapd ran their work:
+                // waited for once; if kswapd is late, or there is none,
+                // retiring more would not help this allocation.
+                if self.shrinkers.queues() != queues {
+                    if throttled || !self.throttle_for_rcu_works() {
+                        break;
+                    }
+                    throttled = true;
+                }
                 // The pages just freed may sit on this CPU's lists, unmerged.
                 if order != Order::ZERO {
                     self.drain_local();
@@ -425,17 +532,43 @@ unsafe extern "C" fn kswapd_thread(arg: *mut c_void) -> c_int {
     // SAFETY: No preconditions (node ids fit in an int).
     unsafe { zonemm_bind_to_node(arg.nid as c_int) };
     // SAFETY: No preconditions.
+    // When shrink-back's tick is due (`ktime_get_ns()`): a wake for RCU
+    // works alone does not put it off.
+    let mut tick_at = None;
     while !unsafe { zonemm_kthread_should_stop() } {
         // A wakeup sets `woken` before waking, and the helper tests it
         // after setting the task state, so none is lost.
-        let timeout = if arg.pool.has_grown(arg.nid) { SHRINK_BACK_INTERVAL_MS } else { u32::MAX };
+        let timeout = if arg.pool.has_grown(arg.nid) {
+            // SAFETY: No preconditions.
+            let now = unsafe { zonemm_ktime_ns() };
+            let at = *tick_at.get_or_insert(now + u64::from(SHRINK_BACK_INTERVAL_MS) * NSEC_PER_MSEC);
+            // 0 when due: the helper then does not sleep.
+            (at.saturating_sub(now).div_ceil(NSEC_PER_MSEC)) as u32
+        } else {
+            tick_at = None;
+            u32::MAX
+        };
         // SAFETY: `woken` lives in the pool, which outlives this thread.
-        let woken = unsafe { zonemm_sleep_wakeable(timeout, wait.woken.as_ptr()) } != 0;
+        let woken = unsafe { zonemm_sleep_wakeable(timeout, wait.woken.as_ptr()) };
         // SAFETY: No preconditions.
         if unsafe { zonemm_kthread_should_stop() } {
             break;
         }
-        arg.pool.kswapd_turn(arg.nid, woken);
+        if woken == WAKE_WORKS {
+            // Not a turn: neither a balancing wakeup nor shrink-back's tick.
+            arg.pool.run_rcu_works();
+        } else if woken == 0 && tick_at.is_none_or(|at| {
+            // SAFETY: No preconditions.
+            let now = unsafe { zonemm_ktime_ns() };
+            now < at
+        }) {
+            // Neither woken nor due: a late `wake_up_process()` from a
+            // waker whose wake the thread already took.
+            continue;
+        } else {
+            tick_at = None;
+            arg.pool.kswapd_turn(arg.nid, woken != 0);
+        }
     }
     0
 }

@@ -13,14 +13,40 @@
 //! Scans run under the list's mutex, so [`Shrinkers::unregister`] waits
 //! for a scan in flight, as `shrinker_free()` waits for `shrink_slab()`.
 //! Shrinkers are not NUMA-aware: a scan gives back pages of any node.
+//!
+//! A scan that can only give its pages back after an RCU grace period
+//! (the slab layer's empty slabs: a free may still be reading a slab's
+//! descriptor, and every CPU's object cache must be flushed after it)
+//! takes them out of use, queues an [`RcuWork`] and counts them as given:
+//! the pool's kswapd finishes the work after a grace period, as
+//! `queue_rcu_work()` runs a work item after one (and as the kernel's
+//! `kfree_rcu()` shrinker counts what its deferred work will free). The
+//! scans themselves never wait for the grace period, and reclaim never
+//! runs the flush on every CPU, which takes `cpus_read_lock()` that an
+//! allocating caller may hold; a direct reclaimer whose scans queued
+//! works waits (bounded) for kswapd's run of them.
+//!
+//! Lock order: the list's mutex and the RCU work's mutex are never held
+//! together; an [`RcuWork`]'s `finish` runs under the latter only.
 
 use core::ffi::c_void;
 
 use kernel::{
     new_mutex,
     prelude::*,
-    sync::Mutex,
+    sync::{
+        atomic::{
+            Full,
+            Acquire,
+            Atomic,
+            Relaxed,
+            Release, //
+        },
+        Mutex,
+    },
 };
+
+use crate::compat;
 
 /// Pool pages a layer keeps idle and gives back on demand.
 pub(crate) trait Shrinker: Sync {
@@ -73,15 +99,224 @@ unsafe fn scan_of<T: Shrinker>(object: *const c_void, nr: usize) -> usize {
     unsafe { &*object.cast::<T>() }.scan_objects(nr)
 }
 
-/// The pool's registered shrinkers.
+/// Pages a scan took out of use that go back after an RCU grace period
+/// (see the file's doc).
+pub(crate) trait Deferred: Sync {
+    /// Takes what the scans queued so far, before the grace period
+    /// starts (later scans queue the work again). Process context.
+    fn detach(&self);
+
+    /// After the grace period: gives back what [`Deferred::detach`] took,
+    /// and returns the pages. Sleeps; never called with `cpus_read_lock()`
+    /// or the shrinker list held.
+    fn finish(&self) -> usize;
+}
+
+/// A work item run after an RCU grace period (`struct rcu_work`), queued on
+/// its pool by [`super::Pool::queue_rcu_work`].
+///
+/// # Invariants
+///
+/// `object` points to a live `T: Deferred` while the work is queued or
+/// being run, and `detach` and `finish` are `T`'s; `queued` is set while
+/// the work is on its pool's list, whose link is `next`; `run_next` links
+/// the works of a run, under its pool's `running` mutex.
+pub(crate) struct RcuWork {
+    next: Atomic<usize>,
+    run_next: Atomic<usize>,
+    queued: Atomic<u32>,
+    object: *const c_void,
+    detach: unsafe fn(*const c_void),
+    finish: unsafe fn(*const c_void) -> usize,
+}
+
+// SAFETY: `object` is a `Deferred`, which is `Sync`, reached only by shared
+// reference; the rest are atomics and functions.
+unsafe impl Send for RcuWork {}
+
+// SAFETY: As above.
+unsafe impl Sync for RcuWork {}
+
+/// [`Deferred::detach`] of the `T` at `object`.
+///
+/// # Safety
+///
+/// `object` points to a live `T`.
+unsafe fn detach_of<T: Deferred>(object: *const c_void) {
+    // SAFETY: The caller's guarantee.
+    unsafe { &*object.cast::<T>() }.detach()
+}
+
+/// [`Deferred::finish`] of the `T` at `object`.
+///
+/// # Safety
+///
+/// `object` points to a live `T`.
+unsafe fn finish_of<T: Deferred>(object: *const c_void) -> usize {
+    // SAFETY: The caller's guarantee.
+    unsafe { &*object.cast::<T>() }.finish()
+}
+
+impl RcuWork {
+    /// `INIT_RCU_WORK()`: a work for `object`, not queued.
+    ///
+    /// # Safety
+    ///
+    /// `object` must stay live while the work is queued: its owner calls
+    /// [`super::Pool::flush_rcu_work`] before it goes.
+    pub(crate) unsafe fn new<T: Deferred>(object: *const T) -> Self {
+        // INVARIANT: not queued; live while queued by the caller's guarantee.
+        Self {
+            next: Atomic::new(0),
+            run_next: Atomic::new(0),
+            queued: Atomic::new(0),
+            object: object.cast(),
+            detach: detach_of::<T>,
+            finish: finish_of::<T>,
+        }
+    }
+}
+
+/// The pool's registered shrinkers, and the RCU works their scans queued.
 pub(super) struct Shrinkers {
     list: Pin<KBox<Mutex<KVec<Entry>>>>,
+    /// The queued works, a stack linked through `RcuWork::next`: pushed
+    /// lock-free, taken whole.
+    works: Atomic<usize>,
+    /// Held while works run, so that [`Shrinkers::flush_works`] returns
+    /// only once every work queued before it has finished.
+    running: Pin<KBox<Mutex<()>>>,
+    /// Set when the kernel's shrinker queued works: the grown blocks their
+    /// pages free go back to their sources once they finish.
+    for_kernel: Atomic<u32>,
+    /// Scans that queued (or found queued) a work: a direct reclaimer
+    /// compares it around its scans to know it has pages to wait for.
+    queues: Atomic<u64>,
+    /// The runs of [`Shrinkers::flush_works`] that took works: `started`
+    /// counts them as they take the queue, `finished` is the last that
+    /// finished (written under `running`).
+    started: Atomic<u64>,
+    finished: Atomic<u64>,
 }
 
 impl Shrinkers {
     /// None yet. Process context.
     pub(super) fn new() -> Result<Self> {
-        Ok(Self { list: KBox::pin_init(new_mutex!(KVec::new(), "Shrinkers::list"), GFP_KERNEL)? })
+        Ok(Self {
+            list: KBox::pin_init(new_mutex!(KVec::new(), "Shrinkers::list"), GFP_KERNEL)?,
+            works: Atomic::new(0),
+            running: KBox::pin_init(new_mutex!((), "Shrinkers::running"), GFP_KERNEL)?,
+            for_kernel: Atomic::new(0),
+            queues: Atomic::new(0),
+            started: Atomic::new(0),
+            finished: Atomic::new(0),
+        })
+    }
+
+    /// Queues `work` unless it is queued already; returns whether it was
+    /// not. Any context but NMI; lock-free.
+    fn queue_work(&self, work: &RcuWork) -> bool {
+        if work.queued.xchg(1, Full) != 0 {
+            return false;
+        }
+        let this = core::ptr::from_ref(work) as usize;
+        let mut head = self.works.load(Relaxed);
+        loop {
+            work.next.store(head, Relaxed);
+            // Release: the link is seen with the work by the taker.
+            match self.works.cmpxchg(head, this, Release) {
+                Ok(_) => return true,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Whether any work is queued. Lock-free.
+    pub(super) fn works_queued(&self) -> bool {
+        self.works.load(Relaxed) != 0
+    }
+
+    /// The kernel's shrinker is about to scan: the next run of works gives
+    /// back the grown blocks their pages free. Set before the scan, so
+    /// that a run that takes its works at once sees it; if the scan
+    /// queues none, a later run gives back such blocks, which the kernel
+    /// asked for all the same. Lock-free.
+    pub(super) fn set_for_kernel(&self) {
+        self.for_kernel.store(1, Relaxed);
+    }
+
+    /// Whether the kernel's shrinker scanned since the last call.
+    /// Lock-free.
+    pub(super) fn take_for_kernel(&self) -> bool {
+        self.for_kernel.xchg(0, Relaxed) != 0
+    }
+
+    /// Runs every queued work: each detaches what its scans queued, then
+    /// after one RCU grace period for all, finishes it; then, if pages
+    /// came back, `freed()` (the pool drains the per-CPU lists they went
+    /// to) before the run counts as finished. Returns the pages given
+    /// back. Sleeps; must not be called holding `cpus_read_lock()` or the
+    /// shrinker list.
+    pub(super) fn flush_works(&self, freed: impl FnOnce()) -> usize {
+        let _running = self.running.lock();
+        if self.works.load(Relaxed) == 0 {
+            return 0;
+        }
+        // Counted before the queue is taken (the `xchg()` orders it): a
+        // waiter that finds the queue empty sees this run's number.
+        let run = self.started.load(Relaxed) + 1;
+        self.started.store(run, Relaxed);
+        let mut head = self.works.xchg(0, Full);
+        // Unqueued before detaching: a scan that queues after a work's
+        // detach queues it again (relinking `next`) for the next run; this
+        // run follows `run_next`.
+        let first = head;
+        while head != 0 {
+            // SAFETY: A queued work is live until its owner's flush, which
+            // waits for `running`.
+            let work = unsafe { &*(head as *const RcuWork) };
+            head = work.next.load(Relaxed);
+            work.run_next.store(head, Relaxed);
+            work.queued.store(0, Release);
+            // SAFETY: By the invariant of `RcuWork`.
+            unsafe { (work.detach)(work.object) };
+        }
+        compat::synchronize_rcu();
+        let mut pages = 0;
+        head = first;
+        while head != 0 {
+            // SAFETY: As above.
+            let work = unsafe { &*(head as *const RcuWork) };
+            head = work.run_next.load(Relaxed);
+            // SAFETY: By the invariant of `RcuWork`.
+            pages += unsafe { (work.finish)(work.object) };
+        }
+        if pages > 0 {
+            freed();
+        }
+        self.finished.store(run, Release);
+        pages
+    }
+
+    /// How many scans have queued works so far. Lock-free.
+    pub(super) fn queues(&self) -> u64 {
+        self.queues.load(Relaxed)
+    }
+
+    /// The run of [`Shrinkers::flush_works`] whose end sees every work
+    /// queued so far finished: the next one if the queue holds any, else
+    /// the last one to take it (which may still be running). Lock-free.
+    pub(super) fn rcu_ticket(&self) -> u64 {
+        // The queue first: a run that took it since has a number at most
+        // the one read after.
+        let queued = self.works.load(Acquire) != 0;
+        let started = self.started.load(Acquire);
+        started + u64::from(queued)
+    }
+
+    /// Whether the run `ticket` names has finished. Lock-free.
+    pub(super) fn rcu_ticket_done(&self, ticket: u64) -> bool {
+        self.finished.load(Acquire) >= ticket
     }
 
     /// `shrinker_register()`. Sleeps.
@@ -183,8 +418,43 @@ impl super::Pool {
     }
 }
 
+impl super::Pool {
+    /// `queue_rcu_work()`: `work` runs after an RCU grace period, in the
+    /// pool's kswapd (or in [`Pool::flush_rcu_work`], whichever comes
+    /// first; a pool without a kswapd, KUnit's or one stopped for rmmod,
+    /// runs it only there). Process context; does not sleep.
+    ///
+    /// [`Pool::flush_rcu_work`]: super::Pool::flush_rcu_work
+    pub(crate) fn queue_rcu_work(&self, work: &RcuWork) {
+        self.shrinkers.queues.add(1, Relaxed);
+        if self.shrinkers.queue_work(work) {
+            self.wake_kswapd_for_works();
+        }
+    }
+
+    /// `flush_rcu_work()` of every work queued: runs them here unless
+    /// kswapd is running them, and returns once they have finished, with
+    /// the pages they gave back, every CPU's lists drained of them (the
+    /// frees went to the lists of whichever CPU ran the work). An owner
+    /// of an [`RcuWork`] calls it, after its last queue, before it goes.
+    /// Sleeps; must not be called holding `cpus_read_lock()`, or with
+    /// interrupts off.
+    pub(crate) fn flush_rcu_work(&self) -> usize {
+        self.shrinkers.flush_works(|| self.drain_for_retry())
+    }
+}
+
+impl ShrinkerRegistration<'_> {
+    /// Unregisters now, before the drop (which then does nothing more):
+    /// for an owner that must stop scans while it still reaches its
+    /// object by shared reference. Sleeps.
+    pub(crate) fn unregister(&self) {
+        self.pool.shrinkers.unregister(self.object);
+    }
+}
+
 impl Drop for ShrinkerRegistration<'_> {
     fn drop(&mut self) {
-        self.pool.shrinkers.unregister(self.object);
+        self.unregister();
     }
 }

@@ -7,6 +7,7 @@ use super::*;
 #[kunit_tests(zonemm_slab)]
 mod suite {
     use super::*;
+    use crate::buddy::Shrinker;
     use crate::source::{
         Params,
         Source, //
@@ -112,6 +113,84 @@ mod suite {
         }
         assert!(cache.shrink() > 0);
         assert_eq!(cache.slabinfo().num_slabs, 0);
+        assert_eq!(pool.nr_free_pages(), before);
+        Ok(())
+    }
+
+    #[test]
+    fn empty_slabs_go_back_through_the_pools_reclaim() -> Result {
+        let pool = pool()?;
+        let before = pool.nr_free_pages();
+        let cache = Cache::create(&pool, "reclaim", 512, 0, DebugFlags::default(), None)?;
+        let mut objs = KVec::new();
+        for _ in 0..200 {
+            objs.push(cache.alloc(Flags::KERNEL)?, GFP_KERNEL)?;
+        }
+        let mut addrs = KVec::with_capacity(objs.len(), GFP_KERNEL)?;
+        for obj in objs.drain_all() {
+            addrs.push(obj, GFP_KERNEL)?;
+            cache.free(obj);
+        }
+        cache.flush_cpu_caches();
+        let per = cache.layout().order.nr_pages();
+        let slabs = cache.slabinfo().num_slabs;
+        // `min_partial` for 512 bytes: 5 free slabs stay for reuse.
+        let spare = slabs - MIN_PARTIAL;
+        assert_eq!(cache.min_partial, MIN_PARTIAL);
+        assert!(spare > 1);
+        assert_eq!(cache.count_objects(), spare * per);
+        // The scan takes them out of use and counts them; the pages come
+        // back only after the grace period.
+        let mid = pool.nr_free_pages();
+        assert_eq!(cache.scan_objects(per), per);
+        assert_eq!(cache.count_objects(), (spare - 1) * per);
+        assert_eq!(cache.scan_objects(usize::MAX), (spare - 1) * per);
+        assert_eq!(cache.count_objects(), 0);
+        assert_eq!(cache.scan_objects(usize::MAX), 0);
+        assert_eq!(cache.slabinfo().num_slabs, MIN_PARTIAL);
+        assert_eq!(pool.nr_free_pages(), mid);
+        // An object of a retired slab (whichever slabs the scans took).
+        let stale = {
+            let _rcu = kernel::sync::rcu::read_lock();
+            addrs.iter().copied().find(|p| cache.lookup(p.as_ptr()).is_none())
+        };
+        let stale = stale.ok_or(EINVAL)?;
+        // A retired slab's objects are no longer the cache's: a free is
+        // reported and ignored.
+        cache.free(stale);
+        assert_eq!(cache.cpus.sum(|c| c.avail() as u64), 0);
+        // A stale free that found its slab before the scan retired it
+        // left its object on this CPU's cache: the work drops it.
+        assert_eq!(cache.cpus.try_with(|ac| ac.push(stale.as_ptr() as usize)), Some(true));
+        assert_eq!(pool.flush_rcu_work(), spare * per);
+        assert_eq!(cache.cpus.sum(|c| c.avail() as u64), 0);
+        assert_eq!(pool.nr_free_pages(), mid + spare * per);
+        assert_eq!(cache.shrink(), MIN_PARTIAL);
+        assert_eq!(pool.nr_free_pages(), before);
+        assert_eq!(pool.flush_rcu_work(), 0);
+        // The cache still works, and its registration goes with it.
+        let obj = cache.alloc(Flags::KERNEL)?;
+        cache.free(obj);
+        assert_eq!(cache.shrink(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_cache_dropped_with_retired_slabs_frees_them() -> Result {
+        let pool = pool()?;
+        let before = pool.nr_free_pages();
+        let cache = Cache::create(&pool, "retired", 256, 0, DebugFlags::default(), None)?;
+        let mut objs = KVec::new();
+        for _ in 0..200 {
+            objs.push(cache.alloc(Flags::KERNEL)?, GFP_KERNEL)?;
+        }
+        for obj in objs.drain_all() {
+            cache.free(obj);
+        }
+        cache.flush_cpu_caches();
+        assert!(cache.scan_objects(usize::MAX) > 0);
+        drop(cache);
+        assert_eq!(pool.flush_rcu_work(), 0);
         assert_eq!(pool.nr_free_pages(), before);
         Ok(())
     }

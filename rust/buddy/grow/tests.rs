@@ -9,7 +9,11 @@ use super::*;
 mod suite {
     use super::*;
     use crate::{
-        buddy::Shrinker,
+        buddy::{
+            Deferred,
+            RcuWork,
+            Shrinker, //
+        },
         source::{
             Params,
             Source, //
@@ -17,7 +21,10 @@ mod suite {
     };
     use kernel::{
         new_spinlock,
-        sync::SpinLock, //
+        sync::{
+            SetOnce,
+            SpinLock, //
+        },
     };
 
     /// A pool of 4 MiB of CMA and 4 MiB on node 0 that may grow by
@@ -171,6 +178,101 @@ mod suite {
         assert_eq!(pool.shrinker_count(), 0);
         drop(registration);
         drop(idle);
+        assert!(all_back(&pool));
+        Ok(())
+    }
+
+    /// Idle pool pages that a scan only takes out of use, given back by an
+    /// RCU work (as the slab layer gives back empty slabs).
+    #[pin_data]
+    struct Retiring<'a> {
+        #[pin]
+        pages: SpinLock<(KVVec<PageBlock<'a>>, KVVec<PageBlock<'a>>, KVVec<PageBlock<'a>>)>,
+        pool: &'a Pool,
+        work: SetOnce<RcuWork>,
+    }
+
+    impl Shrinker for Retiring<'_> {
+        fn count_objects(&self) -> usize {
+            self.pages.lock().0.len()
+        }
+
+        fn scan_objects(&self, nr_to_scan: usize) -> usize {
+            let mut guard = self.pages.lock();
+            let (idle, retired, _) = &mut *guard;
+            let mut taken = 0;
+            while taken < nr_to_scan {
+                let Some(block) = idle.pop() else { break };
+                // Room was made when the pages were kept.
+                if let Err(e) = retired.push_within_capacity(block) {
+                    idle.push_within_capacity(e.0).ok();
+                    break;
+                }
+                taken += 1;
+            }
+            drop(guard);
+            if let Some(work) = self.work.as_ref() {
+                self.pool.queue_rcu_work(work);
+            }
+            taken
+        }
+    }
+
+    impl Deferred for Retiring<'_> {
+        fn detach(&self) {
+            let mut guard = self.pages.lock();
+            let (_, retired, detached) = &mut *guard;
+            core::mem::swap(retired, detached);
+        }
+
+        fn finish(&self) -> usize {
+            let detached = core::mem::take(&mut self.pages.lock().2);
+            detached.len()
+        }
+    }
+
+    #[test]
+    fn the_kernels_shrinker_gives_back_what_rcu_works_free() -> Result {
+        let pool = pool(16)?;
+        pool.set_min_free_kbytes(1024)?;
+        for nid in 0..pool.nr_nodes() {
+            while pool.grow_node(nid, false).is_some() {}
+        }
+        let grown = pool.managed();
+        let mut pages = KVVec::new();
+        while let Ok(block) = pool.alloc_pages(Order::ZERO, Flags::NOWAIT) {
+            pages.push(block, GFP_KERNEL)?;
+        }
+        let kept = pages.len();
+        pool.drain();
+        let room = |n| KVVec::with_capacity(n, GFP_KERNEL);
+        let lists = (pages, room(kept)?, room(kept)?);
+        let owner = &pool;
+        let retiring = KBox::pin_init(
+            pin_init!(Retiring { pages <- new_spinlock!(lists), pool: owner, work: SetOnce::new() }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `retiring` outlives the work: flushed below before it goes.
+        retiring.work.populate(unsafe { RcuWork::new(&*retiring) });
+        // SAFETY: `retiring` outlives the registration, dropped first below.
+        let registration = unsafe { pool.register_shrinker(&*retiring) }?;
+        assert_eq!(pool.shrinker_count(), kept);
+        // Counted as given at once; nothing comes back before the work.
+        let steal = pool.growth.pgsteal_shrinker.load(Relaxed);
+        assert_eq!(pool.shrinker_scan(usize::MAX), Some(kept));
+        assert_eq!(pool.managed(), grown);
+        assert_eq!(pool.growth.pgsteal_shrinker.load(Relaxed), steal);
+        // kswapd's run of the work frees the pages, and gives back the
+        // grown blocks they left wholly free, as the kernel asked.
+        assert_eq!(pool.run_rcu_works(), kept);
+        let given = (pool.growth.pgsteal_shrinker.load(Relaxed) - steal) as usize;
+        assert!(given > 0);
+        assert_eq!(pool.managed(), grown - given);
+        assert!(pool.zones().all(|z| z.free_pages() >= z.watermarks().high));
+        assert_eq!(pool.run_rcu_works(), 0);
+        drop(registration);
+        assert_eq!(pool.flush_rcu_work(), 0);
+        drop(retiring);
         assert!(all_back(&pool));
         Ok(())
     }
