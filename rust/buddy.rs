@@ -424,8 +424,8 @@ impl Pool {
     }
 
     /// The slow path's `drain_all_pages(NULL)`: as [`Pool::drain`], but
-    /// every zone's lists of a CPU at once, from an IPI to every online
-    /// CPU (a CPU whose interrupted code held some zone's lists gets a work
+    /// every zone's lists of a CPU at once, from an interrupt on every
+    /// online CPU (`percpu::each_cpu_from_alloc`; a CPU whose interrupted code held some zone's lists gets a work
     /// instead, which waits for the CPU's running task to yield), waiting
     /// for a per-CPU run in flight (the kernel coalesces concurrent
     /// drains; zonemm runs them one after another), with CPU hotplug only
@@ -436,9 +436,9 @@ impl Pool {
             let mut done = true;
             for zone in self.zones() {
                 if online {
-                    // A CPU the IPI drained gets no work; one it could not
-                    // gets every zone drained again (what its lists hold
-                    // by then).
+                    // A CPU the interrupt drained gets no work; one it
+                    // could not gets every zone drained again (what its
+                    // lists hold by then).
                     done &= zone.drain_local();
                 } else {
                     // SAFETY: `each_cpu_from_alloc`'s offline arm: the

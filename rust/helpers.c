@@ -12,6 +12,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
+#include <linux/irq_work.h>
 #include <linux/gfp.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -383,15 +384,41 @@ struct zonemm_cpu_work {
 	long ret;
 };
 
-/* The CPUs whose IPI did their share; under zonemm_percpu_mutex. */
+/*
+ * The interrupt arm of zonemm_work_on_each_cpu(): an IPI to every online
+ * CPU queues that CPU's irq_work, which runs @ipi. Not @ipi in the IPI
+ * itself: a hard interrupt may take only raw spinlocks (the zone lock is a
+ * spinlock_t, a sleeping lock on PREEMPT_RT, which lockdep's wait-context
+ * check enforces everywhere), while an irq_work not marked
+ * IRQ_WORK_HARD_IRQ runs from the irq_work interrupt, or on PREEMPT_RT
+ * from the CPU's irq_work thread, where spinlock_t is allowed. (Modules
+ * cannot queue another CPU's irq_work: irq_work_queue_on() is not
+ * exported.) Under zonemm_percpu_mutex.
+ */
+struct zonemm_cpu_irq {
+	struct irq_work work;
+	struct zonemm_cpu_work *w;
+};
+
+static DEFINE_PER_CPU(struct zonemm_cpu_irq, zonemm_cpu_irq);
+
+/* The CPUs whose irq_work did their share. */
 static struct cpumask zonemm_ipi_done;
+
+static void zonemm_cpu_irq_fn(struct irq_work *work)
+{
+	struct zonemm_cpu_irq *i = container_of(work, struct zonemm_cpu_irq, work);
+
+	if (!i->w->ipi(i->w->arg))
+		cpumask_set_cpu(smp_processor_id(), &zonemm_ipi_done);
+}
 
 static void zonemm_cpu_ipi_fn(void *info)
 {
-	struct zonemm_cpu_work *w = info;
+	struct zonemm_cpu_irq *i = this_cpu_ptr(&zonemm_cpu_irq);
 
-	if (!w->ipi(w->arg))
-		cpumask_set_cpu(smp_processor_id(), &zonemm_ipi_done);
+	i->w = info;
+	irq_work_queue(&i->work);
 }
 
 static void zonemm_cpu_work_fn(struct work_struct *work)
@@ -403,6 +430,10 @@ static void zonemm_cpu_work_fn(struct work_struct *work)
 
 int zonemm_helpers_init(void)
 {
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		init_irq_work(&per_cpu(zonemm_cpu_irq, cpu).work, zonemm_cpu_irq_fn);
 	zonemm_wq = alloc_workqueue("zonemm_percpu", WQ_MEM_RECLAIM | WQ_PERCPU, 0);
 	return zonemm_wq ? 0 : -ENOMEM;
 }
@@ -417,11 +448,11 @@ void zonemm_helpers_exit(void)
  * and @off(@arg, cpu) from the caller for every possible CPU that is not
  * online; returns the first non-zero result. With @alloc (the allocator's
  * slow path), CPU hotplug is only tried for, as above. With @ipi, every
- * online CPU first runs @ipi(@arg) from an IPI (hard interrupt, as
- * drain_all_pages() drained before v4.11: on_each_cpu()), and only those
- * where it returned non-zero then get @fn's work: a work waits for the
- * CPU's running task to yield, an IPI does not. Sleeps; with @ipi the
- * caller's interrupts are on.
+ * online CPU first runs @ipi(@arg) from an interrupt (an IPI that queues
+ * the CPU's irq_work, above; drain_all_pages() drained by IPI before
+ * v4.11), and only those where it returned non-zero then get @fn's work:
+ * a work waits for the CPU's running task to yield, an interrupt does
+ * not. Sleeps; with @ipi the caller's interrupts are on.
  */
 long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsigned int cpu),
 			     long (*ipi)(void *arg), void *arg, bool alloc)
@@ -437,8 +468,12 @@ long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsig
 		cpus_read_lock();
 	mutex_lock(&zonemm_percpu_mutex);
 	cpumask_clear(&zonemm_ipi_done);
-	if (ipi)
+	if (ipi) {
 		on_each_cpu(zonemm_cpu_ipi_fn, &w, true);
+		/* A CPU that went down since ran its irq_work first. */
+		for_each_online_cpu(cpu)
+			irq_work_sync(&per_cpu(zonemm_cpu_irq, cpu).work);
+	}
 	INIT_WORK_ONSTACK(&w.work, zonemm_cpu_work_fn);
 	for_each_possible_cpu(cpu) {
 		r = 0;

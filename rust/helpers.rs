@@ -155,8 +155,9 @@ extern "C" {
     /// allocator's slow path, whose caller may hold `cpus_read_lock()`)
     /// hotplug is only tried for, and offline CPUs are skipped if it is
     /// busy. With `ipi`, every online CPU first runs `ipi(arg)` from an
-    /// IPI (hard interrupt), and only those where it returned non-zero get
-    /// `f`'s work; the caller's interrupts must then be on. Sleeps.
+    /// interrupt (its irq_work, queued by an IPI), and only those where it
+    /// returned non-zero get `f`'s work; the caller's interrupts must then
+    /// be on. Sleeps.
     pub(crate) fn zonemm_work_on_each_cpu(
         f: unsafe extern "C" fn(arg: *mut c_void) -> c_long,
         off: unsafe extern "C" fn(arg: *mut c_void, cpu: c_uint) -> c_long,

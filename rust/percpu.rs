@@ -18,9 +18,9 @@
 //!
 //! Another CPU's copy is reached only by running on that CPU
 //! ([`PerCpu::on_each_cpu`]: work on zonemm's `WQ_MEM_RECLAIM` per-CPU
-//! workqueue, one CPU after another; for the slow path's drain first an
-//! IPI, [`each_cpu_from_alloc`], which trylocks like any interrupt), which
-//! sleeps. (The kernel's
+//! workqueue, one CPU after another; for the slow path's drain and
+//! [`PerCpu::on_each_cpu_irq`] first an interrupt on each CPU, its
+//! irq_work, which trylocks like any other), which sleeps. (The kernel's
 //! `drain_all_pages()` drains remote CPUs' lists under their `pcp->lock`
 //! instead; here no CPU but the owner ever touches its lists, which is
 //! what keeps the hit path free of any lock.) The one exception is a CPU
@@ -358,10 +358,24 @@ impl<T> PerCpu<T> {
     where
         T: Send,
     {
-        self.run_on_each_cpu(f);
+        self.run_on_each_cpu(f, false);
     }
 
-    fn run_on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F)
+    /// [`PerCpu::on_each_cpu`], but `f` runs from an interrupt on each
+    /// online CPU (the irq_work of [`each_cpu_from_alloc`]'s first arm),
+    /// which does not wait for the CPU's running task to yield; a CPU
+    /// whose interrupted code holds its copy gets a kworker's run instead.
+    /// `f` must do only what an interrupt handler may (no sleeping,
+    /// interrupt-safe locks). Sleeps: process context with interrupts on,
+    /// not holding `cpus_read_lock()`.
+    pub(crate) fn on_each_cpu_irq<F: Fn(usize, &mut T) + Sync>(&self, f: F)
+    where
+        T: Send,
+    {
+        self.run_on_each_cpu(f, true);
+    }
+
+    fn run_on_each_cpu<F: Fn(usize, &mut T) + Sync>(&self, f: F, irq: bool)
     where
         T: Send,
     {
@@ -370,7 +384,9 @@ impl<T> PerCpu<T> {
                 let done = if online {
                     // In a kworker bound to this CPU, a task: nothing on
                     // this CPU holds the slot (holders neither sleep nor
-                    // get preempted), so the trylock succeeds.
+                    // get preempted), so the trylock succeeds. From the
+                    // interrupt it fails if the interrupted code holds the
+                    // slot: the CPU then gets the kworker.
                     self.try_with_cpu(|cpu, t| f(cpu, t))
                 } else {
                     // SAFETY: `each_cpu`'s offline arm: the conditions of
@@ -380,7 +396,7 @@ impl<T> PerCpu<T> {
                 done.is_some()
             },
             false,
-            false,
+            irq,
         );
     }
 
@@ -455,10 +471,10 @@ fn each_cpu<F: Fn(usize, bool) -> bool + Sync>(f: F, alloc: bool, ipi: bool) {
     }
     unsafe extern "C" fn run<F: Fn(usize, bool) -> bool + Sync>(arg: *mut c_void) -> c_long {
         // SAFETY: As in `off`; `F: Sync`, so sharing it with the kworker
-        // (or the IPI's CPU) is fine.
+        // (or the CPUs running their irq_work at once) is fine.
         let f = unsafe { &*arg.cast::<F>() };
-        // In a kworker bound to its CPU, or an IPI's hard interrupt: the
-        // number stays true.
+        // In a kworker bound to its CPU, or the CPU's irq_work: the number
+        // stays true.
         let cpu = CpuGuard::new().cpu();
         if f(cpu, true) {
             0
@@ -468,7 +484,7 @@ fn each_cpu<F: Fn(usize, bool) -> bool + Sync>(f: F, alloc: bool, ipi: bool) {
     }
     let ipi = if ipi { Some(run::<F> as unsafe extern "C" fn(*mut c_void) -> c_long) } else { None };
     // SAFETY: `run` and `off` only use `f` through `arg`, which lives until
-    // the call returns; the call waits for every CPU (and for every IPI).
+    // the call returns; the call waits for every CPU (and every irq_work).
     let ret = unsafe { zonemm_work_on_each_cpu(run::<F>, off::<F>, ipi, (&raw const f).cast_mut().cast(), alloc) };
     if ret != 0 {
         pr_warn!("per-CPU work failed on some CPU: {ret}\n");
@@ -476,12 +492,13 @@ fn each_cpu<F: Fn(usize, bool) -> bool + Sync>(f: F, alloc: bool, ipi: bool) {
 }
 
 /// [`each_cpu`] for the allocator's slow path (`drain_all_pages()`),
-/// `f(cpu, online)` doing its part on every CPU: first from an IPI on
-/// every online CPU, where `f` runs in hard interrupt context and returns
-/// `false` if the interrupted code held what it needs (the trylock of
-/// [`PerCpu::try_with`]); such a CPU gets a kworker's run of `f` instead,
-/// whose trylock succeeds. An IPI does not wait for the CPU's running task
-/// to yield, as a work does. Sleeps: the caller's interrupts must be on.
+/// `f(cpu, online)` doing its part on every CPU: first from an interrupt
+/// on every online CPU (an IPI queues the CPU's irq_work, `helpers.c`),
+/// where `f` returns `false` if the interrupted code held what it needs
+/// (the trylock of [`PerCpu::try_with`]); such a CPU gets a kworker's run
+/// of `f` instead, whose trylock succeeds. An interrupt does not wait for
+/// the CPU's running task to yield, as a work does. Sleeps: the caller's
+/// interrupts must be on.
 pub(crate) fn each_cpu_from_alloc<F: Fn(usize, bool) -> bool + Sync>(f: F) {
     each_cpu(f, true, true);
 }

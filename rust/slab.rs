@@ -721,10 +721,13 @@ impl<'a> Cache<'a> {
         }
     }
 
-    /// Gives every CPU's cached objects back to their slabs. Sleeps (it
-    /// runs on each CPU).
+    /// Gives every CPU's cached objects back to their slabs, from an
+    /// interrupt on each CPU (`flush_all()` queues work on each; an
+    /// interrupt does not wait for the CPU's task to yield: the node locks
+    /// are interrupt-safe and nothing here sleeps). Sleeps: process
+    /// context with interrupts on.
     pub(crate) fn flush_cpu_caches(&self) {
-        self.cpus.on_each_cpu(|_, ac| self.flush_array(ac, true));
+        self.cpus.on_each_cpu_irq(|_, ac| self.flush_array(ac, true));
     }
 
     /// `kmem_cache_shrink()`: every free slab back to the buddy pool,

@@ -531,10 +531,10 @@ unsafe extern "C" fn kswapd_thread(arg: *mut c_void) -> c_int {
     let wait = &arg.pool.kswapd[arg.nid];
     // SAFETY: No preconditions (node ids fit in an int).
     unsafe { zonemm_bind_to_node(arg.nid as c_int) };
-    // SAFETY: No preconditions.
     // When shrink-back's tick is due (`ktime_get_ns()`): a wake for RCU
     // works alone does not put it off.
     let mut tick_at = None;
+    // SAFETY: No preconditions.
     while !unsafe { zonemm_kthread_should_stop() } {
         // A wakeup sets `woken` before waking, and the helper tests it
         // after setting the task state, so none is lost.

@@ -117,21 +117,26 @@ mod suite {
         Ok(())
     }
 
+    /// `n` objects of `cache` allocated, then freed and flushed from the
+    /// CPU caches, leaving their slabs free: their addresses.
+    fn allocated_then_freed(cache: &Cache<'_>, n: usize) -> Result<KVec<NonNull<u8>>> {
+        let mut objs = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            objs.push(cache.alloc(Flags::KERNEL)?, GFP_KERNEL)?;
+        }
+        for obj in objs.iter() {
+            cache.free(*obj);
+        }
+        cache.flush_cpu_caches();
+        Ok(objs)
+    }
+
     #[test]
     fn empty_slabs_go_back_through_the_pools_reclaim() -> Result {
         let pool = pool()?;
         let before = pool.nr_free_pages();
         let cache = Cache::create(&pool, "reclaim", 512, 0, DebugFlags::default(), None)?;
-        let mut objs = KVec::new();
-        for _ in 0..200 {
-            objs.push(cache.alloc(Flags::KERNEL)?, GFP_KERNEL)?;
-        }
-        let mut addrs = KVec::with_capacity(objs.len(), GFP_KERNEL)?;
-        for obj in objs.drain_all() {
-            addrs.push(obj, GFP_KERNEL)?;
-            cache.free(obj);
-        }
-        cache.flush_cpu_caches();
+        let addrs = allocated_then_freed(&cache, 200)?;
         let per = cache.layout().order.nr_pages();
         let slabs = cache.slabinfo().num_slabs;
         // `min_partial` for 512 bytes: 5 free slabs stay for reuse.
@@ -180,14 +185,7 @@ mod suite {
         let pool = pool()?;
         let before = pool.nr_free_pages();
         let cache = Cache::create(&pool, "retired", 256, 0, DebugFlags::default(), None)?;
-        let mut objs = KVec::new();
-        for _ in 0..200 {
-            objs.push(cache.alloc(Flags::KERNEL)?, GFP_KERNEL)?;
-        }
-        for obj in objs.drain_all() {
-            cache.free(obj);
-        }
-        cache.flush_cpu_caches();
+        allocated_then_freed(&cache, 200)?;
         assert!(cache.scan_objects(usize::MAX) > 0);
         drop(cache);
         assert_eq!(pool.flush_rcu_work(), 0);

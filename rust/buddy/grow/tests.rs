@@ -115,6 +115,23 @@ mod suite {
         Ok(())
     }
 
+    /// `pool` grown as far as it goes (with `min_free_kbytes` 1024), then
+    /// every page a no-sleep allocation gets, taken, the per-CPU lists
+    /// drained: the pool's managed pages, and the pages.
+    fn grown_and_taken(pool: &Pool) -> Result<(usize, KVVec<PageBlock<'_>>)> {
+        pool.set_min_free_kbytes(1024)?;
+        for nid in 0..pool.nr_nodes() {
+            while pool.grow_node(nid, false).is_some() {}
+        }
+        let grown = pool.managed();
+        let mut pages = KVVec::new();
+        while let Ok(block) = pool.alloc_pages(Order::ZERO, Flags::NOWAIT) {
+            pages.push(block, GFP_KERNEL)?;
+        }
+        pool.drain();
+        Ok((grown, pages))
+    }
+
     /// Pool pages a layer keeps idle (as the region cache keeps lazily
     /// freed mappings), given back on a scan.
     #[pin_data]
@@ -142,19 +159,10 @@ mod suite {
     #[test]
     fn the_kernels_shrinker_takes_what_zonemm_keeps_idle() -> Result {
         let pool = pool(16)?;
-        pool.set_min_free_kbytes(1024)?;
-        for nid in 0..pool.nr_nodes() {
-            while pool.grow_node(nid, false).is_some() {}
-        }
-        let grown = pool.managed();
         // Every page a no-sleep allocation can get, kept idle: no grown
         // block is wholly free, so only the idle pages can be counted.
-        let mut pages = KVVec::new();
-        while let Ok(block) = pool.alloc_pages(Order::ZERO, Flags::NOWAIT) {
-            pages.push(block, GFP_KERNEL)?;
-        }
+        let (grown, pages) = grown_and_taken(&pool)?;
         let kept = pages.len();
-        pool.drain();
         assert_eq!(pool.shrinker_count(), 0);
         let idle = KBox::pin_init(pin_init!(Idle { pages <- new_spinlock!(pages) }), GFP_KERNEL)?;
         // SAFETY: `idle` outlives the registration, dropped first below.
@@ -234,17 +242,8 @@ mod suite {
     #[test]
     fn the_kernels_shrinker_gives_back_what_rcu_works_free() -> Result {
         let pool = pool(16)?;
-        pool.set_min_free_kbytes(1024)?;
-        for nid in 0..pool.nr_nodes() {
-            while pool.grow_node(nid, false).is_some() {}
-        }
-        let grown = pool.managed();
-        let mut pages = KVVec::new();
-        while let Ok(block) = pool.alloc_pages(Order::ZERO, Flags::NOWAIT) {
-            pages.push(block, GFP_KERNEL)?;
-        }
+        let (grown, pages) = grown_and_taken(&pool)?;
         let kept = pages.len();
-        pool.drain();
         let room = |n| KVVec::with_capacity(n, GFP_KERNEL);
         let lists = (pages, room(kept)?, room(kept)?);
         let owner = &pool;
