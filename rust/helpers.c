@@ -390,10 +390,11 @@ struct zonemm_cpu_work {
  * itself: a hard interrupt may take only raw spinlocks (the zone lock is a
  * spinlock_t, a sleeping lock on PREEMPT_RT, which lockdep's wait-context
  * check enforces everywhere), while an irq_work not marked
- * IRQ_WORK_HARD_IRQ runs from the irq_work interrupt, or on PREEMPT_RT
- * from the CPU's irq_work thread, where spinlock_t is allowed. (Modules
- * cannot queue another CPU's irq_work: irq_work_queue_on() is not
- * exported.) Under zonemm_percpu_mutex.
+ * IRQ_WORK_HARD_IRQ is where lockdep allows spinlock_t (it runs from a
+ * thread on PREEMPT_RT, which zonemm does not support: its per-CPU
+ * sections disable preemption around spinlock_t). (Modules cannot queue
+ * another CPU's irq_work: irq_work_queue_on() is not exported.) Under
+ * zonemm_percpu_mutex.
  */
 struct zonemm_cpu_irq {
 	struct irq_work work;
@@ -408,8 +409,9 @@ static struct cpumask zonemm_ipi_done;
 static void zonemm_cpu_irq_fn(struct irq_work *work)
 {
 	struct zonemm_cpu_irq *i = container_of(work, struct zonemm_cpu_irq, work);
+	struct zonemm_cpu_work *w = READ_ONCE(i->w);
 
-	if (!i->w->ipi(i->w->arg))
+	if (!w->ipi(w->arg))
 		cpumask_set_cpu(smp_processor_id(), &zonemm_ipi_done);
 }
 
@@ -440,6 +442,11 @@ int zonemm_helpers_init(void)
 
 void zonemm_helpers_exit(void)
 {
+	unsigned int cpu;
+
+	/* None is pending (every run waits for its own): for certain. */
+	for_each_possible_cpu(cpu)
+		irq_work_sync(&per_cpu(zonemm_cpu_irq, cpu).work);
 	destroy_workqueue(zonemm_wq);
 }
 
@@ -468,11 +475,21 @@ long zonemm_work_on_each_cpu(long (*fn)(void *arg), long (*off)(void *arg, unsig
 		cpus_read_lock();
 	mutex_lock(&zonemm_percpu_mutex);
 	cpumask_clear(&zonemm_ipi_done);
-	if (ipi) {
+	/*
+	 * Only with hotplug held off: a CPU going down meanwhile would run its
+	 * irq_work after the online mask no longer shows it (from its dying
+	 * callbacks), so the wait below could miss it and return while it
+	 * still reads @w. Without, every online CPU gets a kworker.
+	 */
+	if (ipi && hotplug) {
 		on_each_cpu(zonemm_cpu_ipi_fn, &w, true);
-		/* A CPU that went down since ran its irq_work first. */
-		for_each_online_cpu(cpu)
-			irq_work_sync(&per_cpu(zonemm_cpu_irq, cpu).work);
+		for_each_online_cpu(cpu) {
+			struct irq_work *iw = &per_cpu(zonemm_cpu_irq, cpu).work;
+
+			/* Not busy: done (irq_work_sync() may wait a grace period). */
+			if (irq_work_is_busy(iw))
+				irq_work_sync(iw);
+		}
 	}
 	INIT_WORK_ONSTACK(&w.work, zonemm_cpu_work_fn);
 	for_each_possible_cpu(cpu) {

@@ -46,8 +46,6 @@ use kernel::{
     },
 };
 
-use crate::compat;
-
 /// Pool pages a layer keeps idle and gives back on demand.
 pub(crate) trait Shrinker: Sync {
     /// Pages [`Shrinker::scan_objects`] could give back now. Any context
@@ -281,7 +279,11 @@ impl Shrinkers {
             // SAFETY: By the invariant of `RcuWork`.
             unsafe { (work.detach)(work.object) };
         }
-        compat::synchronize_rcu();
+        // Expedited: a direct reclaimer may be waiting for this run
+        // (`reclaim_throttle()`), and runs come at most once per reclaim
+        // batch. `rcupdate.rcu_normal` makes it a normal grace period.
+        // SAFETY: No preconditions; process context, no lock held.
+        unsafe { kernel::bindings::synchronize_rcu_expedited() };
         let mut pages = 0;
         head = first;
         while head != 0 {
