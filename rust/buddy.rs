@@ -102,6 +102,12 @@ pub(crate) struct PageBlock<'a> {
 }
 
 impl<'a> PageBlock<'a> {
+    /// The head page's index in its zone: with [`Pool::zone_id`], what
+    /// [`Pool::block_at_index`] takes back.
+    pub(crate) fn index(&self) -> u32 {
+        self.idx
+    }
+
     /// The first frame.
     pub(crate) fn pfn(&self) -> Pfn {
         self.zone.pfn(self.idx)
@@ -367,6 +373,22 @@ impl Pool {
     pub(crate) unsafe fn block_at(&self, zone_id: usize, pfn: Pfn, order: Order, mt: MigrateType) -> Option<PageBlock<'_>> {
         let zone = self.nodes.get(zone_id / MAX_NR_ZONES)?[zone_id % MAX_NR_ZONES].as_deref()?;
         let idx = zone.index_of(pfn)?;
+        // INVARIANT: by the caller's guarantee, an allocated block of
+        // `zone`, ours alone.
+        Some(PageBlock { zone, idx, order, mt })
+    }
+
+    /// The allocated block of `order` and `mt` at page index `idx` of zone
+    /// number `zone_id` ([`PageBlock::index`]), as a [`PageBlock`] again:
+    /// [`Pool::block_at`] without the search for the frame's index.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Pool::block_at`]: that block was allocated from that zone
+    /// and the caller owns it.
+    #[inline(always)]
+    pub(crate) unsafe fn block_at_index(&self, zone_id: usize, idx: u32, order: Order, mt: MigrateType) -> Option<PageBlock<'_>> {
+        let zone = self.nodes.get(zone_id / MAX_NR_ZONES)?[zone_id % MAX_NR_ZONES].as_deref()?;
         // INVARIANT: by the caller's guarantee, an allocated block of
         // `zone`, ours alone.
         Some(PageBlock { zone, idx, order, mt })

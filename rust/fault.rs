@@ -65,10 +65,17 @@ static INJECTED: Atomic<u64> = Atomic::new(0);
 /// [`INJECTED`] by site, in the order of the sites' bits.
 static INJECTED_AT: [Atomic<u64>; SITES.len()] = [const { Atomic::new(0) }; SITES.len()];
 
+/// Whether faults are injected at `site`: a hit path that would take a
+/// chance there leaves it to its slow path when they are.
+#[inline(always)]
+pub(crate) fn armed(site: Site) -> bool {
+    WHERE.read() & site as usize != 0
+}
+
 /// Whether this chance at `site`, for `size` bytes, should fail.
 #[inline(always)]
 pub(crate) fn should_fail(site: Site, size: usize) -> bool {
-    WHERE.read() & site as usize != 0 && should_fail_armed(site, size)
+    armed(site) && should_fail_armed(site, size)
 }
 
 /// [`should_fail`] at an armed site: the decision, out of the hit paths.

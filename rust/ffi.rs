@@ -312,14 +312,17 @@ pub(crate) extern "C" fn zonemm_cache_alloc(cache: *mut c_void, gfp: bindings::g
     let Some(api) = api() else { return core::ptr::null_mut() };
     let guard = CpuGuard::new();
     let Some(c) = api.cache(&guard, cache, true) else { return core::ptr::null_mut() };
-    match c.alloc_fast(&guard, gfp >> bindings::___GFP_NOFAIL_BIT & 1 != 0) {
-        Some(r) => to_ptr(r.inspect(|&obj| c.zero_if(obj, Flags::from_gfp(gfp, None)))),
-        None => {
-            let c: *const Cache<'static> = c;
-            // SAFETY: `c` was found under `guard`, which the call takes over.
-            unsafe { cache_alloc_slow(api, guard, c, gfp) }
-        }
+    let obj = c.alloc_hit(&guard);
+    if obj.is_null() {
+        let c: *const Cache<'static> = c;
+        // SAFETY: `c` was found under `guard`, which the call takes over.
+        return unsafe { cache_alloc_slow(api, guard, c, gfp) };
     }
+    if gfp >> bindings::___GFP_ZERO_BIT & 1 != 0 {
+        // SAFETY: Not null.
+        c.zero_if(unsafe { NonNull::new_unchecked(obj) }, true);
+    }
+    obj.cast()
 }
 
 /// [`zonemm_cache_alloc`] after a miss on the hit path, out of line.
@@ -330,7 +333,6 @@ pub(crate) extern "C" fn zonemm_cache_alloc(cache: *mut c_void, gfp: bindings::g
 #[cold]
 #[inline(never)]
 unsafe fn cache_alloc_slow(api: &Api, guard: CpuGuard, c: *const Cache<'static>, gfp: bindings::gfp_t) -> *mut c_void {
-    let flags = Flags::from_gfp(gfp, None);
     // The slow path may sleep: hold the cache by SRCU instead, taken
     // before preemption comes back on.
     let _srcu = api.srcu.read_lock();
@@ -338,7 +340,7 @@ unsafe fn cache_alloc_slow(api: &Api, guard: CpuGuard, c: *const Cache<'static>,
     // SAFETY: Live while we are inside `srcu`'s read side (type invariant),
     // which began while the guard still kept it so.
     let c = unsafe { &*c };
-    to_ptr(c.alloc_slow(flags).inspect(|&obj| c.zero_if(obj, flags)))
+    to_ptr(c.alloc_miss(Flags::from_gfp(gfp, None)))
 }
 
 /// `zonemm_cache_free()`: see `include/zonemm.h`.
@@ -399,7 +401,7 @@ pub(crate) extern "C" fn zonemm_cache_destroy(cache: *mut c_void) -> c_int {
 #[no_mangle]
 pub(crate) extern "C" fn zonemm_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
     let Some(api) = api() else { return core::ptr::null_mut() };
-    to_ptr(api.state.kmalloc.kmalloc(size, Flags::from_gfp(gfp, None)))
+    api.state.kmalloc.kmalloc_gfp(size, gfp).cast()
 }
 
 /// `zonemm_kfree()`: see `include/zonemm.h`.

@@ -338,17 +338,6 @@ void zonemm_put_cpu(void)
 	put_cpu();
 }
 
-/*
- * The reschedule that put_cpu() ends in when one is due, for percpu.rs's
- * inline put_cpu() once its decrement found one pending: the kernel's own
- * preempt_enable() makes it (modules have no preempt_check_resched()).
- */
-void zonemm_preempt_resched(void)
-{
-	preempt_disable();
-	preempt_enable();
-}
-
 /* Whether the caller may sleep: for the slow path's drain_all_pages(). */
 bool zonemm_in_task_context(void)
 {

@@ -32,7 +32,6 @@ int zonemm_run_on_each_cpu(int (*fn)(void *arg, unsigned int cpu), void *arg);
 unsigned long zonemm_page_offset(void);
 unsigned int zonemm_get_cpu(void);
 void zonemm_put_cpu(void);
-void zonemm_preempt_resched(void);
 bool zonemm_in_task_context(void);
 int zonemm_helpers_init(void);
 void zonemm_helpers_exit(void);

@@ -136,10 +136,6 @@ extern "C" {
     /// `put_cpu()`: enables preemption again.
     #[allow(dead_code, reason = "where percpu.rs has no inline put_cpu()")]
     pub(crate) fn zonemm_put_cpu();
-    /// `preempt_disable(); preempt_enable();`: the reschedule a
-    /// `preempt_enable()` makes when one is due.
-    #[allow(dead_code, reason = "where percpu.rs has an inline put_cpu()")]
-    pub(crate) fn zonemm_preempt_resched();
     /// Not in an interrupt, interrupts on, preemptible: the caller may
     /// sleep.
     pub(crate) fn zonemm_in_task_context() -> bool;

@@ -18,6 +18,7 @@
 //! C11 model). Everything else in zonemm keeps `Atomic`.
 
 use core::sync::atomic::{
+    AtomicU32,
     AtomicUsize,
     Ordering, //
 };
@@ -68,5 +69,29 @@ impl OnceWord {
     #[inline(always)]
     pub(crate) fn xchg(&self, v: usize) -> usize {
         self.0.swap(v, Ordering::Relaxed)
+    }
+}
+
+/// A 32-bit [`OnceWord`] for tables where a word per entry would double
+/// the size (the grown blocks' frame map); only its publication is needed.
+#[repr(transparent)]
+pub(crate) struct OnceU32(AtomicU32);
+
+impl OnceU32 {
+    /// A word holding `v`.
+    pub(crate) const fn new(v: u32) -> Self {
+        Self(AtomicU32::new(v))
+    }
+
+    /// `smp_load_acquire()`.
+    #[inline(always)]
+    pub(crate) fn load_acquire(&self) -> u32 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// `smp_store_release()`.
+    #[inline(always)]
+    pub(crate) fn store_release(&self, v: u32) {
+        self.0.store(v, Ordering::Release)
     }
 }

@@ -118,47 +118,65 @@ mod arch {
         cpu as usize
     }
 
-    /// `preempt_enable()`: `__preempt_count_dec_and_test()` (`decq` where
-    /// `PREEMPT_NEED_RESCHED` is bit 63,
-    /// `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS`; `decl` where it is bit
-    /// 31), and (with `CONFIG_PREEMPTION`) the reschedule it calls for
-    /// when the whole word reaches zero: no count left and the inverted
-    /// bit cleared.
-    #[inline(always)]
-    pub(super) fn put_cpu() {
-        let resched: u8;
-        // SAFETY: Balances `get_cpu` on this CPU: the decrement
-        // `__preempt_count_dec_and_test()` does, its zero flag taken out.
-        unsafe {
-            #[cfg(CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS)]
-            asm!(
-                "decq %gs:{pc}(%rip)",
-                "sete {z}",
-                pc = sym __preempt_count,
-                z = out(reg_byte) resched,
-                options(att_syntax, nostack),
-            );
-            #[cfg(not(CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS))]
-            asm!(
-                "decl %gs:{pc}(%rip)",
-                "sete {z}",
-                pc = sym __preempt_count,
-                z = out(reg_byte) resched,
-                options(att_syntax, nostack),
-            );
-        }
-        if cfg!(CONFIG_PREEMPTION) && resched != 0 {
-            preempt_schedule();
-        }
+    /// `__preempt_schedule()`'s target: the static call's trampoline
+    /// where the preemption model is chosen at boot (it returns at once
+    /// under `preempt=none` or `voluntary`), else the thunk. Both keep
+    /// every register, so the hit paths that end in `put_cpu` save none
+    /// around it.
+    #[cfg(all(CONFIG_PREEMPTION, CONFIG_PREEMPT_DYNAMIC))]
+    extern "C" {
+        #[link_name = "__SCT__preempt_schedule"]
+        fn preempt_schedule_call();
+    }
+    #[cfg(all(CONFIG_PREEMPTION, not(CONFIG_PREEMPT_DYNAMIC)))]
+    extern "C" {
+        #[link_name = "preempt_schedule_thunk"]
+        fn preempt_schedule_call();
     }
 
-    /// `__preempt_schedule()`, out of line and rarely taken: the kernel's
-    /// `preempt_enable()` makes it.
-    #[cold]
-    #[inline(never)]
-    fn preempt_schedule() {
-        // SAFETY: No preconditions; disables and enables preemption once.
-        unsafe { crate::helpers::zonemm_preempt_resched() };
+    /// `preempt_enable()` as `<asm/preempt.h>` makes it:
+    /// `__preempt_count_dec_and_test()` (`decq` where
+    /// `PREEMPT_NEED_RESCHED` is bit 63,
+    /// `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS`; `decl` where it is bit
+    /// 31) and, with `CONFIG_PREEMPTION`, the call of
+    /// `__preempt_schedule()` when the whole word reaches zero (no count
+    /// left and the inverted bit cleared).
+    #[inline(always)]
+    pub(super) fn put_cpu() {
+        // SAFETY: Balances `get_cpu` on this CPU. The call (taken only
+        // when the count reached zero: preemptible again) is the kernel's
+        // own `__preempt_schedule()`, whose target saves and restores
+        // every register it uses, as `ASM_CALL_CONSTRAINT` callers rely
+        // on; the flags and memory are the asm's default clobbers, and the
+        // stack is the asm's to use (no `nostack`), aligned for a call.
+        unsafe {
+            #[cfg(all(CONFIG_PREEMPTION, CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS))]
+            asm!(
+                "decq %gs:{pc}(%rip)",
+                "jnz 2f",
+                "call {sched}",
+                "2:",
+                pc = sym __preempt_count,
+                sched = sym preempt_schedule_call,
+                options(att_syntax),
+            );
+            #[cfg(all(CONFIG_PREEMPTION, not(CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS)))]
+            asm!(
+                "decl %gs:{pc}(%rip)",
+                "jnz 2f",
+                "call {sched}",
+                "2:",
+                pc = sym __preempt_count,
+                sched = sym preempt_schedule_call,
+                options(att_syntax),
+            );
+            #[cfg(not(CONFIG_PREEMPTION))]
+            asm!(
+                "decl %gs:{pc}(%rip)",
+                pc = sym __preempt_count,
+                options(att_syntax, nostack),
+            );
+        }
     }
 }
 

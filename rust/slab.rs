@@ -353,49 +353,57 @@ impl<'a> Cache<'a> {
     #[inline(always)]
     pub(crate) fn alloc(&self, flags: Flags) -> Result<NonNull<u8>> {
         let guard = CpuGuard::new();
-        match self.alloc_fast(&guard, flags.nofail) {
-            Some(r) => r.inspect(|&obj| self.zero_if(obj, flags)),
-            None => {
-                drop(guard);
-                self.alloc_miss(flags)
+        let obj = self.alloc_hit(&guard);
+        drop(guard);
+        match NonNull::new(obj) {
+            Some(obj) => {
+                self.zero_if(obj, flags.zero);
+                Ok(obj)
             }
+            None => self.alloc_miss(flags),
         }
     }
 
-    /// [`Cache::alloc`] after a miss on the hit path, out of line.
+    /// [`Cache::alloc`] after a miss on the hit path, out of line: the
+    /// injected fault's chance (`should_failslab()`, which spares a
+    /// `nofail` caller), then the slow path, then `__GFP_ZERO`.
     #[cold]
     #[inline(never)]
     #[track_caller]
-    fn alloc_miss(&self, flags: Flags) -> Result<NonNull<u8>> {
-        self.alloc_slow(flags).inspect(|&obj| self.zero_if(obj, flags))
+    pub(crate) fn alloc_miss(&self, flags: Flags) -> Result<NonNull<u8>> {
+        if !flags.nofail && crate::fault::should_fail(crate::fault::Site::Slab, self.layout.object_size) {
+            return Err(ENOMEM);
+        }
+        self.alloc_slow(flags).inspect(|&obj| self.zero_if(obj, flags.zero))
     }
 
-    /// `__GFP_ZERO`: clears the object (`kmem_cache_zalloc()`).
+    /// `__GFP_ZERO` (`zero`): clears the object (`kmem_cache_zalloc()`).
     #[inline(always)]
-    pub(crate) fn zero_if(&self, obj: NonNull<u8>, flags: Flags) {
-        if flags.zero {
+    pub(crate) fn zero_if(&self, obj: NonNull<u8>, zero: bool) {
+        if zero {
             // SAFETY: A fresh object of ours: `object_size` bytes.
             unsafe { core::ptr::write_bytes(obj.as_ptr(), 0, self.layout.object_size) };
         }
     }
 
     /// The hit path of [`Cache::alloc`]: an object from this CPU's cache
-    /// (no lock, no atomic read-modify-write), `ENOMEM` for an injected
-    /// fault (never for a `nofail` caller: `should_failslab()` spares
-    /// `__GFP_NOFAIL`), or `None` to go the slow way (an empty cache, a
-    /// debug cache, or an interrupted user holding this CPU's cache).
+    /// (no lock, no atomic read-modify-write, no call), or null for a miss
+    /// that [`Cache::alloc_miss`] takes: an empty cache, a debug cache,
+    /// fault injection armed (the chance is taken there), or an
+    /// interrupted user holding this CPU's cache.
     #[inline(always)]
-    pub(crate) fn alloc_fast(&self, guard: &CpuGuard, nofail: bool) -> Option<Result<NonNull<u8>>> {
-        if !nofail && crate::fault::should_fail(crate::fault::Site::Slab, self.layout.object_size) {
-            return Some(Err(ENOMEM));
+    pub(crate) fn alloc_hit(&self, guard: &CpuGuard) -> *mut u8 {
+        if crate::fault::armed(crate::fault::Site::Slab) | self.debugging {
+            return core::ptr::null_mut();
         }
-        if self.debugging {
-            return None;
+        let Some(mut ac) = self.cpus.try_lock_in(guard) else { return core::ptr::null_mut() };
+        match ac.pop() {
+            Some(obj) => {
+                ac.alloc_hit = ac.alloc_hit.wrapping_add(1);
+                obj as *mut u8
+            }
+            None => core::ptr::null_mut(),
         }
-        let mut ac = self.cpus.try_lock_in(guard)?;
-        let obj = ac.pop()?;
-        ac.alloc_hit = ac.alloc_hit.wrapping_add(1);
-        Some(NonNull::new(obj as *mut u8).ok_or(EINVAL))
     }
 
     /// [`Cache::alloc`] after a miss on the hit path: refill this CPU's
@@ -596,6 +604,18 @@ impl<'a> Cache<'a> {
     /// `shrink`).
     #[inline(always)]
     pub(crate) fn free_in(&self, guard: &CpuGuard, ptr: NonNull<u8>) {
+        let hit = self.lookup(ptr.as_ptr()).is_some() && self.free_hit(guard, ptr);
+        if !hit {
+            self.free_in_slow(guard, ptr);
+        }
+    }
+
+    /// [`Cache::free_in`] after a miss on the hit path, out of line: the
+    /// lookup again, then a debug cache's checks, a full or busy CPU
+    /// cache, or the report of a pointer that is not one of ours.
+    #[cold]
+    #[inline(never)]
+    fn free_in_slow(&self, guard: &CpuGuard, ptr: NonNull<u8>) {
         match self.lookup(ptr.as_ptr()) {
             Some((slab, i)) => self.free_object(guard, slab, i, ptr),
             None => self.report(ptr.as_ptr(), 0, "free of a pointer that is not one of its objects"),
@@ -616,6 +636,23 @@ impl<'a> Cache<'a> {
     /// by a shrink that a stale pointer's free raced with).
     fn listed(n: &NodeLists<'a>, slab: &Slab<'a>) -> bool {
         n.slabs.get(slab.pos.load(Relaxed)).is_some_and(|s| core::ptr::eq(&**s, slab))
+    }
+
+    /// The hit path of a free: `ptr`, an object of ours, onto this CPU's
+    /// cache (no lock, no atomic read-modify-write, no call). `false`,
+    /// having changed nothing, for a debug cache, a full cache, or an
+    /// interrupted user holding it.
+    #[inline(always)]
+    fn free_hit(&self, guard: &CpuGuard, ptr: NonNull<u8>) -> bool {
+        if self.debugging {
+            return false;
+        }
+        let Some(mut ac) = self.cpus.try_lock_in(guard) else { return false };
+        if !ac.push(ptr.as_ptr() as usize) {
+            return false;
+        }
+        ac.free_hit = ac.free_hit.wrapping_add(1);
+        true
     }
 
     /// Frees object `i` of `slab`, found from `ptr` under `guard`.
@@ -844,6 +881,18 @@ fn slab_of_word<'a>(private: usize) -> Option<&'a Slab<'a>> {
     // SAFETY: So, the caller being in an RCU reader or owning an object, live.
     let slab = unsafe { &*(private as *const Slab<'a>) };
     (slab.magic == SLAB_MAGIC).then_some(slab)
+}
+
+/// The hit path of `kfree()`: `ptr`, if `owner` (the owner word of its
+/// page, read under `guard`) names a slab and `ptr` starts one of its
+/// objects, onto this CPU's cache of that slab's cache. `false`, having
+/// changed nothing, for anything [`free_any`] must look at.
+#[inline(always)]
+pub(crate) fn free_hit_any(guard: &CpuGuard, owner: usize, ptr: NonNull<u8>) -> bool {
+    let Some(slab) = slab_of_word(owner) else { return false };
+    // SAFETY: As in `free_any`.
+    let cache = unsafe { &*slab.cache };
+    cache.index_in(slab, ptr.as_ptr()).is_some() && cache.free_hit(guard, ptr)
 }
 
 /// `kfree()` of a slab object: frees `ptr` if `owner`, the owner word of

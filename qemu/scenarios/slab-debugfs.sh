@@ -4,7 +4,7 @@
 # destroy refuses a cache in use; malformed writes get EINVAL, a reason,
 # and change no view.
 . /zonemm/lib.sh
-plan 109
+plan 115
 S=$D/slab
 
 # row NAME: the cache's slabinfo row.
@@ -38,6 +38,26 @@ check "kmalloc-64 alloc count=3" sh -c "echo count=3 > $S/kmalloc-64/alloc"
 check "kmalloc-64: 3 active" test "$(field kmalloc-64 2)" -eq 3
 echo all >$S/kmalloc-64/free
 check "kmalloc-64: 0 active" test "$(field kmalloc-64 2)" -eq 0
+
+# Injected faults reach the hit path too (failslab's chance is taken
+# before the per-CPU cache is looked at): on each CPU, with that CPU's
+# object cache just warmed by frees there, an allocation it could serve
+# fails while slab faults are armed, and works again once they are not.
+F=$D/fault
+injected0=$(cat $F/injected)
+for cpu in 0 1; do
+	taskset -c $cpu sh -c "echo count=2 > $S/kmalloc-64/alloc && echo all > $S/kmalloc-64/free"
+	echo 100 >$F/probability
+	echo 1 >$F/times
+	echo slab >$F/where
+	check "CPU $cpu, slab faults armed: an allocation its warm cache could serve fails" \
+		sh -c "! taskset -c $cpu sh -c 'echo count=1 > $S/kmalloc-64/alloc' 2>/dev/null"
+	echo none >$F/where
+	check "CPU $cpu, disarmed: it works" taskset -c $cpu sh -c "echo count=1 > $S/kmalloc-64/alloc"
+	echo all >$S/kmalloc-64/free
+done
+check "  two faults injected" test "$(cat $F/injected)" -eq $((injected0 + 2))
+check "  kmalloc-64: 0 active" test "$(field kmalloc-64 2)" -eq 0
 
 check "tunables 60 30" sh -c "echo '60 30' > $S/demo/tunables"
 check "tunables read back" test "$(cat $S/demo/tunables)" = "60 30"

@@ -11,6 +11,7 @@
 use core::ptr::NonNull;
 
 use kernel::{
+    bindings,
     prelude::*,
     str::CString, //
 };
@@ -109,6 +110,49 @@ impl<'a> Kmalloc<'a> {
         }
     }
 
+    /// [`Kmalloc::kmalloc`] for a C caller's `gfp`, null on failure: the
+    /// hit path reads the two bits it needs (a zone modifier, and
+    /// `__GFP_ZERO` after a hit) and makes no call; the whole mask is
+    /// decoded only on a miss. Any context but NMI if `gfp` may not sleep.
+    #[inline(always)]
+    pub(crate) fn kmalloc_gfp(&self, size: usize, gfp: bindings::gfp_t) -> *mut u8 {
+        const ZONES: bindings::gfp_t =
+            1 << bindings::___GFP_DMA_BIT | 1 << bindings::___GFP_DMA32_BIT | 1 << bindings::___GFP_HIGHMEM_BIT;
+        if gfp & ZONES == 0 {
+            if let Some(c) = kmalloc_index(size).and_then(|i| self.caches.get(i)) {
+                let guard = CpuGuard::new();
+                let obj = c.alloc_hit(&guard);
+                drop(guard);
+                return match NonNull::new(obj) {
+                    Some(obj) if gfp >> bindings::___GFP_ZERO_BIT & 1 != 0 => zeroed(c, obj),
+                    Some(obj) => obj.as_ptr(),
+                    None => miss(c, gfp),
+                };
+            }
+        }
+        return other(self, size, gfp);
+
+        #[cold]
+        #[inline(never)]
+        fn zeroed(c: &Cache<'_>, obj: NonNull<u8>) -> *mut u8 {
+            c.zero_if(obj, true);
+            obj.as_ptr()
+        }
+
+        #[cold]
+        #[inline(never)]
+        fn miss(c: &Cache<'_>, gfp: bindings::gfp_t) -> *mut u8 {
+            c.alloc_miss(Flags::from_gfp(gfp, None)).map_or(core::ptr::null_mut(), NonNull::as_ptr)
+        }
+
+        // A zone modifier, or above the classes.
+        #[cold]
+        #[inline(never)]
+        fn other(k: &Kmalloc<'_>, size: usize, gfp: bindings::gfp_t) -> *mut u8 {
+            k.kmalloc(size, Flags::from_gfp(gfp, None)).map_or(core::ptr::null_mut(), NonNull::as_ptr)
+        }
+    }
+
     /// [`Kmalloc::kmalloc`] with a zone modifier, out of line:
     /// `__GFP_DMA` takes the `dma-kmalloc-N` classes (`kmalloc_type()`),
     /// and `__GFP_DMA32` or `__GFP_HIGHMEM` is warned about and dropped
@@ -169,31 +213,38 @@ macro_rules! report {
 }
 
 /// A large block's head-page owner word: the low bit set, then the order
-/// (4 bits), the migrate type (2 bits) and the zone's [`Pool::zone_id`],
-/// all the block needs to be freed again, so nothing is allocated to
-/// remember it (`folio_order()` and the pageblock do this in the kernel).
+/// (4 bits), the migrate type (2 bits), the zone's [`Pool::zone_id`], and
+/// in the upper half the head page's index in its zone: all the block
+/// needs to be freed again, so nothing is allocated to remember it and the
+/// free looks nothing up (`folio_order()` and the pageblock do this in the
+/// kernel).
 struct LargeTag;
 
 impl LargeTag {
     const ORDER_SHIFT: u32 = 1;
     const MT_SHIFT: u32 = 5;
     const ZONE_SHIFT: u32 = 8;
+    const INDEX_SHIFT: u32 = 32;
 
     fn encode(block: &PageBlock<'_>, zone_id: usize) -> usize {
-        zone_id << Self::ZONE_SHIFT
+        (block.index() as usize) << Self::INDEX_SHIFT
+            | zone_id << Self::ZONE_SHIFT
             | (block.mt() as usize) << Self::MT_SHIFT
             | (block.order().get() as usize) << Self::ORDER_SHIFT
             | 1
     }
 
-    /// The zone number, order and migrate type of a tag.
-    fn decode(tag: usize) -> Option<(usize, Order, MigrateType)> {
+    /// The zone number, page index, order and migrate type of a tag.
+    #[inline(always)]
+    fn decode(tag: usize) -> Option<(usize, u32, Order, MigrateType)> {
         if tag & 1 == 0 {
             return None;
         }
         let order = Order::new((tag >> Self::ORDER_SHIFT & 0xf) as u32)?;
         let mt = *MigrateType::ALL.get(tag >> Self::MT_SHIFT & 0x3)?;
-        Some((tag >> Self::ZONE_SHIFT, order, mt))
+        // CAST: the fields were put there from a `usize` zone number
+        // below 2^24 and a `u32` index.
+        Some((tag >> Self::ZONE_SHIFT & 0xff_ffff, (tag >> Self::INDEX_SHIFT) as u32, order, mt))
     }
 }
 
@@ -202,12 +253,12 @@ impl LargeTag {
 /// Injected faults spare a `nofail` (`__GFP_NOFAIL`) caller's block.
 #[inline(always)]
 pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>, nofail: bool) -> Result<NonNull<u8>> {
-    let owner = pool.owner(block.pfn()).ok_or(EINVAL)?;
+    let addr = NonNull::new(block.as_mut_ptr()).ok_or(EINVAL)?;
+    let owner = pool.owner_of_addr(addr.as_ptr()).ok_or(EINVAL)?;
     let zone_id = pool.zone_id(block.zone());
     if !nofail {
         crate::fault::inject(crate::fault::Site::Slab, block.size())?;
     }
-    let addr = NonNull::new(block.as_mut_ptr()).ok_or(EINVAL)?;
     owner.write(LargeTag::encode(&block, zone_id));
     // The tag owns the block now; `kfree` turns it back into one.
     core::mem::forget(block);
@@ -218,6 +269,20 @@ pub(crate) fn tag_block(pool: &Pool, block: PageBlock<'_>, nofail: bool) -> Resu
 /// block. Anything else is reported and ignored. Any context but NMI.
 #[inline(always)]
 pub(crate) fn kfree(pool: &Pool, ptr: NonNull<u8>) {
+    // Preemption off before the word is read, as below.
+    let guard = CpuGuard::new();
+    let hit = owner_of(pool, ptr.as_ptr()).is_some_and(|owner| super::free_hit_any(&guard, owner.load_acquire(), ptr));
+    drop(guard);
+    if !hit {
+        kfree_slow(pool, ptr);
+    }
+}
+
+/// [`kfree`] after a miss on the hit path, out of line: a large block, a
+/// debug cache, a full or busy CPU cache, or a pointer to report.
+#[cold]
+#[inline(never)]
+fn kfree_slow(pool: &Pool, ptr: NonNull<u8>) {
     let addr = ptr.as_ptr();
     let Some(owner) = owner_of(pool, addr) else {
         return report_foreign(addr);
@@ -257,19 +322,19 @@ fn report_foreign(addr: *mut u8) {
 #[inline(always)]
 pub(crate) fn free_block(pool: &Pool, ptr: NonNull<u8>) {
     let addr = ptr.as_ptr();
-    let (Some(pfn), Some(owner)) = (pool.pfn_of(addr), owner_of(pool, addr)) else {
+    let Some(owner) = owner_of(pool, addr) else {
         return report_not_block(addr, "a zonemm block");
     };
     let tag = owner.read();
     // Only a block's first byte frees it: its head page's tag.
-    if let (0, Some((zone_id, order, mt))) = (addr as usize % PAGE_SIZE, LargeTag::decode(tag)) {
+    if let (0, Some((zone_id, idx, order, mt))) = (addr as usize % PAGE_SIZE, LargeTag::decode(tag)) {
         // Take the tag with a compare, so that of two racing frees one
         // wins, and nothing else's word is ever touched.
         if owner.cmpxchg(tag, 0).is_ok() {
             // SAFETY: The tag was put there by `tag_block` for the block of
-            // `order` and `mt` at `pfn` in zone `zone_id`, which it owned;
-            // we just took the tag over, so the block is ours alone.
-            if let Some(block) = unsafe { pool.block_at(zone_id, pfn, order, mt) } {
+            // `order` and `mt` at page `idx` of zone `zone_id`, which it
+            // owned; we just took the tag over, so the block is ours alone.
+            if let Some(block) = unsafe { pool.block_at_index(zone_id, idx, order, mt) } {
                 drop(block);
                 return;
             }

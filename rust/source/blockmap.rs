@@ -11,16 +11,12 @@
 //! and then check the slot they found against the slot's own frame (an
 //! entry may change under a reader that does not hold the block's pages).
 
-use kernel::{
-    prelude::*,
-    sync::atomic::{
-        Acquire,
-        Atomic,
-        Release, //
-    },
-};
+use kernel::prelude::*;
 
-use crate::pfn::MAX_ORDER_NR_PAGES;
+use crate::{
+    once::OnceU32,
+    pfn::MAX_ORDER_NR_PAGES, //
+};
 
 /// Block number minus `base`, to slot plus one (0: none).
 ///
@@ -29,7 +25,7 @@ use crate::pfn::MAX_ORDER_NR_PAGES;
 /// `entries[i]` is 0 or one more than a slot number.
 pub(crate) struct BlockMap {
     base: usize,
-    entries: KVec<Atomic<u32>>,
+    entries: KVec<OnceU32>,
 }
 
 impl BlockMap {
@@ -46,13 +42,13 @@ impl BlockMap {
         let len = end.div_ceil(MAX_ORDER_NR_PAGES).saturating_sub(base);
         let mut entries = KVec::with_capacity(len, GFP_KERNEL)?;
         for _ in 0..len {
-            entries.push(Atomic::new(0), GFP_KERNEL)?;
+            entries.push(OnceU32::new(0), GFP_KERNEL)?;
         }
         // INVARIANT: every entry 0.
         Ok(Self { base, entries })
     }
 
-    fn entry(&self, pfn: usize) -> Option<&Atomic<u32>> {
+    fn entry(&self, pfn: usize) -> Option<&OnceU32> {
         self.entries.get((pfn / MAX_ORDER_NR_PAGES).checked_sub(self.base)?)
     }
 
@@ -60,7 +56,7 @@ impl BlockMap {
     /// Lock-free.
     #[inline]
     pub(crate) fn get(&self, pfn: usize) -> Option<usize> {
-        (self.entry(pfn)?.load(Acquire) as usize).checked_sub(1)
+        (self.entry(pfn)?.load_acquire() as usize).checked_sub(1)
     }
 
     /// Gives the block holding frame `pfn` the slot `slot` (`None`: no
@@ -76,12 +72,12 @@ impl BlockMap {
         };
         let Some(e) = self.entry(pfn) else { return false };
         // INVARIANT: 0 or a slot plus one.
-        e.store(value, Release);
+        e.store_release(value);
         true
     }
 
     /// Bytes of the table.
     pub(crate) fn bytes(&self) -> usize {
-        self.entries.capacity() * size_of::<Atomic<u32>>()
+        self.entries.capacity() * size_of::<OnceU32>()
     }
 }

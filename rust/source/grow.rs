@@ -23,14 +23,7 @@
 use kernel::{
     new_mutex,
     prelude::*,
-    sync::{
-        atomic::{
-            Acquire,
-            Atomic,
-            Release, //
-        },
-        Mutex,
-    },
+    sync::Mutex,
 };
 
 use super::{
@@ -57,7 +50,7 @@ use crate::{
 /// while `pfns[i]` is published (and maybe for a moment around it:
 /// readers check `pfns`).
 pub(crate) struct Grown {
-    pfns: KVec<Atomic<usize>>,
+    pfns: KVec<OnceWord>,
     owners: KVec<OnceWord>,
     map: BlockMap,
     /// The chunks, by slot: taken and dropped under this mutex only.
@@ -71,7 +64,7 @@ impl Grown {
         let mut pfns = KVec::with_capacity(slots, GFP_KERNEL)?;
         let mut chunks = KVec::with_capacity(slots, GFP_KERNEL)?;
         for _ in 0..slots {
-            pfns.push(Atomic::new(0), GFP_KERNEL)?;
+            pfns.push(OnceWord::new(0), GFP_KERNEL)?;
             chunks.push(None, GFP_KERNEL)?;
         }
         let mut owners = KVec::with_capacity(slots * MAX_ORDER_NR_PAGES, GFP_KERNEL)?;
@@ -94,7 +87,7 @@ impl Grown {
     pub(super) fn slot_of(&self, pfn: Pfn) -> Option<usize> {
         let slot = self.map.get(pfn.0)?;
         let want = pfn.0 - pfn.0 % MAX_ORDER_NR_PAGES + 1;
-        (self.pfns.get(slot)?.load(Acquire) == want).then_some(slot)
+        (self.pfns.get(slot)?.load_acquire() == want).then_some(slot)
     }
 
     /// The owner word of frame `pfn` if a grown block holds it. Lock-free.
@@ -120,7 +113,7 @@ impl Grown {
         chunks[slot] = Some(chunk);
         // INVARIANT: the owner words are zero and the chunk is in its
         // slot before the frame is published (release).
-        self.pfns[slot].store(first + 1, Release);
+        self.pfns[slot].store_release(first + 1);
         Ok(())
     }
 
@@ -131,7 +124,7 @@ impl Grown {
         let mut chunks = self.chunks.lock();
         let slot = self.slot_of(pfn)?;
         // INVARIANT: unpublished before the chunk leaves its slot.
-        self.pfns[slot].store(0, Release);
+        self.pfns[slot].store_release(0);
         self.map.set(pfn.0, None);
         chunks[slot].take()
     }
@@ -142,7 +135,7 @@ impl Grown {
         let mut chunks = self.chunks.try_lock()?;
         let Some(slot) = self.slot_of(pfn) else { return Some(None) };
         // INVARIANT: as in `remove`.
-        self.pfns[slot].store(0, Release);
+        self.pfns[slot].store_release(0);
         self.map.set(pfn.0, None);
         Some(chunks[slot].take())
     }
@@ -169,7 +162,7 @@ impl Grown {
     pub(super) fn metadata_bytes(&self) -> (usize, usize) {
         (
             self.owners.capacity() * size_of::<OnceWord>(),
-            self.pfns.capacity() * (size_of::<Atomic<usize>>() + size_of::<Option<Chunk>>()) + self.map.bytes(),
+            self.pfns.capacity() * (size_of::<OnceWord>() + size_of::<Option<Chunk>>()) + self.map.bytes(),
         )
     }
 }

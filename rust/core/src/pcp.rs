@@ -380,7 +380,7 @@ impl<S: core::ops::DerefMut<Target = [u32]>> PerCpuPages<S> {
     /// order 1 to 3 once `free_count` passes `batch + high_min / 2` gives
     /// back as much as it can (`free_high`). The caller must give the pages
     /// back before it uses the lists again.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, idx: u32, order: Order, mt: MigrateType, below_high: bool) -> usize {
         self.alloc_factor >>= 1;
         let p = pindex(order, mt);
