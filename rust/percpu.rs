@@ -118,18 +118,19 @@ mod arch {
         cpu as usize
     }
 
-    /// `__preempt_schedule()`'s target: the static call's trampoline
-    /// where the preemption model is chosen at boot (it returns at once
-    /// under `preempt=none` or `voluntary`), else the thunk. Both keep
-    /// every register, so the hit paths that end in `put_cpu` save none
-    /// around it.
+    // `__preempt_schedule()`'s target: the static call's trampoline where
+    // the preemption model is chosen at boot (it returns at once under
+    // `preempt=none` or `voluntary`), else the thunk. Both keep every
+    // register, so the hit paths that end in `put_cpu` save none around it.
     #[cfg(all(CONFIG_PREEMPTION, CONFIG_PREEMPT_DYNAMIC))]
     extern "C" {
+        /// `preempt_schedule`'s static call trampoline.
         #[link_name = "__SCT__preempt_schedule"]
         fn preempt_schedule_call();
     }
     #[cfg(all(CONFIG_PREEMPTION, not(CONFIG_PREEMPT_DYNAMIC)))]
     extern "C" {
+        /// `preempt_schedule()` behind a thunk that saves every register.
         #[link_name = "preempt_schedule_thunk"]
         fn preempt_schedule_call();
     }
