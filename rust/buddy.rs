@@ -139,8 +139,13 @@ impl<'a> PageBlock<'a> {
         self.zone.virt(self.idx)
     }
 
-    /// Frees the block now (the same as dropping it).
-    pub(crate) fn free(self) {}
+    /// Frees the block now, inline in the caller (the same as dropping
+    /// it, without a call to the drop glue).
+    #[inline(always)]
+    pub(crate) fn free(self) {
+        let block = core::mem::ManuallyDrop::new(self);
+        block.zone.free(block.idx, block.order);
+    }
 
     /// `split_page()`: the block as `2^order` single pages, each freed on
     /// its own. Allocates the array first (`GFP_KERNEL`): process context
@@ -380,15 +385,27 @@ impl Pool {
 
     /// The allocated block of `order` and `mt` at page index `idx` of zone
     /// number `zone_id` ([`PageBlock::index`]), as a [`PageBlock`] again:
-    /// [`Pool::block_at`] without the search for the frame's index.
+    /// [`Pool::block_at`] without the search for the frame's index, but
+    /// `None` unless that index heads such a block at `addr` (a word that
+    /// was not what the caller took it for never frees another block).
     ///
     /// # Safety
     ///
     /// As for [`Pool::block_at`]: that block was allocated from that zone
     /// and the caller owns it.
     #[inline(always)]
-    pub(crate) unsafe fn block_at_index(&self, zone_id: usize, idx: u32, order: Order, mt: MigrateType) -> Option<PageBlock<'_>> {
+    pub(crate) unsafe fn block_at_index(
+        &self,
+        zone_id: usize,
+        idx: u32,
+        order: Order,
+        mt: MigrateType,
+        addr: *const u8,
+    ) -> Option<PageBlock<'_>> {
         let zone = self.nodes.get(zone_id / MAX_NR_ZONES)?[zone_id % MAX_NR_ZONES].as_deref()?;
+        if !zone.heads_at(idx, order, addr) {
+            return None;
+        }
         // INVARIANT: by the caller's guarantee, an allocated block of
         // `zone`, ours alone.
         Some(PageBlock { zone, idx, order, mt })

@@ -9,8 +9,9 @@
 //! unless the kernel is built with `CONFIG_RUST_INLINE_HELPERS`, which
 //! distribution kernels are not. The words here are touched on every
 //! allocation and free (owner words, watermarks and free counts, pageblock
-//! types, fault sites, the API's handle table), so they use the compiler's
-//! own atomics instead, restricted to the operations above: a relaxed load
+//! types, fault sites, the API's handle table, the grown blocks' frame
+//! map), so they use the compiler's own atomics instead, restricted to
+//! the operations above: a relaxed load
 //! or store compiles to the same single instruction as `READ_ONCE()` or
 //! `WRITE_ONCE()` on every architecture the kernel's Rust supports, and
 //! acquire/release to `smp_load_acquire()`/`smp_store_release()`. Nothing

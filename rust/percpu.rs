@@ -9,12 +9,14 @@
 //! node lists) instead of waiting, so no path ever spins on a per-CPU
 //! lock and none takes an atomic read-modify-write: the flag is a plain
 //! (volatile) load and store on the CPU that owns it, as `local_trylock()`
-//! writes `acquired` with `this_cpu` operations. Nothing here calls out of
-//! line: on x86-64, `get_cpu()`/`put_cpu()` are the same `%gs:`-relative
-//! instructions `arch/x86/include/asm/preempt.h` and `smp.h` compile to
-//! (module [`arch`]); other architectures, and kernels with
-//! `CONFIG_DEBUG_PREEMPT` or preemption tracing, call the C macros through
-//! `helpers.c`.
+//! writes `acquired` with `this_cpu` operations. On x86-64,
+//! `get_cpu()`/`put_cpu()` are the same `%gs:`-relative instructions
+//! `arch/x86/include/asm/preempt.h` and `smp.h` compile to (module
+//! [`arch`]), the only call the reschedule `preempt_enable()` makes; other
+//! architectures, and kernels with `CONFIG_DEBUG_PREEMPT`, preemption
+//! tracing or frame pointers (whose unwinder needs a frame set up before
+//! a call, which C's `ASM_CALL_CONSTRAINT` forces and Rust's asm cannot),
+//! call the C macros through `helpers.c`.
 //!
 //! Another CPU's copy is reached only by running on that CPU
 //! ([`PerCpu::on_each_cpu`]: work on zonemm's `WQ_MEM_RECLAIM` per-CPU
@@ -82,7 +84,8 @@ use crate::helpers::zonemm_work_on_each_cpu;
     CONFIG_SMP,
     CONFIG_PREEMPT_COUNT,
     not(CONFIG_DEBUG_PREEMPT),
-    not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    not(CONFIG_TRACE_PREEMPT_TOGGLE),
+    not(CONFIG_FRAME_POINTER)
 ))]
 mod arch {
     use core::arch::asm;
@@ -146,10 +149,12 @@ mod arch {
     pub(super) fn put_cpu() {
         // SAFETY: Balances `get_cpu` on this CPU. The call (taken only
         // when the count reached zero: preemptible again) is the kernel's
-        // own `__preempt_schedule()`, whose target saves and restores
-        // every register it uses, as `ASM_CALL_CONSTRAINT` callers rely
-        // on; the flags and memory are the asm's default clobbers, and the
-        // stack is the asm's to use (no `nostack`), aligned for a call.
+        // own `__preempt_schedule()`: its target is the `THUNK` of
+        // `arch/x86/entry/calling.h`, which saves and restores every
+        // caller-saved register around `preempt_schedule()` (the static
+        // call's trampoline only jumps there, or returns); the flags and
+        // memory are the asm's default clobbers, and the stack is the
+        // asm's to use (no `nostack`; the kernel's target has no red zone).
         unsafe {
             #[cfg(all(CONFIG_PREEMPTION, CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS))]
             asm!(
@@ -188,7 +193,8 @@ mod arch {
     CONFIG_SMP,
     CONFIG_PREEMPT_COUNT,
     not(CONFIG_DEBUG_PREEMPT),
-    not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    not(CONFIG_TRACE_PREEMPT_TOGGLE),
+    not(CONFIG_FRAME_POINTER)
 )))]
 mod arch {
     /// `get_cpu()`.

@@ -4,7 +4,7 @@
 # destroy refuses a cache in use; malformed writes get EINVAL, a reason,
 # and change no view.
 . /zonemm/lib.sh
-plan 115
+plan 118
 S=$D/slab
 
 # row NAME: the cache's slabinfo row.
@@ -57,6 +57,20 @@ for cpu in 0 1; do
 	echo all >$S/kmalloc-64/free
 done
 check "  two faults injected" test "$(cat $F/injected)" -eq $((injected0 + 2))
+# One chance per allocation, not one on the hit and one more on the miss:
+# with every second chance failing, the first allocation works and the
+# second fails.
+taskset -c 0 sh -c "echo count=2 > $S/kmalloc-64/alloc && echo all > $S/kmalloc-64/free"
+injected1=$(cat $F/injected)
+echo 2 >$F/interval
+echo 2 >$F/times
+echo slab >$F/where
+check "interval 2: the first allocation works" taskset -c 0 sh -c "echo count=1 > $S/kmalloc-64/alloc"
+check "  the second fails" sh -c "! taskset -c 0 sh -c 'echo count=1 > $S/kmalloc-64/alloc' 2>/dev/null"
+echo none >$F/where
+echo 1 >$F/interval
+check "  one fault injected" test "$(cat $F/injected)" -eq $((injected1 + 1))
+echo all >$S/kmalloc-64/free
 check "  kmalloc-64: 0 active" test "$(field kmalloc-64 2)" -eq 0
 
 check "tunables 60 30" sh -c "echo '60 30' > $S/demo/tunables"

@@ -321,6 +321,17 @@ impl Zone {
         Pfn(self.slot_pfn[idx / MAX_ORDER_NR_PAGES].read() + idx % MAX_ORDER_NR_PAGES)
     }
 
+    /// Whether page index `idx` heads a block of `order` of this zone that
+    /// sits at `addr` in the direct map: the check a free makes of an
+    /// index it was handed rather than found. Lock-free.
+    #[inline(always)]
+    pub(crate) fn heads_at(&self, idx: u32, order: Order, addr: *const u8) -> bool {
+        let idx = idx as usize;
+        let Some(first) = self.slot_pfn.get(idx / MAX_ORDER_NR_PAGES) else { return false };
+        let pfn = first.read() + idx % MAX_ORDER_NR_PAGES;
+        idx % order.nr_pages() == 0 && (pfn << PAGE_SHIFT).wrapping_add(self.virt_delta) == addr as usize
+    }
+
     /// The page index of frame `pfn`, if it is one of the zone's.
     pub(crate) fn index_of(&self, pfn: Pfn) -> Option<u32> {
         let first = pfn.align_down(Order::MAX).0;

@@ -132,7 +132,7 @@ impl<'a> Kmalloc<'a> {
         }
         return other(self, size, gfp);
 
-        #[cold]
+        // `kzalloc()` is common: out of line, not cold.
         #[inline(never)]
         fn zeroed(c: &Cache<'_>, obj: NonNull<u8>) -> *mut u8 {
             c.zero_if(obj, true);
@@ -225,6 +225,8 @@ impl LargeTag {
     const MT_SHIFT: u32 = 5;
     const ZONE_SHIFT: u32 = 8;
     const INDEX_SHIFT: u32 = 32;
+    // The index takes the upper half of a 64-bit word.
+    const _WORD: () = assert!(usize::BITS == 64);
 
     fn encode(block: &PageBlock<'_>, zone_id: usize) -> usize {
         (block.index() as usize) << Self::INDEX_SHIFT
@@ -334,10 +336,12 @@ pub(crate) fn free_block(pool: &Pool, ptr: NonNull<u8>) {
             // SAFETY: The tag was put there by `tag_block` for the block of
             // `order` and `mt` at page `idx` of zone `zone_id`, which it
             // owned; we just took the tag over, so the block is ours alone.
-            if let Some(block) = unsafe { pool.block_at_index(zone_id, idx, order, mt) } {
-                drop(block);
+            if let Some(block) = unsafe { pool.block_at_index(zone_id, idx, order, mt, addr) } {
+                block.free();
                 return;
             }
+            // Not the block the word claims: it stays as it was.
+            let _ = owner.cmpxchg(0, tag);
         }
     }
     report_not_block(addr, "the start of a zonemm block");
