@@ -222,12 +222,22 @@ fn api() -> Option<&'static Api> {
     (!p.is_null()).then(|| unsafe { &*p })
 }
 
+// The hit paths' entry points share one page-aligned section of their own,
+// as the kernel gathers hot code in `.text.hot`: together they fit in one
+// page (`scripts/build-module` checks it), so none of them straddles a page
+// boundary, and they cost one instruction-TLB entry. (Under QEMU's TCG a
+// jump across a guest page cannot be chained and costs a lookup: the same
+// `zonemm_cache_free()` measured 201 and 221 ns per allocation and free at
+// two layouts of the module's text.)
+core::arch::global_asm!(".pushsection .text.zonemm_hot,\"ax\",@progbits", ".balign 4096", ".popsection");
+
 fn to_ptr<T>(r: Result<NonNull<T>>) -> *mut c_void {
     r.map_or(core::ptr::null_mut(), |p| p.as_ptr().cast())
 }
 
 /// `zonemm_alloc_pages()`: see `include/zonemm.h`.
 #[no_mangle]
+#[link_section = ".text.zonemm_hot"]
 pub(crate) extern "C" fn zonemm_alloc_pages(gfp: bindings::gfp_t, order: c_uint) -> *mut c_void {
     let Some(api) = api() else { return core::ptr::null_mut() };
     let Some(order) = Order::new(order) else { return core::ptr::null_mut() };
@@ -267,6 +277,7 @@ pub(crate) unsafe extern "C" fn zonemm_alloc_pages_bulk(
 
 /// `zonemm_free_pages()`: see `include/zonemm.h`.
 #[no_mangle]
+#[link_section = ".text.zonemm_hot"]
 pub(crate) extern "C" fn zonemm_free_pages(addr: *mut c_void) {
     if let (Some(api), Some(p)) = (api(), NonNull::new(addr.cast())) {
         free_block(api.state.pool, p);
@@ -308,6 +319,7 @@ pub(crate) unsafe extern "C" fn zonemm_cache_create(name: *const c_char, size: u
 
 /// `zonemm_cache_alloc()`: see `include/zonemm.h`.
 #[no_mangle]
+#[link_section = ".text.zonemm_hot"]
 pub(crate) extern "C" fn zonemm_cache_alloc(cache: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void {
     let Some(api) = api() else { return core::ptr::null_mut() };
     let guard = CpuGuard::new();
@@ -345,6 +357,7 @@ unsafe fn cache_alloc_slow(api: &Api, guard: CpuGuard, c: *const Cache<'static>,
 
 /// `zonemm_cache_free()`: see `include/zonemm.h`.
 #[no_mangle]
+#[link_section = ".text.zonemm_hot"]
 pub(crate) extern "C" fn zonemm_cache_free(cache: *mut c_void, obj: *mut c_void) {
     let (Some(api), Some(p)) = (api(), NonNull::new(obj.cast())) else { return };
     let guard = CpuGuard::new();
@@ -399,6 +412,7 @@ pub(crate) extern "C" fn zonemm_cache_destroy(cache: *mut c_void) -> c_int {
 
 /// `zonemm_kmalloc()`: see `include/zonemm.h`.
 #[no_mangle]
+#[link_section = ".text.zonemm_hot"]
 pub(crate) extern "C" fn zonemm_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
     let Some(api) = api() else { return core::ptr::null_mut() };
     api.state.kmalloc.kmalloc_gfp(size, gfp).cast()
@@ -406,6 +420,7 @@ pub(crate) extern "C" fn zonemm_kmalloc(size: usize, gfp: bindings::gfp_t) -> *m
 
 /// `zonemm_kfree()`: see `include/zonemm.h`.
 #[no_mangle]
+#[link_section = ".text.zonemm_hot"]
 pub(crate) extern "C" fn zonemm_kfree(ptr: *const c_void) {
     if let (Some(api), Some(p)) = (api(), NonNull::new(ptr.cast_mut().cast())) {
         kfree(api.state.pool, p);
