@@ -224,11 +224,10 @@ fn api() -> Option<&'static Api> {
 
 // The hit paths' entry points share one page-aligned section of their own,
 // as the kernel gathers hot code in `.text.hot`: together they fit in one
-// page (`scripts/build-module` checks it, but on KASAN kernels), so none
-// of them straddles a page boundary, and they cost one instruction-TLB
-// entry. (Under QEMU's TCG a jump across a guest page cannot be chained
-// and costs a lookup: the same `zonemm_cache_free()` measured 201 and 221
-// ns per allocation and free at two layouts of the module's text.)
+// page (`make bench` checks it), so none of them straddles a page
+// boundary. (Under QEMU's TCG a jump across a guest page cannot be
+// chained and costs a lookup: the same `zonemm_cache_free()` measured 201
+// and 221 ns per allocation and free at two layouts of the module's text.)
 core::arch::global_asm!(".pushsection .text.zonemm_hot,\"ax\",@progbits", ".balign 4096", ".popsection");
 
 fn to_ptr<T>(r: Result<NonNull<T>>) -> *mut c_void {

@@ -27,7 +27,7 @@ burst() {
 		echo "order=0 count=1024 gfp=kernel${2:+ node=$2}" >$B/alloc || return 1
 		n=$((n + 1024))
 	done
-	settle
+	settle || { echo "# the pool did not settle within 10 s: $(pool) pages" >&2; return 1; }
 }
 # settle: waits (up to 10 s) until the pool's size holds for a second.
 # The burst's last allocations woke kswapd, which may still be growing
