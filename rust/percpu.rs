@@ -147,35 +147,35 @@ mod arch {
     /// left and the inverted bit cleared).
     #[inline(always)]
     pub(super) fn put_cpu() {
-        // SAFETY: Balances `get_cpu` on this CPU. The call (taken only
-        // when the count reached zero: preemptible again) is the kernel's
-        // own `__preempt_schedule()`: its target is the `THUNK` of
-        // `arch/x86/entry/calling.h`, which saves and restores every
-        // caller-saved register around `preempt_schedule()` (the static
-        // call's trampoline only jumps there, or returns); the flags and
-        // memory are the asm's default clobbers, and the stack is the
-        // asm's to use (no `nostack`; the kernel's target has no red zone).
+        // The call (taken only when the count reached zero: preemptible
+        // again) is the kernel's own `__preempt_schedule()`: its target is
+        // the `THUNK` of `arch/x86/entry/calling.h`, which saves and
+        // restores every caller-saved register around `preempt_schedule()`
+        // (the static call's trampoline only jumps there, or returns); the
+        // flags and memory are the asm's default clobbers, and the stack is
+        // the asm's to use (no `nostack`; the kernel's target has no red
+        // zone).
+        #[cfg(CONFIG_PREEMPTION)]
+        macro_rules! dec_and_resched {
+            ($dec:literal) => {
+                asm!(
+                    concat!($dec, " %gs:{pc}(%rip)"),
+                    "jnz 2f",
+                    "call {sched}",
+                    "2:",
+                    pc = sym __preempt_count,
+                    sched = sym preempt_schedule_call,
+                    options(att_syntax),
+                )
+            };
+        }
+        // SAFETY: Balances `get_cpu` on this CPU; the call keeps every
+        // register, as said above.
         unsafe {
             #[cfg(all(CONFIG_PREEMPTION, CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS))]
-            asm!(
-                "decq %gs:{pc}(%rip)",
-                "jnz 2f",
-                "call {sched}",
-                "2:",
-                pc = sym __preempt_count,
-                sched = sym preempt_schedule_call,
-                options(att_syntax),
-            );
+            dec_and_resched!("decq");
             #[cfg(all(CONFIG_PREEMPTION, not(CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS)))]
-            asm!(
-                "decl %gs:{pc}(%rip)",
-                "jnz 2f",
-                "call {sched}",
-                "2:",
-                pc = sym __preempt_count,
-                sched = sym preempt_schedule_call,
-                options(att_syntax),
-            );
+            dec_and_resched!("decl");
             #[cfg(not(CONFIG_PREEMPTION))]
             asm!(
                 "decl %gs:{pc}(%rip)",
